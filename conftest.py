@@ -1,0 +1,245 @@
+"""Project-wide test fixtures: two reused UDNs (real schemas), personas, clients,
+and real processes (Celery worker, web server) for the tests that need them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tenants.models import UDN, Role, User
+
+ROOT = Path(__file__).resolve().parent
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "s3nha-de-teste-2026"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django builds the test database: the public tenant, the template
+    schema and two UDNs, committed once and reused by every test."""
+    from tenants.selectors import udn_list
+    from tenants.services import public_tenant_ensure, udn_provision, udn_template_ensure
+
+    with django_db_blocker.unblock():
+        public_tenant_ensure(domains=["localhost", "testserver", "127.0.0.1"])
+        udn_template_ensure()
+        for name, slug in (("UDN Alpha", "alpha"), ("UDN Beta", "beta")):
+            if not udn_list().filter(slug=slug).exists():
+                udn_provision(name=name, slug=slug)
+        connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public() -> Iterator[None]:
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def udn_a(db) -> UDN:
+    return UDN.objects.get(slug="alpha")
+
+
+@pytest.fixture
+def udn_b(db) -> UDN:
+    return UDN.objects.get(slug="beta")
+
+
+def make_user(email: str, *, udn: UDN | None = None, role: str = Role.MARKETER, **extra) -> User:
+    from tenants.services import membership_grant, user_create
+
+    user = user_create(email=email, password=PASSWORD, **extra)
+    if udn is not None:
+        membership_grant(user=user, udn=udn, role=role)
+    return user
+
+
+@pytest.fixture
+def marketer(udn_a) -> User:
+    """A marketer of UDN A."""
+    return make_user("marina.marketing@alpha.test", udn=udn_a, first_name="Marina")
+
+
+@pytest.fixture
+def analyst(udn_a) -> User:
+    """A read-only analyst of UDN A."""
+    return make_user("andre.analista@alpha.test", udn=udn_a, role=Role.ANALYST, first_name="André")
+
+
+@pytest.fixture
+def coordinator(db) -> User:
+    return make_user("carla.coord@shared.test", is_coordinator=True, first_name="Carla")
+
+
+@pytest.fixture
+def outsider(udn_b) -> User:
+    """A member of UDN B only."""
+    return make_user("otto.fora@beta.test", udn=udn_b, first_name="Otto")
+
+
+def host_of(udn: UDN) -> str:
+    return udn.get_primary_domain().domain  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def client_for() -> Callable[..., Client]:
+    """A test client on `udn`'s host (or the shared space's), signed in as `user` if given."""
+
+    def make(udn: UDN | None = None, user: User | None = None) -> Client:
+        client = Client(HTTP_HOST=host_of(udn) if udn is not None else "localhost")
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+# --- real processes -------------------------------------------------------------------------------
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL, pointed at the test database pytest-django created."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+def _process_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": _test_database_url(), "DJANGO_TEST": "1", "DEBUG": "0", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a helper process and wait until its database sessions are gone, so the
+    test database can be dropped at the end of the run."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the test database and the test Redis."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "crm", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=_process_env(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    from crm.celery import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with django_db_blocker.unblock():
+                _stop(proc)
+            raise RuntimeError(f"Celery worker did not start; see {ARTIFACTS / 'celery-worker.log'}")
+    yield proc
+    with django_db_blocker.unblock():
+        _stop(proc)
+    log.close()
+
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """A real web server process on the test database; yields its port as a string."""
+    port = str(_free_port())
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "web-server.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT, env=_process_env(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with django_db_blocker.unblock():
+                    _stop(proc)
+                raise RuntimeError(f"web server did not start; see {ARTIFACTS / 'web-server.log'}") from None
+            time.sleep(0.2)
+    yield port
+    with django_db_blocker.unblock():
+        _stop(proc)
+    log.close()
+
+
+@pytest.fixture
+def committed(django_db_blocker) -> Iterator[list[Callable[[], None]]]:
+    """For tests whose data another process must see: writes commit at once;
+    append a cleanup callable for each thing created, run at teardown."""
+    cleanups: list[Callable[[], None]] = []
+    with django_db_blocker.unblock():
+        yield cleanups
+        connection.set_schema_to_public()
+        for cleanup in reversed(cleanups):
+            cleanup()
+        connection.set_schema_to_public()
+
+
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[list]:
+    """A real SMTP server (aiosmtpd) on loopback; Django sends to it. Yields received messages."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    received: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            received.append(message_from_bytes(envelope.content))
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield received
+    controller.stop()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures (the browser's screenshot) see failures."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,117 @@
+"""./dev's commands. Each one starts the embedded services it needs first."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from devtools import services
+
+ROOT = services.ROOT
+PYTHON = sys.executable
+TEST_REDIS_DB = 2  # tests share the embedded Redis with `up` but never its databases
+
+
+def service_env(*, redis_db: int = 0, debug: bool = True) -> dict[str, str]:
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = services.ensure_postgres()
+    if not env.get("REDIS_URL"):
+        services.ensure_redis()
+        env["REDIS_URL"] = services.redis_url(redis_db)
+    if debug:
+        env.setdefault("DEBUG", "1")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    # Procfile entries and subprocesses find the venv's python, celery, ruff...
+    env["PATH"] = os.path.dirname(PYTHON) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def manage(args: list[str], env: dict[str, str]) -> int:
+    return subprocess.call([PYTHON, "manage.py", *args], cwd=ROOT, env=env)
+
+
+def cmd_up(ns: argparse.Namespace) -> int:
+    started_here = not (services.PG_DATA / "postmaster.pid").exists()
+    t0 = time.monotonic()
+    env = service_env()
+    port = env.setdefault("PORT", "8000")
+    if manage(["bootstrap", "--demo"], env) != 0:
+        print("bootstrap failed; see the messages above", file=sys.stderr)
+        return 1
+    print(f"==> ready in {time.monotonic() - t0:.1f}s; starting web (port {port}), worker and beat. Ctrl-C stops all.")
+    try:
+        return subprocess.call(
+            [os.path.join(os.path.dirname(PYTHON), "honcho"), "start", "-f", "Procfile", "-p", port],
+            cwd=ROOT,
+            env=env,
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if started_here and not os.environ.get("DATABASE_URL"):
+            services.stop_redis()
+            services.stop_postgres()
+
+
+def cmd_test(ns: argparse.Namespace) -> int:
+    env = service_env(redis_db=TEST_REDIS_DB, debug=False)
+    env["DJANGO_TEST"] = "1"
+    bindir = os.path.dirname(PYTHON)
+    steps = [
+        ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
+        ("ruff format", [os.path.join(bindir, "ruff"), "format", "--check", "."]),
+        ("mypy", [os.path.join(bindir, "mypy"), "crm", "tenants", "campaigns", "warroom", "devtools"]),
+    ]
+    if not ns.pytest_args:
+        for label, argv in steps:
+            print(f"==> {label}", flush=True)
+            if subprocess.call(argv, cwd=ROOT, env=env) != 0:
+                print(f"{label} failed", file=sys.stderr)
+                return 1
+    print("==> pytest", flush=True)
+    return subprocess.call([PYTHON, "-m", "pytest", *ns.pytest_args], cwd=ROOT, env=env)
+
+
+def cmd_manage(ns: argparse.Namespace) -> int:
+    return manage(ns.args, service_env())
+
+
+def cmd_bench(ns: argparse.Namespace) -> int:
+    env = service_env(debug=False)
+    env.setdefault("SECRET_KEY", "bench-only-not-secret")
+    env.setdefault("SECURE_SSL_REDIRECT", "0")  # benchmarks speak plain HTTP on loopback
+    return manage(["bench", *ns.names], env)
+
+
+def cmd_down(ns: argparse.Namespace) -> int:
+    redis = services.stop_redis()
+    pg = services.stop_postgres()
+    print(f"embedded Redis {'stopped' if redis else 'was not running'}; "
+          f"embedded PostgreSQL {'stopped' if pg else 'was not running'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./dev", description="UDN CRM developer front door")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="migrate, load the demo, run web + worker + beat").set_defaults(func=cmd_up)
+    p = sub.add_parser("test", help="lint, type-check and run the whole test suite")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="only run pytest, with these arguments")
+    p.set_defaults(func=cmd_test)
+    p = sub.add_parser("manage", help="run manage.py against the same services as up")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+    p = sub.add_parser("bench", help="run benchmarks (all, or those named); one JSON object a line")
+    p.add_argument("names", nargs="*")
+    p.set_defaults(func=cmd_bench)
+    sub.add_parser("down", help="stop the embedded PostgreSQL and Redis").set_defaults(func=cmd_down)
+    ns = parser.parse_args(argv)
+    return ns.func(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

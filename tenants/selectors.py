@@ -1,0 +1,64 @@
+"""Reads for UDNs and access. `membership_for` is the one door to a UDN's space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import get_public_schema_name
+
+from tenants.models import UDN, Membership, Role, User
+
+
+def udn_list() -> QuerySet[UDN]:
+    return UDN.objects.exclude(schema_name=get_public_schema_name()).prefetch_related("domains")
+
+
+def udn_list_for_user(*, user: User) -> QuerySet[UDN]:
+    udns = udn_list()
+    if user.is_superuser:
+        return udns
+    return udns.filter(memberships__user=user)
+
+
+def membership_for(*, user: User, udn: UDN, write: bool = False) -> Membership:
+    """The user's membership in `udn`, or PermissionDenied. Superusers act as marketers."""
+    if not user.is_authenticated:
+        raise PermissionDenied(_("Sign in first."))
+    membership = Membership.objects.filter(user=user, udn=udn).select_related("udn").first()
+    if membership is None:
+        if not user.is_superuser:
+            raise PermissionDenied(_("You are not a member of %(udn)s.") % {"udn": udn.name})
+        membership = Membership(user=user, udn=udn, role=Role.MARKETER)
+    if write and not membership.can_write:
+        raise PermissionDenied(_("Your role in %(udn)s is read-only.") % {"udn": udn.name})
+    return membership
+
+
+def coordinator_check(*, user: User) -> None:
+    if not (user.is_authenticated and (user.is_coordinator or user.is_superuser)):
+        raise PermissionDenied(_("Only coordinators may use the shared space's planning tools."))
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    at: datetime | None
+    stale: bool
+
+
+def heartbeat_of(*, udn: UDN) -> Heartbeat:
+    age = heartbeat_age_seconds(udn=udn)
+    return Heartbeat(at=udn.last_tick_at, stale=age is None or age > settings.HEARTBEAT_STALE_SECONDS)
+
+
+def heartbeat_age_seconds(*, udn: UDN | None = None) -> float | None:
+    """Seconds since the newest worker tick (of `udn`, or of any UDN); None if none yet."""
+    last = udn.last_tick_at if udn is not None else udn_list().aggregate(last=Max("last_tick_at"))["last"]
+    if last is None:
+        return None
+    return (timezone.now() - last).total_seconds()

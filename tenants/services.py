@@ -1,0 +1,180 @@
+"""State changes for UDNs, users and sign-in hand-offs."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_tenants.utils import get_public_schema_name, schema_exists
+
+from tenants.models import UDN, Domain, Membership, User, slug_validator
+
+TICK_TASK = "tenants.udn_tick"
+HANDOFF_SALT = "tenants.handoff"
+
+
+class ProvisioningError(Exception):
+    """A UDN cannot be provisioned as asked; the message says why, for a person."""
+
+
+def schema_name_for(slug: str) -> str:
+    return slug.replace("-", "_")
+
+
+def udn_template_ensure(*, verbosity: int = 0) -> None:
+    """Create (or bring up to date) the migrated, empty schema new UDNs are cloned from."""
+    template = settings.TENANT_BASE_SCHEMA
+    if not schema_exists(template):
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{template}"')
+    call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=verbosity)
+    connection.set_schema_to_public()
+
+
+def public_tenant_ensure(*, domains: list[str]) -> UDN:
+    """The public schema's tenant row and its host names (the shared space)."""
+    public, _created = UDN.objects.get_or_create(
+        schema_name=get_public_schema_name(),
+        defaults={"name": "Espaço compartilhado", "slug": "shared"},
+    )
+    for index, name in enumerate(domains):
+        Domain.objects.get_or_create(domain=name, defaults={"tenant": public, "is_primary": index == 0})
+    return public
+
+
+def _validate_provisioning(*, name: str, slug: str, domain: str, time_zone: str) -> None:
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors.setdefault("name", []).append(_("Give the UDN a name."))
+    try:
+        slug_validator(slug)
+    except ValidationError as exc:
+        errors.setdefault("slug", []).extend(exc.messages)
+    if time_zone not in zoneinfo.available_timezones():
+        errors.setdefault("time_zone", []).append(_("Unknown time zone: %(tz)s.") % {"tz": time_zone})
+    if errors:
+        raise ValidationError(errors)
+    if UDN.objects.filter(slug=slug).exists() or schema_exists(schema_name_for(slug)):
+        raise ProvisioningError(_("A UDN with the slug “%(slug)s” already exists.") % {"slug": slug})
+    if Domain.objects.filter(domain=domain).exists():
+        raise ProvisioningError(_("The domain “%(domain)s” is already in use.") % {"domain": domain})
+
+
+def udn_provision(*, name: str, slug: str, domain: str | None = None, time_zone: str = "America/Sao_Paulo") -> UDN:
+    """Create a UDN: its schema (cloned from the template), its host name and its beat tick.
+
+    Raises ValidationError for malformed input and ProvisioningError when the
+    slug or domain is taken. A failure half-way drops the new schema again.
+    """
+    slug = slug.strip().lower()
+    domain = (domain or f"{slug}.{settings.BASE_DOMAIN}").strip().lower()
+    _validate_provisioning(name=name, slug=slug, domain=domain, time_zone=time_zone)
+
+    # django-tenants creates the schema in save() and drops it again if that fails.
+    udn = UDN(schema_name=schema_name_for(slug), name=name.strip(), slug=slug, time_zone=time_zone)
+    udn.save(verbosity=0)
+    try:
+        with transaction.atomic():
+            Domain.objects.create(domain=domain, tenant=udn, is_primary=True)
+            udn_tick_schedule(udn=udn)
+    except Exception:
+        udn.delete(force_drop=True)
+        raise
+    return udn
+
+
+def udn_tick_schedule(*, udn: UDN) -> PeriodicTask:
+    """The per-UDN periodic tick, stored in django-celery-beat (editable in the admin)."""
+    interval, _created = IntervalSchedule.objects.get_or_create(
+        every=settings.UDN_TICK_SECONDS, period=IntervalSchedule.SECONDS
+    )
+    task, _created = PeriodicTask.objects.update_or_create(
+        name=f"udn-tick@{udn.schema_name}",
+        defaults={
+            "task": TICK_TASK,
+            "interval": interval,
+            # tenant-schemas-celery reads the schema from this header.
+            "headers": json.dumps({"_schema_name": udn.schema_name}),
+            "description": f"Heartbeat / journey tick for {udn.name}",
+            "enabled": True,
+        },
+    )
+    return task
+
+
+def udn_heartbeat_record() -> dict[str, object]:
+    """Record that a worker ran inside the current UDN's schema; return what it saw there."""
+    from crm.selectors import affiliate_count
+
+    schema = connection.schema_name
+    UDN.objects.filter(schema_name=schema).update(last_tick_at=timezone.now())
+    return {"schema": schema, "affiliates": affiliate_count()}
+
+
+def udn_tick_request() -> None:
+    """Ask a worker for a tick of the current UDN now (queued once this transaction commits)."""
+    from tenants.tasks import udn_tick
+
+    transaction.on_commit(udn_tick.delay)
+
+
+def user_create(
+    *, email: str, password: str | None, first_name: str = "", last_name: str = "", is_coordinator: bool = False
+) -> User:
+    return get_user_model().objects.create_user(
+        email=email, password=password, first_name=first_name, last_name=last_name, is_coordinator=is_coordinator
+    )
+
+
+def membership_grant(*, user: User, udn: UDN, role: str) -> Membership:
+    membership, _created = Membership.objects.update_or_create(user=user, udn=udn, defaults={"role": role})
+    return membership
+
+
+@dataclass(frozen=True)
+class Handoff:
+    user: User
+    next_path: str
+
+
+def handoff_token_create(*, user: User, target: UDN, next_path: str = "/") -> str:
+    """A signed token that signs `user` in on `target`'s host; valid HANDOFF_MAX_AGE seconds, once."""
+    payload = {
+        "u": user.pk,
+        "s": target.schema_name,
+        "h": user.get_session_auth_hash(),
+        "n": secrets.token_urlsafe(12),
+        "next": next_path if next_path.startswith("/") and not next_path.startswith("//") else "/",
+    }
+    return signing.dumps(payload, salt=HANDOFF_SALT, compress=True)
+
+
+def handoff_token_redeem(*, token: str) -> Handoff:
+    """Check a hand-off token for the current schema; raises PermissionError if it is not good."""
+    try:
+        payload = signing.loads(token, salt=HANDOFF_SALT, max_age=settings.HANDOFF_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise PermissionError(_("This sign-in link has expired. Sign in again.")) from exc
+    except signing.BadSignature as exc:
+        raise PermissionError(_("This sign-in link is not valid.")) from exc
+    if payload.get("s") != connection.schema_name:
+        raise PermissionError(_("This sign-in link is for another space."))
+    # Single use: the nonce is remembered a little longer than the token lives.
+    if not cache.add(f"handoff:{payload['n']}", 1, timeout=settings.HANDOFF_MAX_AGE * 2):
+        raise PermissionError(_("This sign-in link was already used."))
+    user = get_user_model().objects.filter(pk=payload["u"], is_active=True).first()
+    if user is None or not secrets.compare_digest(user.get_session_auth_hash(), payload["h"]):
+        raise PermissionError(_("This sign-in link is not valid."))
+    return Handoff(user=user, next_path=payload["next"])

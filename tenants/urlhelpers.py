@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from tenants.models import UDN
+
+
+def space_url(request: HttpRequest, tenant: UDN, path: str = "/") -> str:
+    """Absolute URL of `path` on `tenant`'s primary host, keeping this request's scheme and port."""
+    domain = tenant.get_primary_domain()
+    host = domain.domain if domain is not None else request.get_host().split(":")[0]
+    port = request.get_port()
+    default_port = "443" if request.is_secure() else "80"
+    netloc = host if port in ("", default_port) else f"{host}:{port}"
+    return f"{request.scheme}://{netloc}{path}"
