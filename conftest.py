@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from tenants.models import UDN, Role, User
@@ -41,8 +41,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _back_to_public() -> Iterator[None]:
+    from tenants.middleware import tenant_cache_clear
+
     yield
     connection.set_schema_to_public()
+    tenant_cache_clear()  # UDNs a test created (and rolled back) must not outlive it
 
 
 @pytest.fixture
@@ -113,9 +116,12 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-def _process_env() -> dict[str, str]:
+def _process_env(name: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"DATABASE_URL": _test_database_url(), "DJANGO_TEST": "1", "DEBUG": "0", "PYTHONUNBUFFERED": "1"})
+    env["PGAPPNAME"] = name  # shows in pg_stat_activity
+    env.update(
+        {"DATABASE_URL": _test_database_url(), "DJANGO_TEST": "1", "DEBUG": "0", "PYTHONUNBUFFERED": "1"}
+    )
     return env
 
 
@@ -132,7 +138,8 @@ def _stop(proc: subprocess.Popen) -> None:
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             if cursor.fetchone()[0] == 0:
                 break
@@ -145,9 +152,24 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=_process_env(), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crm",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=_process_env("test-celery-worker"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     from crm.celery import app
 
@@ -161,7 +183,6 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     with django_db_blocker.unblock():
         _stop(proc)
     log.close()
-
 
 
 def _free_port() -> int:
@@ -178,7 +199,10 @@ def web_server(django_db_setup, django_db_blocker) -> Iterator[str]:
     log = open(ARTIFACTS / "web-server.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT, env=_process_env(), stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=_process_env("test-web-server"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while True:
@@ -208,8 +232,9 @@ def committed(django_db_blocker) -> Iterator[list[Callable[[], None]]]:
         for cleanup in reversed(cleanups):
             cleanup()
         connection.set_schema_to_public()
-
-
+        # Code running beside Playwright's event loop gets a connection of its own
+        # context; close it here, or it outlives the run and blocks dropping the test DB.
+        connections.close_all()
 
 
 @pytest.fixture

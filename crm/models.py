@@ -33,16 +33,22 @@ class Affiliate(models.Model):
     """A member (or lead, at stage `lead`) of this UDN, in the standard shape."""
 
     external_id = models.CharField(_("external id"), max_length=64, unique=True)
-    cpf = models.CharField(_("CPF"), max_length=11, blank=True, db_index=True, help_text=_("11 digits, no punctuation."))
+    cpf = models.CharField(
+        _("CPF"), max_length=11, blank=True, db_index=True, help_text=_("11 digits, no punctuation.")
+    )
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(_("mobile phone"), max_length=20, blank=True, db_index=True, help_text=_("E.164"))
+    phone = models.CharField(
+        _("mobile phone"), max_length=20, blank=True, db_index=True, help_text=_("E.164")
+    )
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=120, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True)
     plan = models.CharField(_("plan"), max_length=80, blank=True)
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, blank=True)
-    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD, db_index=True)
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD, db_index=True
+    )
     tier = models.CharField(_("deposit tier"), max_length=40, blank=True, db_index=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True, verbose_name=_("tags"))

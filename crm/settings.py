@@ -82,13 +82,15 @@ ROOT_URLCONF = "crm.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = True
 # One `SET search_path` a request, not one a cursor.
 TENANT_LIMIT_SET_CALLS = True
+# Seconds a web process remembers which UDN a host name belongs to (0: look it up every request).
+TENANT_CACHE_SECONDS = env_int("TENANT_CACHE_SECONDS", 30)
 # New UDNs clone this migrated, empty schema instead of running every migration.
 TENANT_CREATION_FAKES_MIGRATIONS = True
 TENANT_BASE_SCHEMA = "udn_template"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "tenants.middleware.CachedTenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,7 +199,6 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "UDN CRM <no-reply@localhost>")
-
 
 
 def celery_broker_url(redis_url: str) -> str:

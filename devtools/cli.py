@@ -42,7 +42,10 @@ def cmd_up(ns: argparse.Namespace) -> int:
     if manage(["bootstrap", "--demo"], env) != 0:
         print("bootstrap failed; see the messages above", file=sys.stderr)
         return 1
-    print(f"==> ready in {time.monotonic() - t0:.1f}s; starting web (port {port}), worker and beat. Ctrl-C stops all.")
+    print(
+        f"==> ready in {time.monotonic() - t0:.1f}s; starting web (port {port}), worker and beat."
+        " Ctrl-C stops all."
+    )
     try:
         return subprocess.call(
             [os.path.join(os.path.dirname(PYTHON), "honcho"), "start", "-f", "Procfile", "-p", port],
@@ -82,6 +85,8 @@ def cmd_manage(ns: argparse.Namespace) -> int:
 
 def cmd_bench(ns: argparse.Namespace) -> int:
     env = service_env(debug=False)
+    # A fresh database each run, so figures never depend on what `up` left behind.
+    env["DATABASE_URL"] = services.fresh_database(env["DATABASE_URL"], suffix="_bench")
     env.setdefault("SECRET_KEY", "bench-only-not-secret")
     env.setdefault("SECURE_SSL_REDIRECT", "0")  # benchmarks speak plain HTTP on loopback
     return manage(["bench", *ns.names], env)
@@ -90,8 +95,10 @@ def cmd_bench(ns: argparse.Namespace) -> int:
 def cmd_down(ns: argparse.Namespace) -> int:
     redis = services.stop_redis()
     pg = services.stop_postgres()
-    print(f"embedded Redis {'stopped' if redis else 'was not running'}; "
-          f"embedded PostgreSQL {'stopped' if pg else 'was not running'}")
+    print(
+        f"embedded Redis {'stopped' if redis else 'was not running'}; "
+        f"embedded PostgreSQL {'stopped' if pg else 'was not running'}"
+    )
     return 0
 
 

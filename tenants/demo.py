@@ -37,8 +37,8 @@ DEMO_USERS = [
 
 def demo_load() -> list[UDN]:
     udns = []
-    for spec in DEMO_UDNS:
-        udn = udn_list().filter(slug=spec["slug"]).first() or udn_provision(**spec)
+    for udn_spec in DEMO_UDNS:
+        udn = udn_list().filter(slug=udn_spec["slug"]).first() or udn_provision(**udn_spec)
         udns.append(udn)
     by_slug = {udn.slug: udn for udn in udns}
     for spec in DEMO_USERS:

@@ -52,8 +52,10 @@ class Heartbeat:
 
 
 def heartbeat_of(*, udn: UDN) -> Heartbeat:
-    age = heartbeat_age_seconds(udn=udn)
-    return Heartbeat(at=udn.last_tick_at, stale=age is None or age > settings.HEARTBEAT_STALE_SECONDS)
+    """The UDN's latest tick, read fresh (request.tenant may come from the routing cache)."""
+    at = UDN.objects.filter(pk=udn.pk).values_list("last_tick_at", flat=True).first()
+    age = None if at is None else (timezone.now() - at).total_seconds()
+    return Heartbeat(at=at, stale=age is None or age > settings.HEARTBEAT_STALE_SECONDS)
 
 
 def heartbeat_age_seconds(*, udn: UDN | None = None) -> float | None:

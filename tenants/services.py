@@ -20,6 +20,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_tenants.utils import get_public_schema_name, schema_exists
 
 from tenants.models import UDN, Domain, Membership, User, slug_validator
+from tenants.schemas import current_schema, use_public_schema
 
 TICK_TASK = "tenants.udn_tick"
 HANDOFF_SALT = "tenants.handoff"
@@ -40,7 +41,7 @@ def udn_template_ensure(*, verbosity: int = 0) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f'CREATE SCHEMA "{template}"')
     call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=verbosity)
-    connection.set_schema_to_public()
+    use_public_schema()
 
 
 def public_tenant_ensure(*, domains: list[str]) -> UDN:
@@ -72,7 +73,9 @@ def _validate_provisioning(*, name: str, slug: str, domain: str, time_zone: str)
         raise ProvisioningError(_("The domain “%(domain)s” is already in use.") % {"domain": domain})
 
 
-def udn_provision(*, name: str, slug: str, domain: str | None = None, time_zone: str = "America/Sao_Paulo") -> UDN:
+def udn_provision(
+    *, name: str, slug: str, domain: str | None = None, time_zone: str = "America/Sao_Paulo"
+) -> UDN:
     """Create a UDN: its schema (cloned from the template), its host name and its beat tick.
 
     Raises ValidationError for malformed input and ProvisioningError when the
@@ -118,7 +121,7 @@ def udn_heartbeat_record() -> dict[str, object]:
     """Record that a worker ran inside the current UDN's schema; return what it saw there."""
     from crm.selectors import affiliate_count
 
-    schema = connection.schema_name
+    schema = current_schema()
     UDN.objects.filter(schema_name=schema).update(last_tick_at=timezone.now())
     return {"schema": schema, "affiliates": affiliate_count()}
 
@@ -131,10 +134,19 @@ def udn_tick_request() -> None:
 
 
 def user_create(
-    *, email: str, password: str | None, first_name: str = "", last_name: str = "", is_coordinator: bool = False
+    *,
+    email: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    is_coordinator: bool = False,
 ) -> User:
     return get_user_model().objects.create_user(
-        email=email, password=password, first_name=first_name, last_name=last_name, is_coordinator=is_coordinator
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        is_coordinator=is_coordinator,
     )
 
 
@@ -169,7 +181,7 @@ def handoff_token_redeem(*, token: str) -> Handoff:
         raise PermissionError(_("This sign-in link has expired. Sign in again.")) from exc
     except signing.BadSignature as exc:
         raise PermissionError(_("This sign-in link is not valid.")) from exc
-    if payload.get("s") != connection.schema_name:
+    if payload.get("s") != current_schema():
         raise PermissionError(_("This sign-in link is for another space."))
     # Single use: the nonce is remembered a little longer than the token lives.
     if not cache.add(f"handoff:{payload['n']}", 1, timeout=settings.HANDOFF_MAX_AGE * 2):

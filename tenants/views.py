@@ -28,7 +28,9 @@ def switch(request: HttpRequest, slug: str) -> HttpResponse:
         target = get_object_or_404(UDN.objects.exclude(schema_name=get_public_schema_name()), slug=slug)
         membership_for(user=request.user, udn=target)  # type: ignore[arg-type]
     token = handoff_token_create(user=request.user, target=target)  # type: ignore[arg-type]
-    return HttpResponseRedirect(space_url(request, target, "/accounts/handoff/?" + urlencode({"token": token})))
+    return HttpResponseRedirect(
+        space_url(request, target, "/accounts/handoff/?" + urlencode({"token": token}))
+    )
 
 
 @require_GET

@@ -86,7 +86,9 @@ def test_password_reset_mail_goes_out_over_smtp_and_its_link_works(marketer, smt
     assert link, body
     form = client.get(link.group(1), follow=True)
     new_password = "Outra-senha-forte-2026"
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": new_password, "new_password2": new_password})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": new_password, "new_password2": new_password}
+    )
     assert done.status_code == 302
     assert client_for().login(username=marketer.email, password=new_password)
 

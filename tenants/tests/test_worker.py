@@ -22,7 +22,9 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
     return False
 
 
-def test_a_task_queued_from_a_udn_request_runs_in_that_udns_schema(celery_worker_process, committed, client_for):
+def test_a_task_queued_from_a_udn_request_runs_in_that_udns_schema(
+    celery_worker_process, committed, client_for
+):
     from conftest import make_user
 
     alpha, beta = UDN.objects.get(slug="alpha"), UDN.objects.get(slug="beta")

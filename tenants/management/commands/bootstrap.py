@@ -43,6 +43,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
             for user in DEMO_USERS:
                 roles = ", ".join(f"{role} @ {slug}" for slug, role in user.roles.items())
-                extra = "superuser, coordinator" if user.is_superuser else ("coordinator" if user.is_coordinator else "")
+                extra = (
+                    "superuser, coordinator"
+                    if user.is_superuser
+                    else ("coordinator" if user.is_coordinator else "")
+                )
                 self.stdout.write(f"  {user.email:<24} {', '.join(filter(None, [roles, extra]))}")
         self.stdout.write(f"bootstrap done in {time.perf_counter() - started:.1f}s")

@@ -22,7 +22,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         try:
             udn = udn_provision(
-                name=options["name"], slug=options["slug"], domain=options["domain"], time_zone=options["time_zone"]
+                name=options["name"],
+                slug=options["slug"],
+                domain=options["domain"],
+                time_zone=options["time_zone"],
             )
         except ValidationError as exc:
             problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
