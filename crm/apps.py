@@ -5,3 +5,23 @@ from django.utils.translation import gettext_lazy as _
 class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = _("CRM")
+
+    def ready(self) -> None:
+        from tenants.services import UDNPeriodicTask, udn_periodic_task_register
+
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="quality-snapshot",
+                task="crm.quality_snapshot",
+                description="Nightly data-quality snapshot",
+                crontab="15 2 * * *",
+            )
+        )
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="lake-export",
+                task="crm.lake_export",
+                description="Incremental Parquet export to the data lake",
+                crontab="45 3 * * *",
+            )
+        )

@@ -1,7 +1,11 @@
-"""The CRM core's data, in each UDN's schema."""
+"""The CRM core's data, in each UDN's schema: affiliates, their consent, their
+event timeline, deposit tiers, imports and data-quality snapshots."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -19,6 +23,9 @@ class Stage(models.TextChoices):
     CASHOUT = "cashout", _("Cashout")
 
 
+STAGE_ORDER: list[str] = [choice.value for choice in Stage]
+
+
 class Origin(models.TextChoices):
     STORE = "store", _("Store")
     SITE = "site", _("Website")
@@ -27,6 +34,13 @@ class Origin(models.TextChoices):
     REFERRAL = "referral", _("Referral")
     EVENT = "event", _("Event")
     OTHER = "other", _("Other")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    SMS = "sms", _("SMS")
+    PUSH = "push", _("Push")
 
 
 class Affiliate(models.Model):
@@ -45,22 +59,33 @@ class Affiliate(models.Model):
     city = models.CharField(_("city"), max_length=120, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True)
     plan = models.CharField(_("plan"), max_length=80, blank=True)
+    plan_fee = models.DecimalField(_("monthly fee"), max_digits=10, decimal_places=2, null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, blank=True)
     stage = models.CharField(
         _("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD, db_index=True
     )
+    stage_changed_at = models.DateTimeField(_("stage changed at"), null=True, blank=True)
     tier = models.CharField(_("deposit tier"), max_length=40, blank=True, db_index=True)
+    total_cash_in = models.DecimalField(_("total cash in"), max_digits=14, decimal_places=2, default=0)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True, verbose_name=_("tags"))
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Current consent per channel; the ledger (ConsentChange) says when and why.
+    consent_email = models.BooleanField(_("e-mail consent"), default=False)
+    consent_whatsapp = models.BooleanField(_("WhatsApp consent"), default=False)
+    consent_sms = models.BooleanField(_("SMS consent"), default=False)
+    consent_push = models.BooleanField(_("push consent"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("affiliate")
         verbose_name_plural = _("affiliates")
         ordering = ["name"]
-        indexes = [GinIndex(fields=["tags"], name="affiliate_tags_gin")]
+        indexes = [
+            GinIndex(fields=["tags"], name="affiliate_tags_gin"),
+            models.Index(fields=["email"], name="affiliate_email_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(cpf="") | models.Q(cpf__regex=r"^[0-9]{11}$"), name="affiliate_cpf_digits"
@@ -69,7 +94,232 @@ class Affiliate(models.Model):
                 condition=models.Q(phone="") | models.Q(phone__regex=r"^\+[1-9][0-9]{7,14}$"),
                 name="affiliate_phone_e164",
             ),
+            models.CheckConstraint(
+                condition=models.Q(total_cash_in__gte=0), name="affiliate_cash_in_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConsentChange(models.Model):
+    """Append-only consent ledger (LGPD): who granted or revoked which channel, when, how."""
+
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    granted = models.BooleanField(_("granted"))
+    occurred_at = models.DateTimeField(_("when"))
+    source = models.CharField(_("source"), max_length=60)
+    proof = models.TextField(
+        _("proof"), blank=True, help_text=_("What the person agreed to, or how they opted out.")
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["affiliate", "channel", "-occurred_at"], name="consent_affiliate_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {'+' if self.granted else '-'} {self.occurred_at:%d/%m/%Y}"
+
+
+class EventType(models.TextChoices):
+    LEAD_CREATED = "lead_created", _("Lead created")
+    REGISTRATION_STARTED = "registration_started", _("Registration started")
+    FORM_COMPLETED = "form_completed", _("Form completed")
+    ACCOUNT_OPENED = "account_opened", _("Account opened")
+    APP_DOWNLOADED = "app_downloaded", _("App downloaded")
+    APP_ACTIVATED = "app_activated", _("App activated")
+    CASH_IN = "cash_in", _("Cash in")
+    CASHBACK = "cashback", _("Cashback")
+    CASHOUT = "cashout", _("Cashout")
+    CONSULTATION_SCHEDULED = "consultation_scheduled", _("Consultation scheduled")
+    SUPPORT_TICKET_OPENED = "support_ticket_opened", _("Support ticket opened")
+    SUPPORT_TICKET_CLOSED = "support_ticket_closed", _("Support ticket closed")
+
+
+class EventKind(models.Model):
+    """A custom event type this UDN registered (beyond EventType)."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("label"), max_length=80)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("custom event kind")
+        verbose_name_plural = _("custom event kinds")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Event(models.Model):
+    """One thing that happened to an affiliate. Append-only; `event_id` makes ingest idempotent."""
+
+    event_id = models.CharField(_("event id"), max_length=100, unique=True)
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("type"), max_length=40)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    source = models.CharField(_("source"), max_length=40, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["affiliate", "-occurred_at"], name="event_affiliate_time"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.occurred_at:%d/%m/%Y %H:%M}"
+
+
+class DepositTier(models.Model):
+    """A band of total cash in (e.g. Bronze / Prata / Ouro), configured per UDN."""
+
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    min_total = models.DecimalField(
+        _("from (total cash in, R$)"), max_digits=14, decimal_places=2, unique=True
+    )
+    color = models.CharField(_("colour"), max_length=7, default="#b08d57")
+
+    class Meta:
+        verbose_name = _("deposit tier")
+        verbose_name_plural = _("deposit tiers")
+        ordering = ["min_total"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(min_total__gt=0), name="tier_min_total_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AffiliateChange(models.Model):
+    """What an import (or another write) changed on an affiliate: {field: [old, new]}."""
+
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="changes")
+    import_job = models.ForeignKey("ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
+    changes = models.JSONField()
+    source = models.CharField(max_length=40)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return ", ".join(self.changes)
+
+
+class ColumnMapping(models.Model):
+    """A source header this UDN mapped to a standard field, remembered for the next import."""
+
+    header = models.CharField(_("header (normalised)"), max_length=200, unique=True)
+    field = models.CharField(_("field"), max_length=60)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["header"]
+
+    def __str__(self) -> str:
+        return f"{self.header} → {self.field}"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=300)
+    original_name = models.CharField(_("file name"), max_length=255)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    total_rows = models.PositiveIntegerField(_("rows read"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates in file"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(_("source"), max_length=16, default="ui")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class RejectedRow(models.Model):
+    """An import row that failed validation, kept with its number and every reason."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejected_rows")
+    row_number = models.PositiveIntegerField(_("row"))
+    reasons = ArrayField(models.CharField(max_length=120), verbose_name=_("reasons"))
+    data = models.JSONField(_("row as read"))
+
+    class Meta:
+        ordering = ["job", "row_number"]
+        indexes = [models.Index(fields=["job", "row_number"], name="rejected_job_row")]
+
+    def __str__(self) -> str:
+        return f"#{self.row_number}: {'; '.join(self.reasons)}"
+
+
+class QualitySnapshot(models.Model):
+    """The data-quality figures of one day (the nightly job stores one)."""
+
+    day = models.DateField(_("day"), unique=True)
+    figures = models.JSONField(_("figures"))
+    taken_at = models.DateTimeField(_("taken at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day:%d/%m/%Y}"
+
+
+class LakeExport(models.Model):
+    """One run of the Parquet export; the newest finished one is the next run's watermark."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    watermark = models.DateTimeField(
+        help_text="rows changed before this moment are in this export or an older one"
+    )
+    affiliates = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    files = models.JSONField(default=list)
+    destination = models.CharField(max_length=500)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%d/%m/%Y %H:%M} → {self.destination}"

@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from crm import views
 from crm.urls_common import urlpatterns as common
+from crm.views import dashboard
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("heartbeat/", views.heartbeat, name="heartbeat"),
-    path("heartbeat/ping/", views.heartbeat_ping, name="heartbeat-ping"),
+    path("", dashboard.home, name="home"),
+    path("heartbeat/", dashboard.heartbeat, name="heartbeat"),
+    path("heartbeat/ping/", dashboard.heartbeat_ping, name="heartbeat-ping"),
     *common,
 ]

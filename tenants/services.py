@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from django_tenants.utils import get_public_schema_name, schema_exists
 
 from tenants.models import UDN, Domain, Membership, User, slug_validator
@@ -91,35 +91,83 @@ def udn_provision(
     try:
         with transaction.atomic():
             Domain.objects.create(domain=domain, tenant=udn, is_primary=True)
-            udn_tick_schedule(udn=udn)
+            udn_schedules_ensure(udn=udn)
     except Exception:
         udn.delete(force_drop=True)
         raise
     return udn
 
 
-def udn_tick_schedule(*, udn: UDN) -> PeriodicTask:
-    """The per-UDN periodic tick, stored in django-celery-beat (editable in the admin)."""
-    interval, _created = IntervalSchedule.objects.get_or_create(
-        every=settings.UDN_TICK_SECONDS, period=IntervalSchedule.SECONDS
+@dataclass(frozen=True)
+class UDNPeriodicTask:
+    """A task every UDN runs on a schedule: beat sends it as `<prefix>@<schema>`."""
+
+    prefix: str
+    task: str
+    description: str
+    every_seconds: int | None = None
+    crontab: str | None = None  # "minute hour day_of_month month day_of_week", in the UDN's time zone
+
+
+UDN_PERIODIC_TASKS: dict[str, UDNPeriodicTask] = {}
+
+
+def udn_periodic_task_register(spec: UDNPeriodicTask) -> None:
+    """Apps declare their per-UDN periodic work here (from AppConfig.ready)."""
+    UDN_PERIODIC_TASKS[spec.prefix] = spec
+
+
+udn_periodic_task_register(
+    UDNPeriodicTask(
+        prefix="udn-tick",
+        task=TICK_TASK,
+        description="Heartbeat / journey tick",
+        every_seconds=settings.UDN_TICK_SECONDS,
     )
-    task, _created = PeriodicTask.objects.update_or_create(
-        name=f"udn-tick@{udn.schema_name}",
-        defaults={
-            "task": TICK_TASK,
-            "interval": interval,
-            # tenant-schemas-celery reads the schema from this header.
-            "headers": json.dumps({"_schema_name": udn.schema_name}),
-            "description": f"Heartbeat / journey tick for {udn.name}",
-            "enabled": True,
-        },
+)
+
+
+def _schedule_for(spec: UDNPeriodicTask, udn: UDN) -> dict[str, object]:
+    if spec.every_seconds is not None:
+        interval, _created = IntervalSchedule.objects.get_or_create(
+            every=spec.every_seconds, period=IntervalSchedule.SECONDS
+        )
+        return {"interval": interval, "crontab": None}
+    assert spec.crontab is not None, f"{spec.prefix}: give every_seconds or crontab"
+    minute, hour, day_of_month, month, day_of_week = spec.crontab.split()
+    crontab, _created = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month,
+        day_of_week=day_of_week,
+        timezone=zoneinfo.ZoneInfo(udn.time_zone),
     )
-    return task
+    return {"interval": None, "crontab": crontab}
+
+
+def udn_schedules_ensure(*, udn: UDN) -> list[PeriodicTask]:
+    """Create or refresh every registered periodic task of `udn` in django-celery-beat."""
+    tasks = []
+    for spec in UDN_PERIODIC_TASKS.values():
+        task, _created = PeriodicTask.objects.update_or_create(
+            name=f"{spec.prefix}@{udn.schema_name}",
+            defaults={
+                "task": spec.task,
+                **_schedule_for(spec, udn),
+                # tenant-schemas-celery reads the schema from this header.
+                "headers": json.dumps({"_schema_name": udn.schema_name}),
+                "description": f"{spec.description} — {udn.name}",
+                "enabled": True,
+            },
+        )
+        tasks.append(task)
+    return tasks
 
 
 def udn_heartbeat_record() -> dict[str, object]:
     """Record that a worker ran inside the current UDN's schema; return what it saw there."""
-    from crm.selectors import affiliate_count
+    from crm.selectors.affiliates import affiliate_count
 
     schema = current_schema()
     UDN.objects.filter(schema_name=schema).update(last_tick_at=timezone.now())

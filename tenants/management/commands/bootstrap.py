@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from tenants.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
-from tenants.services import public_tenant_ensure, udn_template_ensure
+from tenants.selectors import udn_list
+from tenants.services import public_tenant_ensure, udn_schedules_ensure, udn_template_ensure
 
 
 class Command(BaseCommand):
@@ -29,6 +30,8 @@ class Command(BaseCommand):
         udn_template_ensure()
         self.step("migrating the UDN schemas")
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)
+        for udn in udn_list():
+            udn_schedules_ensure(udn=udn)  # UDNs made before a periodic task was added get it too
         if options["demo"]:
             self.step("loading the demo")
             udns = demo_load()

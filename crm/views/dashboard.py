@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from crm.selectors import affiliate_count
+from crm.selectors.affiliates import affiliate_count
 from tenants.access import udn_write_required
 from tenants.selectors import heartbeat_of
 from tenants.services import udn_tick_request
