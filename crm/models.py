@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -259,7 +258,9 @@ class ImportJob(models.Model):
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     duplicates = models.PositiveIntegerField(_("duplicates in file"), default=0)
     error = models.TextField(_("error"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Users live in the public schema; a foreign key from a UDN schema would make deleting a
+    # user cascade into every UDN's tables. Keep who did it as text.
+    created_by = models.CharField(_("created by"), max_length=254, blank=True)
     source = models.CharField(_("source"), max_length=16, default="ui")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
