@@ -4,6 +4,7 @@ and real processes (Celery worker, web server) for the tests that need them."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,19 +25,34 @@ PASSWORD = "s3nha-de-teste-2026"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """After pytest-django builds the test database: the public tenant, the template
-    schema and two UDNs, committed once and reused by every test."""
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb,
+                    django_db_modify_db_settings):  # fmt: skip
+    """The test database, then the public tenant, the template schema and two UDNs, committed once
+    and reused by every test.
+
+    Unlike pytest-django's own fixture this always sets up the default database: worker and browser
+    tests use no `db` fixture (their data must be committed) but must never reach the real database."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.selectors import udn_list
     from tenants.services import public_tenant_ensure, udn_provision, udn_template_ensure
 
+    keepdb = django_db_keepdb and not django_db_createdb
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}, keepdb=keepdb
+        )
         public_tenant_ensure(domains=["localhost", "testserver", "127.0.0.1"])
         udn_template_ensure()
         for name, slug in (("UDN Alpha", "alpha"), ("UDN Beta", "beta")):
             if not udn_list().filter(slug=slug).exists():
                 udn_provision(name=name, slug=slug)
         connection.set_schema_to_public()
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            connections.close_all()
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +135,7 @@ def _test_database_url() -> str:
 def _process_env(name: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PGAPPNAME"] = name  # shows in pg_stat_activity
+    env["MEDIA_ROOT"] = str(ARTIFACTS / "media")  # uploads the web server stores and the worker reads
     env.update(
         {"DATABASE_URL": _test_database_url(), "DJANGO_TEST": "1", "DEBUG": "0", "PYTHONUNBUFFERED": "1"}
     )
@@ -260,6 +277,50 @@ def smtp_server(settings) -> Iterator[list]:
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     yield received
     controller.stop()
+
+
+# --- the browser -----------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    """Chromium, started after the test database exists: Playwright's event loop gives code after it
+    a context of its own, where Django would otherwise still see the non-test database name."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    # Playwright's sync API runs an event loop in this thread; our ORM calls here are plain sync code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(locale="pt-BR", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

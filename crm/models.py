@@ -45,14 +45,14 @@ class Channel(models.TextChoices):
 class Affiliate(models.Model):
     """A member (or lead, at stage `lead`) of this UDN, in the standard shape."""
 
-    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    external_id = models.CharField(_("external id"), max_length=64)
     cpf = models.CharField(
-        _("CPF"), max_length=11, blank=True, db_index=True, help_text=_("11 digits, no punctuation.")
+        _("CPF"), max_length=11, blank=True, help_text=_("11 digits, no punctuation.")
     )
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(
-        _("mobile phone"), max_length=20, blank=True, db_index=True, help_text=_("E.164")
+        _("mobile phone"), max_length=20, blank=True, help_text=_("E.164")
     )
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=120, blank=True)
@@ -61,10 +61,10 @@ class Affiliate(models.Model):
     plan_fee = models.DecimalField(_("monthly fee"), max_digits=10, decimal_places=2, null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, blank=True)
     stage = models.CharField(
-        _("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD, db_index=True
+        _("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD
     )
     stage_changed_at = models.DateTimeField(_("stage changed at"), null=True, blank=True)
-    tier = models.CharField(_("deposit tier"), max_length=40, blank=True, db_index=True)
+    tier = models.CharField(_("deposit tier"), max_length=40, blank=True)
     total_cash_in = models.DecimalField(_("total cash in"), max_digits=14, decimal_places=2, default=0)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True, verbose_name=_("tags"))
@@ -74,18 +74,22 @@ class Affiliate(models.Model):
     consent_whatsapp = models.BooleanField(_("WhatsApp consent"), default=False)
     consent_sms = models.BooleanField(_("SMS consent"), default=False)
     consent_push = models.BooleanField(_("push consent"), default=False)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = _("affiliate")
         verbose_name_plural = _("affiliates")
         ordering = ["name"]
+        # Every index is paid for on each imported row (a million at a time): only lookups that
+        # need one get one. Meta indexes, not db_index, which adds a LIKE twin to each text index.
         indexes = [
             GinIndex(fields=["tags"], name="affiliate_tags_gin"),
-            models.Index(fields=["email"], name="affiliate_email_idx"),
+            models.Index(fields=["cpf"], name="affiliate_cpf_idx"),
+            models.Index(fields=["phone"], name="affiliate_phone_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="affiliate_external_id_unique"),
             models.CheckConstraint(
                 condition=models.Q(cpf="") | models.Q(cpf__regex=r"^[0-9]{11}$"), name="affiliate_cpf_digits"
             ),
@@ -247,10 +251,13 @@ class ImportJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=300)
     original_name = models.CharField(_("file name"), max_length=255)
+    # The file's headers in their order (jsonb keeps no key order).
+    headers = ArrayField(models.CharField(max_length=200), default=list, blank=True, verbose_name=_("headers"))
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
     )
+    expected_rows = models.PositiveIntegerField(_("rows in the file (estimate)"), default=0)
     total_rows = models.PositiveIntegerField(_("rows read"), default=0)
     created = models.PositiveIntegerField(_("created"), default=0)
     updated = models.PositiveIntegerField(_("updated"), default=0)

@@ -60,4 +60,4 @@ def timed(func: Callable[[], object], repeat: int = 1) -> float:
 
 
 def load_all() -> None:
-    from devtools.benchmarks import tenancy  # noqa: F401 - registers its benchmarks
+    from devtools.benchmarks import imports, tenancy  # noqa: F401 - registers their benchmarks

@@ -24,5 +24,5 @@ class UDNCommand(BaseCommand):
         with tenant_context(udn):
             return self.handle_udn(udn, *args, **options)
 
-    def handle_udn(self, udn: UDN, *args: Any, **options: Any) -> str | None:
+    def handle_udn(self, udn: UDN, /, *args: Any, **options: Any) -> str | None:
         raise NotImplementedError("subclasses implement handle_udn")

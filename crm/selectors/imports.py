@@ -1,0 +1,220 @@
+"""Reads for imports: the column-mapping suggestion, the preview, rejected rows as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import ColumnMapping, ImportJob
+from crm.readers import header_key, source_batches, source_open
+
+ATTRIBUTE_PREFIX = "attr:"
+# Where a rejected row keeps the fields it had beyond the header (an unquoted separator).
+EXTRA_KEY = "+"
+
+# The standard fields a column can be mapped to, in the order the mapping form shows them.
+FIELD_LABELS: dict[str, object] = {
+    "external_id": _("UDN code (external id)"),
+    "name": _("Name"),
+    "cpf": _("CPF"),
+    "phone": _("Mobile phone"),
+    "email": _("E-mail"),
+    "birth_date": _("Birth date"),
+    "city": _("City"),
+    "state": _("State (UF)"),
+    "plan": _("Plan"),
+    "plan_fee": _("Monthly fee (R$)"),
+    "origin": _("Origin"),
+    "tags": _("Tags"),
+}
+
+# The usual Portuguese (and some English) headers, compared after header_key().
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "external_id": (
+        "codigo",
+        "cod",
+        "id",
+        "codigo do afiliado",
+        "codigo afiliado",
+        "cod afiliado",
+        "matricula",
+        "id cliente",
+        "codigo cliente",
+        "cod cliente",
+        "id afiliado",
+        "external id",
+        "external_id",
+    ),
+    "name": (
+        "nome",
+        "nome completo",
+        "cliente",
+        "nome do cliente",
+        "nome cliente",
+        "afiliado",
+        "nome do afiliado",
+        "nome afiliado",
+        "name",
+        "full name",
+    ),
+    "cpf": (
+        "cpf",
+        "cpf do cliente",
+        "cpf cliente",
+        "cpf do afiliado",
+        "documento",
+        "num cpf",
+        "n cpf",
+        "nr cpf",
+    ),
+    "phone": (
+        "celular",
+        "telefone",
+        "whatsapp",
+        "whats",
+        "fone",
+        "tel",
+        "telefone celular",
+        "cel",
+        "numero whatsapp",
+        "celular whatsapp",
+        "telefone whatsapp",
+        "contato",
+        "phone",
+        "mobile",
+    ),
+    "email": ("email", "e mail", "correio eletronico", "endereco de email", "mail"),
+    "birth_date": (
+        "data de nascimento",
+        "nascimento",
+        "dt nascimento",
+        "data nasc",
+        "dt nasc",
+        "data nascimento",
+        "aniversario",
+        "birth date",
+        "birthdate",
+    ),
+    "city": ("cidade", "municipio", "city"),
+    "state": ("uf", "estado", "state"),
+    "plan": ("plano", "produto", "plano contratado", "plan"),
+    "plan_fee": ("mensalidade", "valor", "valor do plano", "valor mensal", "valor mensalidade", "preco"),
+    "origin": ("origem", "canal", "fonte", "origem do lead", "canal de entrada", "lead source", "origin"),
+    "tags": ("tags", "etiquetas", "marcadores", "tag"),
+}
+_SYNONYM_INDEX = {synonym: field for field, synonyms in SYNONYMS.items() for synonym in synonyms}
+
+
+def import_mapping_suggest(*, headers: list[str]) -> dict[str, str]:
+    """header -> standard field ("" to ignore): the UDN's saved choices first, then the synonyms.
+
+    Each field is suggested for one column at most (the first that matches)."""
+    saved = dict(
+        ColumnMapping.objects.filter(header__in=[header_key(h) for h in headers]).values_list(
+            "header", "field"
+        )
+    )
+    used: set[str] = set()
+    mapping: dict[str, str] = {}
+    for header in headers:
+        key = header_key(header)
+        target = saved.get(key) or _SYNONYM_INDEX.get(key, "")
+        if target and not target.startswith(ATTRIBUTE_PREFIX) and target in used:
+            target = ""
+        if target:
+            used.add(target)
+        mapping[header] = target
+    return mapping
+
+
+@dataclass
+class PreviewRow:
+    row: int
+    values: dict[str, str]
+    reasons: list[str]
+
+
+@dataclass
+class Preview:
+    headers: list[str]
+    fields: list[str]
+    rows: list[PreviewRow] = field(default_factory=list)
+    sampled: int = 0
+    sampled_rejected: int = 0
+
+
+PREVIEW_ROWS = 20
+PREVIEW_SAMPLE = 2_000
+
+
+def import_preview(*, job: ImportJob, path: Path) -> Preview:
+    """The first rows as they will be stored, with each row's reasons, and a rejection estimate."""
+    from crm.services.imports import frame_prepare
+
+    source = source_open(path)
+    try:
+        batch = next(source_batches(source, batch_rows=PREVIEW_SAMPLE), None)
+    finally:
+        source.close()
+    fields = [f for f in FIELD_LABELS if f in job.mapping.values()]
+    preview = Preview(headers=source.headers, fields=fields)
+    if batch is None:
+        return preview
+    prepared = frame_prepare(batch=batch, mapping=job.mapping)
+    preview.sampled = batch.height
+    preview.sampled_rejected = prepared.rejected.height
+    first = batch.head(PREVIEW_ROWS).get_column("_row").to_list()
+    valid = {r["_row"]: r for r in prepared.valid.filter(pl.col("_row").is_in(first)).iter_rows(named=True)}
+    rejected = {
+        r["_row"]: r for r in prepared.rejected.filter(pl.col("_row").is_in(first)).iter_rows(named=True)
+    }
+    for number in first:
+        if number in valid:
+            values = {f: _display(valid[number].get(f)) for f in fields}
+            preview.rows.append(PreviewRow(row=number, values=values, reasons=[]))
+        else:
+            # A rejected row is shown as it was read, with what is wrong with it.
+            raw = json.loads(rejected[number]["_raw"])
+            by_field = {target: raw.get(header, "") for header, target in job.mapping.items() if target}
+            values = {f: str(by_field.get(f, "")) for f in fields}
+            preview.rows.append(PreviewRow(row=number, values=values, reasons=rejected[number]["_messages"]))
+    return preview
+
+
+def _display(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if hasattr(value, "strftime"):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
+    """The rejected rows as a `;` CSV: the original columns plus row number and reasons, ready to fix
+    and import again."""
+    headers = list(job.headers)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+
+    def flush() -> str:
+        value = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return value
+
+    writer.writerow([str(_("Row")), str(_("Reasons")), *headers])
+    yield "\ufeff" + flush()
+    rows = job.rejected_rows.order_by("row_number").values_list("row_number", "reasons", "data")
+    for number, reasons, data in rows.iterator(chunk_size=2_000):
+        extra = [data[EXTRA_KEY]] if EXTRA_KEY in data else []
+        writer.writerow([number, " | ".join(reasons), *(data.get(h, "") for h in headers), *extra])
+        yield flush()

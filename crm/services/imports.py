@@ -1,0 +1,561 @@
+"""Importing affiliates from CSV/XLSX: the UI, the Celery task and `import_affiliates` share this.
+
+The run, per batch of the file: map the columns, normalise them vectorised (crm.normalize),
+COPY the valid rows into a temporary staging table and the rejected ones, with their row
+number and reasons, into RejectedRow. Then, in one transaction: resolve keys (external id,
+falling back to the CPF), merge rows repeated in the file (newest non-blank value per
+field), record what changes, and upsert everything with one INSERT ... ON CONFLICT.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import ColumnMapping, ImportJob, ImportStatus
+from crm.normalize import STANDARD_FIELDS, frame_normalize, reason_message
+from crm.readers import (
+    EXTRA_PREFIX,
+    ImportFileError,
+    header_key,
+    source_batches,
+    source_open,
+    source_row_estimate,
+)
+from crm.selectors.imports import ATTRIBUTE_PREFIX, EXTRA_KEY, FIELD_LABELS
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[ImportJob], None]
+
+# Columns of the staging table, in COPY order.
+STAGING_COLUMNS = [
+    "_row",
+    "external_id",
+    "cpf",
+    "name",
+    "email",
+    "phone",
+    "birth_date",
+    "city",
+    "state",
+    "plan",
+    "plan_fee",
+    "origin",
+    "tags",
+    "time_zone",
+    "attributes",
+    "key",
+]
+# Fields an import may change on an existing affiliate (blank values in the file never erase).
+UPSERT_TEXT_FIELDS = ["cpf", "name", "email", "phone", "city", "state", "plan", "origin", "time_zone"]
+
+
+def import_job_create(
+    *, upload: UploadedFile | None = None, path: Path | None = None, created_by: str = "", source: str = "ui"
+) -> ImportJob:
+    """Register a file to import: an upload (stored under MEDIA_ROOT) or a path on this machine."""
+    if upload is not None:
+        job = ImportJob(original_name=upload.name or "arquivo", created_by=created_by, source=source)
+        job.file.save(upload.name or "arquivo.csv", upload, save=False)
+    elif path is not None:
+        job = ImportJob(original_name=str(path), created_by=created_by, source=source)
+    else:
+        raise ValueError("give an upload or a path")
+    file_path = import_job_path(job=job, path=path)
+    source_file = source_open(file_path)  # ImportFileError for an unreadable file: nothing is saved
+    source_file.close()
+    job.headers = source_file.headers
+    job.expected_rows = source_row_estimate(source_file)
+    from crm.selectors.imports import import_mapping_suggest
+
+    job.mapping = import_mapping_suggest(headers=source_file.headers)
+    job.save()
+    return job
+
+
+def import_job_path(*, job: ImportJob, path: Path | None = None) -> Path:
+    if path is not None:
+        return path
+    if job.file:
+        return Path(job.file.path)
+    return Path(job.original_name)
+
+
+def import_mapping_clean(*, headers: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """Check a column mapping; ValidationError says what is wrong, per field."""
+    errors: list[str] = []
+    unknown_headers = [h for h in mapping if h not in headers]
+    if unknown_headers:
+        errors.append(_("Unknown columns: %(cols)s.") % {"cols": ", ".join(unknown_headers)})
+    cleaned = {header: mapping.get(header, "") or "" for header in headers}
+    targets = [t for t in cleaned.values() if t]
+    for target in targets:
+        if not target.startswith(ATTRIBUTE_PREFIX) and target not in FIELD_LABELS:
+            errors.append(_("“%(target)s” is not a field you can import into.") % {"target": target})
+        elif target.startswith(ATTRIBUTE_PREFIX) and not target[len(ATTRIBUTE_PREFIX) :].strip():
+            errors.append(_("Give the custom attribute a name."))
+    repeated = sorted({t for t in targets if targets.count(t) > 1})
+    if repeated:
+        errors.append(
+            _("Each field can come from one column only: %(fields)s.") % {"fields": ", ".join(repeated)}
+        )
+    if "name" not in targets:
+        errors.append(_("Choose the column with the name."))
+    if "external_id" not in targets and "cpf" not in targets:
+        errors.append(_("Choose the column with the UDN's code or the CPF, to recognise each affiliate."))
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def import_mapping_save(*, job: ImportJob, mapping: dict[str, str]) -> ImportJob:
+    """Store the mapping on the job and remember it for this UDN's next import."""
+    job.mapping = import_mapping_clean(headers=job.headers, mapping=mapping)
+    job.save(update_fields=["mapping"])
+    for header, target in job.mapping.items():
+        if target:
+            ColumnMapping.objects.update_or_create(header=header_key(header), defaults={"field": target})
+        else:
+            ColumnMapping.objects.filter(header=header_key(header)).delete()
+    return job
+
+
+def import_queue(*, job: ImportJob) -> ImportJob:
+    """Hand the run to a worker (once this transaction commits); the page follows its progress."""
+    from crm.tasks.imports import import_run
+
+    job.status = ImportStatus.QUEUED
+    job.save(update_fields=["status"])
+    job_id = str(job.pk)
+    transaction.on_commit(lambda: import_run.delay(job_id))
+    return job
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch split in two: `valid` (standard fields, `attributes` JSON text, `key`) and
+    `rejected` (`_row`, `_reasons` codes, `_messages` for people, `_raw` the row as read, JSON)."""
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBatch:
+    """Map a raw batch (file columns + _row) to the standard fields, normalise, and split."""
+    headers = [c for c in batch.columns if c != "_row" and not c.startswith(EXTRA_PREFIX)]
+    extras = [c for c in batch.columns if c.startswith(EXTRA_PREFIX)]
+    renames = {
+        h: t for h, t in mapping.items() if t and not t.startswith(ATTRIBUTE_PREFIX) and h in batch.columns
+    }
+    standard = batch.select(
+        "_row",
+        *[pl.col(h).alias(t) for h, t in renames.items()],
+        *[pl.lit("").alias(f) for f in STANDARD_FIELDS if f not in renames.values()],
+    )
+    normalised = frame_normalize(standard)
+    attribute_columns = {
+        t[len(ATTRIBUTE_PREFIX) :].strip(): h
+        for h, t in mapping.items()
+        if t.startswith(ATTRIBUTE_PREFIX) and h in batch.columns
+    }
+    if attribute_columns:
+        attributes = pl.struct(
+            [pl.col(h).alias(k) for k, h in attribute_columns.items()]
+        ).struct.json_encode()
+    else:
+        attributes = pl.lit("{}")
+    extra = (
+        pl.concat_str([pl.col(c) for c in extras], separator=";").str.strip_chars(";")
+        if extras
+        else pl.lit("")
+    )
+    # frame_normalize keeps the row order, so the raw side is glued on, not joined.
+    # frame_normalize lets a blank code take the CPF; the import instead resolves such rows against
+    # the base first (an affiliate already known by that CPF keeps its code), so they get no key yet.
+    code = next((h for h, t in renames.items() if t == "external_id"), None)
+    blank_code = pl.col(code).str.strip_chars() == "" if code else pl.lit(True)
+    side = batch.select(
+        attributes.alias("attributes"),
+        extra.alias("_extra"),
+        blank_code.alias("_blank_code"),
+    )
+    combined = pl.concat([normalised, side], how="horizontal").with_columns(
+        pl.when(pl.col("_blank_code"))
+        .then(pl.lit(None, pl.Utf8))
+        .otherwise(pl.col("external_id"))
+        .alias("key")
+    )
+    is_valid = (pl.col("_reasons").list.len() == 0) & (pl.col("_extra") == "")
+    valid = combined.filter(is_valid)
+    # The rare rejected rows get the costly parts: messages and the row as read.
+    rejected_mask = combined.select(~is_valid).to_series()
+    rejected = combined.filter(rejected_mask).select("_row", "_reasons", "_extra")
+    raw = batch.filter(rejected_mask).select(pl.struct([pl.col(h) for h in headers]).alias("_raw_struct"))
+    rejected = pl.concat([rejected, raw], how="horizontal")
+    too_many = (
+        pl.when(pl.col("_extra") != "")
+        .then(pl.lit(["too_many_columns"]))
+        .otherwise(pl.lit([], pl.List(pl.Utf8)))
+    )
+    rejected = rejected.with_columns(pl.concat_list(too_many, pl.col("_reasons")).alias("_reasons"))
+    messages = {code: _reason_text(code) for code in _all_codes(rejected)}
+    rejected = rejected.with_columns(
+        pl.col("_reasons")
+        .list.eval(pl.element().replace_strict(messages, default=pl.element()))
+        .alias("_messages"),
+        pl.when(pl.col("_extra") != "")
+        .then(
+            pl.col("_raw_struct").struct.with_fields(pl.col("_extra").alias(EXTRA_KEY)).struct.json_encode()
+        )
+        .otherwise(pl.col("_raw_struct").struct.json_encode())
+        .alias("_raw"),
+    ).drop("_raw_struct", "_extra")
+    return PreparedBatch(valid=valid.drop("_reasons", "_extra", "_blank_code"), rejected=rejected)
+
+
+def _all_codes(frame: pl.DataFrame) -> list[str]:
+    return frame.select(pl.col("_reasons").explode().drop_nulls().unique()).to_series().to_list()
+
+
+def _reason_text(code: str) -> str:
+    if code == "too_many_columns":
+        return _("more columns than the header (a separator inside a value?)")
+    return str(reason_message(code))
+
+
+def _pg_array(column: str) -> pl.Expr:
+    """A list of strings as a PostgreSQL array literal for COPY: {"a","b"}."""
+    quoted = pl.col(column).list.eval(
+        pl.lit('"')
+        + pl.element().str.replace_all("\\\\", "\\\\\\\\").str.replace_all('"', '\\\\"')
+        + pl.lit('"')
+    )
+    return (pl.lit("{") + quoted.list.join(",") + pl.lit("}")).alias(column)
+
+
+def _copy(cursor, sql: str, frame: pl.DataFrame) -> None:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
+    with cursor.copy(sql) as copy:
+        copy.write(buffer.getbuffer())
+
+
+def _stage_batch(cursor, job: ImportJob, prepared: PreparedBatch) -> tuple[int, int]:
+    valid, rejected = prepared.valid, prepared.rejected
+    if valid.height:
+        staged = valid.select(
+            "_row",
+            "external_id",
+            "cpf",
+            "name",
+            "email",
+            "phone",
+            pl.col("birth_date").cast(pl.Utf8),
+            "city",
+            "state",
+            "plan",
+            "plan_fee",
+            "origin",
+            _pg_array("tags"),
+            "time_zone",
+            "attributes",
+            "key",
+        )
+        _copy(cursor, f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)", staged)
+    if rejected.height:
+        rows = rejected.select(
+            pl.lit(str(job.pk)).alias("job_id"),
+            pl.col("_row").alias("row_number"),
+            _pg_array("_messages"),
+            "_raw",
+        )
+        _copy(
+            cursor, "COPY crm_rejectedrow (job_id, row_number, reasons, data) FROM STDIN (FORMAT csv)", rows
+        )
+    return valid.height, rejected.height
+
+
+# Temporary tables live in the session's own buffers (8 MB by default): a million staged rows
+# would go to disk. Only settable before the session first touches a temporary table.
+TEMP_BUFFERS = "512MB"
+
+
+def _create_staging(cursor) -> None:
+    try:
+        with transaction.atomic():
+            cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
+    except DatabaseError:
+        logger.info("temp_buffers already fixed for this connection; staging with what it has")
+    cursor.execute("DROP TABLE IF EXISTS import_staging")
+    cursor.execute(
+        """
+        CREATE TEMP TABLE import_staging (
+            _row bigint, external_id text, cpf text, name text, email text, phone text, birth_date date,
+            city text, state text, plan text, plan_fee numeric(10, 2), origin text, tags text[],
+            time_zone text, attributes jsonb, key text
+        )
+        """
+    )
+
+
+MERGE_SQL = """
+    CREATE TEMP TABLE import_merged AS
+    SELECT key,
+        (array_agg(cpf ORDER BY _row DESC) FILTER (WHERE cpf <> ''))[1] AS cpf,
+        (array_agg(name ORDER BY _row DESC) FILTER (WHERE name <> ''))[1] AS name,
+        (array_agg(email ORDER BY _row DESC) FILTER (WHERE email <> ''))[1] AS email,
+        (array_agg(phone ORDER BY _row DESC) FILTER (WHERE phone <> ''))[1] AS phone,
+        (array_agg(birth_date ORDER BY _row DESC) FILTER (WHERE birth_date IS NOT NULL))[1] AS birth_date,
+        (array_agg(city ORDER BY _row DESC) FILTER (WHERE city <> ''))[1] AS city,
+        (array_agg(state ORDER BY _row DESC) FILTER (WHERE state <> ''))[1] AS state,
+        (array_agg(plan ORDER BY _row DESC) FILTER (WHERE plan <> ''))[1] AS plan,
+        (array_agg(plan_fee ORDER BY _row DESC) FILTER (WHERE plan_fee IS NOT NULL))[1] AS plan_fee,
+        (array_agg(origin ORDER BY _row DESC) FILTER (WHERE origin <> ''))[1] AS origin,
+        (SELECT t.tags FROM import_staging t WHERE t.key = import_staging.key AND cardinality(t.tags) > 0
+         ORDER BY t._row DESC LIMIT 1) AS tags,
+        (array_agg(time_zone ORDER BY _row DESC) FILTER (WHERE time_zone <> ''))[1] AS time_zone,
+        coalesce(jsonb_object_agg(kv.k, kv.v ORDER BY _row) FILTER (WHERE kv.k IS NOT NULL), '{}') AS attributes
+    FROM import_staging
+    LEFT JOIN LATERAL jsonb_each(attributes) AS kv(k, v) ON kv.v <> '""'
+    WHERE key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) > 1)
+    GROUP BY key
+    UNION ALL
+    SELECT key, cpf, name, email, phone, birth_date, city, state, plan, plan_fee, origin, tags, time_zone, attributes
+    FROM import_staging
+    WHERE key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) = 1)
+"""
+
+CHANGES_SQL = """
+    INSERT INTO crm_affiliatechange (affiliate_id, import_job_id, changes, source, changed_at)
+    SELECT a.id, %(job)s, ch.changes, 'import', now()
+    FROM {source} m
+    JOIN crm_affiliate a ON a.external_id = m.key
+    CROSS JOIN LATERAL (
+        SELECT jsonb_object_agg(f, jsonb_build_array(o, n)) AS changes
+        FROM (VALUES
+            ('cpf', a.cpf, m.cpf), ('name', a.name, m.name), ('email', a.email, m.email),
+            ('phone', a.phone, m.phone), ('birth_date', a.birth_date::text, m.birth_date::text),
+            ('city', a.city, m.city), ('state', a.state, m.state), ('plan', a.plan, m.plan),
+            ('plan_fee', a.plan_fee::text, m.plan_fee::text), ('origin', a.origin, m.origin),
+            ('tags', a.tags::text, CASE WHEN cardinality(m.tags) > 0 THEN m.tags::text END)
+        ) AS v(f, o, n)
+        WHERE n IS NOT NULL AND n <> '' AND n IS DISTINCT FROM o
+    ) AS ch
+    WHERE ch.changes IS NOT NULL
+"""
+
+_updated = ",\n".join(
+    f"{f} = COALESCE(NULLIF(EXCLUDED.{f}, ''), crm_affiliate.{f})" for f in UPSERT_TEXT_FIELDS
+)
+_old = ", ".join(f"crm_affiliate.{f}" for f in UPSERT_TEXT_FIELDS)
+_new = ", ".join(f"COALESCE(NULLIF(EXCLUDED.{f}, ''), crm_affiliate.{f})" for f in UPSERT_TEXT_FIELDS)
+# Built from the constant field list above, never from input.
+UPSERT_SQL = f"""
+    WITH upserted AS (
+        INSERT INTO crm_affiliate (
+            external_id, cpf, name, email, phone, birth_date, city, state, plan, plan_fee, origin, tags,
+            time_zone, attributes, stage, tier, total_cash_in, consent_email, consent_whatsapp, consent_sms,
+            consent_push, created_at, updated_at
+        )
+        SELECT key, coalesce(cpf, ''), coalesce(name, ''), coalesce(email, ''), coalesce(phone, ''), birth_date,
+            coalesce(city, ''), coalesce(state, ''), coalesce(plan, ''), plan_fee, coalesce(origin, ''),
+            coalesce(tags, '{{}}'), coalesce(time_zone, ''), coalesce(attributes, '{{}}'), 'lead', '', 0,
+            false, false, false, false, now(), now()
+        FROM {{source}}
+        ON CONFLICT (external_id) DO UPDATE SET
+            {_updated},
+            birth_date = COALESCE(EXCLUDED.birth_date, crm_affiliate.birth_date),
+            plan_fee = COALESCE(EXCLUDED.plan_fee, crm_affiliate.plan_fee),
+            tags = CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE crm_affiliate.tags END,
+            attributes = crm_affiliate.attributes || EXCLUDED.attributes,
+            updated_at = now()
+        WHERE ({_old}, crm_affiliate.birth_date, crm_affiliate.plan_fee, crm_affiliate.tags,
+               crm_affiliate.attributes)
+          IS DISTINCT FROM
+              ({_new}, COALESCE(EXCLUDED.birth_date, crm_affiliate.birth_date),
+               COALESCE(EXCLUDED.plan_fee, crm_affiliate.plan_fee),
+               CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE crm_affiliate.tags END,
+               crm_affiliate.attributes || EXCLUDED.attributes)
+        RETURNING (xmax = 0) AS inserted
+    )
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""  # noqa: S608
+
+# Rows without the UDN's code (their key is still NULL) are known by the CPF: the code of the
+# newest row of this file with that CPF, else of the affiliate already in the base (the oldest, if the
+# base has the CPF twice), else a new affiliate keyed "cpf:<CPF>". Run only when such rows exist.
+KEYS_SQL = [
+    """
+    UPDATE import_staging s SET key = f.key
+    FROM (SELECT DISTINCT ON (cpf) cpf, key FROM import_staging
+          WHERE key IS NOT NULL AND cpf IN (SELECT cpf FROM import_staging WHERE key IS NULL)
+          ORDER BY cpf, _row DESC) f
+    WHERE s.key IS NULL AND s.cpf = f.cpf
+    """,
+    """
+    UPDATE import_staging s SET key = a.external_id
+    FROM (SELECT DISTINCT ON (cpf) cpf, external_id FROM crm_affiliate
+          WHERE cpf IN (SELECT cpf FROM import_staging WHERE key IS NULL)
+          ORDER BY cpf, id) a
+    WHERE s.key IS NULL AND s.cpf = a.cpf
+    """,
+    "UPDATE import_staging SET key = 'cpf:' || cpf WHERE key IS NULL",
+]
+
+
+def affiliates_import(
+    *, job: ImportJob, path: Path | None = None, on_progress: Progress | None = None
+) -> ImportJob:
+    """Run an import to the end. Rejected rows are stored as they are found; affiliates change in one
+    transaction at the end. ImportFileError when the file cannot be read (the job is marked failed)."""
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now(), error=""
+    )
+    job.refresh_from_db()
+    job.rejected_rows.all().delete()  # a re-run starts clean
+    try:
+        source = source_open(import_job_path(job=job, path=path))
+    except ImportFileError as exc:
+        _fail(job, str(exc))
+        raise
+    try:
+        with connection.cursor() as cursor:
+            _create_staging(cursor)
+            total = rejected = 0
+            for batch in source_batches(source):
+                started = time.perf_counter()
+                prepared = frame_prepare(batch=batch, mapping=job.mapping)
+                prepared_at = time.perf_counter()
+                _valid, bad = _stage_batch(cursor, job, prepared)
+                logger.info(
+                    "import batch of %s: prepare %.2fs, copy %.2fs",
+                    batch.height,
+                    prepared_at - started,
+                    time.perf_counter() - prepared_at,
+                )
+                total += batch.height
+                rejected += bad
+                ImportJob.objects.filter(pk=job.pk).update(total_rows=total, rejected=rejected)
+                job.total_rows, job.rejected = total, rejected
+                if on_progress is not None:
+                    on_progress(job)
+            created, updated, unchanged, duplicates = _merge_and_upsert(cursor, job)
+    except ImportFileError as exc:
+        _fail(job, str(exc))
+        raise
+    except Exception as exc:
+        logger.exception("import %s failed", job.pk)
+        _fail(job, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        source.close()
+        _drop_temp_tables()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.DONE,
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        duplicates=duplicates,
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _timed_execute(cursor, sql: str, params: dict | None = None) -> None:
+    started = time.perf_counter()
+    cursor.execute(sql, params)
+    logger.info("import step %.2fs: %s", time.perf_counter() - started, " ".join(sql.split())[:60])
+
+
+def _merge_and_upsert(cursor, job: ImportJob) -> tuple[int, int, int, int]:
+    with transaction.atomic():
+        # An import can be re-run (upserts are idempotent): not waiting for the WAL flush is safe here.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM import_staging WHERE key IS NULL)")
+        if cursor.fetchone()[0]:
+            for sql in KEYS_SQL:
+                _timed_execute(cursor, sql)
+        _timed_execute(cursor, "ANALYZE import_staging")
+        cursor.execute("SELECT count(*), count(DISTINCT key) FROM import_staging")
+        staged, distinct = cursor.fetchone()
+        source = "import_staging"
+        if distinct < staged:  # rows repeated in the file: merge them first
+            _timed_execute(cursor, "CREATE INDEX ON import_staging (key)")
+            _timed_execute(cursor, MERGE_SQL)
+            _timed_execute(cursor, "ANALYZE import_merged")
+            source = "import_merged"
+        if distinct >= INITIAL_LOAD_MIN_ROWS and _base_is_empty(cursor):
+            created, updated = _initial_load(cursor, source)
+        else:
+            _timed_execute(cursor, CHANGES_SQL.replace("{source}", source), {"job": str(job.pk)})
+            _timed_execute(cursor, UPSERT_SQL.replace("{source}", source))
+            created, updated = cursor.fetchone()
+    return created, updated, distinct - created - updated, staged - distinct
+
+
+# A first import of a whole base (an empty table, many rows) loads the way PostgreSQL's manual
+# advises for populating a table: drop the secondary indexes, insert, build them again. Building
+# an index once is several times cheaper than updating it row by row.
+INITIAL_LOAD_MIN_ROWS = 50_000
+
+
+def _base_is_empty(cursor) -> bool:
+    cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM crm_affiliate)")
+    return bool(cursor.fetchone()[0])
+
+
+def _initial_load(cursor, source: str) -> tuple[int, int]:
+    # Nobody may add affiliates meanwhile: the plain INSERT below relies on an empty table.
+    cursor.execute("LOCK TABLE crm_affiliate IN ACCESS EXCLUSIVE MODE")
+    if not _base_is_empty(cursor):  # someone was quicker: the ordinary upsert
+        _timed_execute(cursor, UPSERT_SQL.replace("{source}", source))
+        created, updated = cursor.fetchone()
+        return created, updated
+    cursor.execute(
+        """
+        SELECT i.relname, pg_get_indexdef(i.oid)
+        FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = 'crm_affiliate'::regclass AND NOT x.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+        """
+    )
+    secondary = cursor.fetchall()
+    for name, _definition in secondary:
+        cursor.execute(f'DROP INDEX "{name}"')
+    insert = UPSERT_SQL.replace("{source}", source).split("ON CONFLICT")[0]
+    _timed_execute(cursor, insert + " RETURNING true) SELECT count(*) FROM upserted")
+    created = cursor.fetchone()[0]
+    for _name, definition in secondary:
+        _timed_execute(cursor, definition)
+    return created, 0
+
+
+def _drop_temp_tables() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS import_staging")
+        cursor.execute("DROP TABLE IF EXISTS import_merged")
+
+
+def _fail(job: ImportJob, message: str) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.FAILED, error=message, finished_at=timezone.now()
+    )
+    job.refresh_from_db()

@@ -1,0 +1,100 @@
+"""The import pages: upload → mapping → preview → run → progress → rejected rows."""
+
+from __future__ import annotations
+
+import shutil
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+
+from crm.models import Affiliate, ImportJob, ImportStatus
+from crm.tasks.imports import import_run
+from crm.tests.test_imports import UGLY
+
+
+def upload(client, name: str, content: bytes):
+    return client.post("/imports/upload/", {"file": SimpleUploadedFile(name, content)})
+
+
+def test_upload_map_preview_run_and_download_the_rejected_rows(
+    udn_a, marketer, client_for, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+
+    response = upload(client, "base.csv", UGLY.read_bytes())
+    assert response.status_code == 302
+    with tenant_context(udn_a):
+        job = ImportJob.objects.get()
+    assert response.url == f"/imports/{job.pk}/mapping/"
+
+    page = client.get(response.url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-header="Celular"' in html and "(11) 98765-4321" in html  # sample values shown
+
+    selections = {
+        f"col-{i}": target
+        for i, target in enumerate(
+            [
+                "external_id",
+                "name",
+                "cpf",
+                "phone",
+                "email",
+                "birth_date",
+                "city",
+                "state",
+                "plan",
+                "plan_fee",
+                "origin",
+                "attr",
+            ]
+        )
+    }
+    selections["attr-11"] = "observacao"
+    assert client.post(response.url, selections).url == f"/imports/{job.pk}/preview/"
+
+    preview = client.get(f"/imports/{job.pk}/preview/")
+    assert preview.status_code == 200
+    assert preview.content.decode().count('class="is-rejected"') == 7
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        started = client.post(f"/imports/{job.pk}/preview/")
+    assert started.url == f"/imports/{job.pk}/" and len(callbacks) == 1
+    import_run(str(job.pk))  # what the worker runs
+
+    with tenant_context(udn_a):
+        job.refresh_from_db()
+        assert job.status == ImportStatus.DONE and (job.created, job.rejected) == (4, 7)
+        assert Affiliate.objects.get(external_id="A001").attributes == {"observacao": "cliente antiga"}
+    detail = client.get(f"/imports/{job.pk}/", HTTP_HX_REQUEST="true")
+    assert 'data-status="done"' in detail.content.decode()
+    download = client.get(f"/imports/{job.pk}/rejected.csv")
+    assert download["Content-Type"].startswith("text/csv")
+    assert b"".join(download.streaming_content).decode().count("\n") == 8
+
+
+def test_an_unreadable_upload_says_why_and_stores_nothing(udn_a, marketer, client_for, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    response = upload(client_for(udn_a, marketer), "foto.csv", b"\x89PNG\x00\x00binary")
+
+    assert response.status_code == 400
+    assert 'role="alert"' in response.content.decode()
+    with tenant_context(udn_a):
+        assert not ImportJob.objects.exists()
+
+
+def test_analysts_see_imports_but_cannot_start_one(udn_a, analyst, client_for, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, analyst)
+
+    page = client.get("/imports/")
+    assert page.status_code == 200 and "upload-form" not in page.content.decode()
+    assert upload(client, "base.csv", UGLY.read_bytes()).status_code == 403
+
+
+def test_a_udn_b_member_cannot_reach_udn_a_imports(udn_a, outsider, client_for, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    shutil.copy(UGLY, tmp_path / "x.csv")
+    assert client_for(udn_a, outsider).get("/imports/").status_code == 403

@@ -1,0 +1,135 @@
+"""Import pages: upload → column mapping → preview → run with live progress → rejected rows."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from crm.models import ImportJob, ImportStatus
+from crm.readers import ImportFileError, source_batches, source_open
+from crm.selectors.imports import ATTRIBUTE_PREFIX, FIELD_LABELS, import_preview, rejected_rows_csv
+from crm.services.imports import import_job_create, import_job_path, import_mapping_save, import_queue
+from tenants.access import udn_write_required
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 1M-row CSV is ~150 MB
+SAMPLE_VALUES = 3
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("File (CSV or XLSX)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise ValidationError(_("The file is larger than 512 MB; split it or use the import command."))
+        return upload
+
+
+def import_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(ImportJob.objects.all(), 25).get_page(request.GET.get("page"))
+    return render(request, "crm/imports/list.html", {"page": page, "form": UploadForm()})
+
+
+@require_POST
+@udn_write_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            job = import_job_create(upload=form.cleaned_data["file"], created_by=request.user.get_username())
+        except ImportFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("import-mapping", pk=job.pk)
+    page = Paginator(ImportJob.objects.all(), 25).get_page(1)
+    return render(request, "crm/imports/list.html", {"page": page, "form": form}, status=400)
+
+
+def _samples(job: ImportJob) -> dict[str, list[str]]:
+    source = source_open(import_job_path(job=job))
+    try:
+        batch = next(source_batches(source, batch_rows=50), None)
+    finally:
+        source.close()
+    if batch is None:
+        return {h: [] for h in job.headers}
+    return {
+        h: [v for v in batch[h].to_list() if v][:SAMPLE_VALUES] for h in job.headers if h in batch.columns
+    }
+
+
+@udn_write_required
+def import_mapping(request: HttpRequest, pk: str) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    errors: list[str] = []
+    mapping = job.mapping
+    if request.method == "POST":
+        mapping = {}
+        for index, header in enumerate(job.headers):
+            target = request.POST.get(f"col-{index}", "")
+            if target == "attr":
+                target = ATTRIBUTE_PREFIX + (request.POST.get(f"attr-{index}", "").strip() or header)
+            mapping[header] = target
+        try:
+            import_mapping_save(job=job, mapping=mapping)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return redirect("import-preview", pk=job.pk)
+    samples = _samples(job)
+    columns = [
+        {
+            "index": index,
+            "header": header,
+            "samples": samples.get(header, []),
+            "target": "attr"
+            if mapping.get(header, "").startswith(ATTRIBUTE_PREFIX)
+            else mapping.get(header, ""),
+            "attribute": mapping.get(header, "").removeprefix(ATTRIBUTE_PREFIX),
+        }
+        for index, header in enumerate(job.headers)
+    ]
+    context = {"job": job, "columns": columns, "fields": FIELD_LABELS.items(), "errors": errors}
+    return render(request, "crm/imports/mapping.html", context, status=400 if errors else 200)
+
+
+@udn_write_required
+def import_preview_page(request: HttpRequest, pk: str) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if request.method == "POST":
+        import_queue(job=job)
+        messages.success(request, _("Import started. You can leave this page; it keeps running."))
+        return redirect("import-detail", pk=job.pk)
+    preview = import_preview(job=job, path=import_job_path(job=job))
+    labels = [(field, FIELD_LABELS[field]) for field in preview.fields]
+    return render(request, "crm/imports/preview.html", {"job": job, "preview": preview, "labels": labels})
+
+
+def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    rejected = job.rejected_rows.order_by("row_number")[:100]
+    template = "crm/imports/_progress.html" if request.htmx else "crm/imports/detail.html"  # type: ignore[attr-defined]
+    context = {
+        "job": job,
+        "rejected": rejected,
+        "running": job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+    }
+    return render(request, template, context)
+
+
+def import_rejected_csv(request: HttpRequest, pk: str) -> StreamingHttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    response = StreamingHttpResponse(rejected_rows_csv(job=job), content_type="text/csv; charset=utf-8")
+    stem = job.original_name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "importacao"
+    response["Content-Disposition"] = f'attachment; filename="{stem}-rejeitados.csv"'
+    return response
