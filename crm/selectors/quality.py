@@ -1,0 +1,477 @@
+"""Data-quality figures of a UDN's base, its stored daily snapshots, the trend chart
+and the shared space's side-by-side view (aggregates only).
+
+Everything but `quality_overview_rows` runs inside the current UDN's schema.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, models
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from crm.models import Affiliate, Channel, Event, QualitySnapshot
+from tenants.models import UDN, User
+from tenants.selectors import udn_list, udn_list_for_user
+
+#: Standard fields whose completeness is measured, in display order.
+QUALITY_FIELDS: tuple[str, ...] = (
+    "cpf",
+    "name",
+    "email",
+    "phone",
+    "birth_date",
+    "city",
+    "state",
+    "plan",
+    "origin",
+)
+#: The fields the score is built on.
+KEY_FIELDS: tuple[str, ...] = ("cpf", "name", "phone", "email")
+CONSENT_CHANNELS: tuple[str, ...] = ("email", "whatsapp", "sms", "push")
+INVALID_FIELDS: tuple[str, ...] = ("cpf", "phone", "email", "birth_date")
+#: A record neither changed nor saw an event in this many days is stale.
+STALE_DAYS = 180
+#: How long the UDN page reuses live figures (the key carries the schema: see settings.CACHES).
+FIGURES_CACHE_KEY = "quality:figures"
+FIGURES_CACHE_SECONDS = 5 * 60
+#: Snapshots drawn in the trend chart (a quarter of nightly snapshots).
+TREND_SNAPSHOTS = 90
+FIGURES_VERSION = 1
+
+# A Brazilian mobile in E.164: +55, a real area code (DDD), then 9 and eight digits.
+PHONE_MOBILE_BR_RE = (
+    r"^\+55(1[1-9]|2[12478]|3[1-578]|4[1-9]|5[1345]|6[1-9]|7[13-579]|8[1-9]|9[1-9])9[0-9]{8}$"
+)
+# local@domain.tld: no spaces, one @, non-empty dot-separated labels, a TLD of 2+ characters.
+EMAIL_SHAPE_RE = r"^[^@[:space:]]+@([^@[:space:].]+\.)+[^@[:space:].]{2,}$"
+BIRTH_DATE_FLOOR = date(1900, 1, 1)
+
+
+def _digit(position: int) -> str:
+    """The CPF's digit at 1-based `position` as an integer expression (ascii() never errors)."""
+    return f"(ascii(substr(a.cpf, {position}, 1)) - 48)"
+
+
+def _check_digit(count: int) -> str:
+    """CPF check digit over the first `count` digits (weights count+1 .. 2): (sum×10 mod 11) mod 10."""
+    weighted = " + ".join(f"{_digit(i)} * {count + 2 - i}" for i in range(1, count + 1))
+    return f"mod(mod(({weighted}) * 10, 11), 10)"
+
+
+# Valid CPF: 11 digits, not one digit repeated, both check digits right. (The database already
+# holds only 11 digits or blank; the shape test costs nothing and keeps this honest.)
+CPF_VALID_SQL = (
+    "(a.cpf ~ '^[0-9]{11}$' AND a.cpf <> repeat(left(a.cpf, 1), 11)"
+    f" AND {_check_digit(9)} = {_digit(10)} AND {_check_digit(10)} = {_digit(11)})"
+)
+
+AFFILIATE_TABLE = Affiliate._meta.db_table
+EVENT_TABLE = Event._meta.db_table
+
+_FILLED_SQL: dict[str, str] = {name: f"btrim(a.{name}) <> ''" for name in QUALITY_FIELDS}
+_FILLED_SQL["birth_date"] = "a.birth_date IS NOT NULL"
+
+# One pass over the affiliates: completeness, invalid values, consent.
+# (psycopg's %(name)s placeholders: no literal percent signs in here.)
+_BASE_SQL = (
+    "SELECT count(*) AS total, "  # noqa: S608 - table names from the models; values are parameters
+    + ", ".join(f"count(*) FILTER (WHERE {_FILLED_SQL[name]}) AS filled_{name}" for name in QUALITY_FIELDS)
+    + f", count(*) FILTER (WHERE a.cpf <> '' AND NOT {CPF_VALID_SQL}) AS invalid_cpf"
+    ", count(*) FILTER (WHERE a.phone <> '' AND a.phone !~ %(phone_re)s) AS invalid_phone"
+    ", count(*) FILTER (WHERE btrim(a.email) <> '' AND a.email !~* %(email_re)s) AS invalid_email"
+    ", count(*) FILTER (WHERE a.birth_date > %(today)s OR a.birth_date < %(floor)s) AS invalid_birth_date, "
+    + ", ".join(f"count(*) FILTER (WHERE a.consent_{ch}) AS consent_{ch}" for ch in CONSENT_CHANNELS)
+    + f" FROM {AFFILIATE_TABLE} a"
+)
+
+# Apart from the pass above so that one stays parallel-safe (no correlated subplan):
+# the updated_at index finds the rows not updated lately, and only those probe the
+# (affiliate, occurred_at) index of the events.
+_STALE_SQL = (
+    "SELECT count(*) AS not_updated, count(*) FILTER (WHERE NOT EXISTS ("  # noqa: S608 - as above
+    f"   SELECT 1 FROM {EVENT_TABLE} e WHERE e.affiliate_id = a.id AND e.occurred_at >= %(cutoff)s)) AS stale"
+    f" FROM {AFFILIATE_TABLE} a WHERE a.updated_at < %(cutoff)s"
+)
+
+# Both duplicate counts from the (cpf) and (phone) indexes, in one statement.
+_DUPLICATES_SQL = (
+    "WITH cpf_groups AS ("  # noqa: S608 - as above
+    f"   SELECT count(*) AS n FROM {AFFILIATE_TABLE} WHERE cpf <> '' GROUP BY cpf HAVING count(*) > 1),"
+    " phone_groups AS ("
+    f"   SELECT count(*) AS n FROM {AFFILIATE_TABLE} WHERE phone <> '' GROUP BY phone HAVING count(*) > 1)"
+    " SELECT (SELECT count(*) FROM cpf_groups), (SELECT coalesce(sum(n), 0) FROM cpf_groups),"
+    " (SELECT count(*) FROM phone_groups), (SELECT coalesce(sum(n), 0) FROM phone_groups)"
+)
+
+
+def udn_time_zone() -> zoneinfo.ZoneInfo:
+    """The current UDN's time zone (the site's when the connection has no real UDN)."""
+    name = getattr(getattr(connection, "tenant", None), "time_zone", None) or settings.TIME_ZONE
+    return zoneinfo.ZoneInfo(name)
+
+
+def udn_today() -> date:
+    return timezone.localdate(timezone=udn_time_zone())
+
+
+def _pct(count: int, total: int) -> float | None:
+    return round(100.0 * count / total, 1) if total else None
+
+
+def quality_figures() -> dict[str, Any]:
+    """The data-quality figures of the current UDN's base, by SQL (three statements: one
+    pass over the affiliates, the stale rows by index, the duplicates by index).
+
+    JSON-ready (it is what a QualitySnapshot stores). Percentages have one decimal
+    and are None when the base is empty.
+
+    - ``total``: affiliates.
+    - ``completeness`` / ``filled``: % and count of affiliates with a non-blank value, per
+      standard field (whitespace-only text counts as blank).
+    - ``invalid``: stored values that fail the format: ``cpf`` (not 11 digits, one repeated
+      digit, or wrong check digits), ``phone`` (not a Brazilian mobile in E.164: +55, a real
+      area code, 9 and eight digits), ``email`` (not ``local@domain.tld``), ``birth_date`` (in
+      the future in the UDN's time zone, or before 1900).
+    - ``duplicates``: affiliates sharing their CPF / phone with at least one other
+      (``cpf_affiliates``, ``phone_affiliates``) and how many such groups there are.
+    - ``consent``: % of affiliates with consent on each channel.
+    - ``stale``: ``not_updated``: not updated in STALE_DAYS days; ``stale``: not updated
+      and without any event in STALE_DAYS days either.
+    - ``score`` (0-100): the average completeness of the key fields (cpf, name, phone,
+      email), minus two penalties, clamped to 0..100:
+        * invalid values: 100 × (invalid cpf + phone + email + birth date values) / total,
+          so a wrong value costs like a missing one, or more;
+        * duplicates: 50 × (affiliates sharing a CPF + affiliates sharing a phone) / total
+          (half weight: family members may share a phone legitimately).
+      The penalties are kept in ``penalties``.
+    """
+    now = timezone.now()
+    today = udn_today()
+    params: dict[str, Any] = {
+        "phone_re": PHONE_MOBILE_BR_RE,
+        "email_re": EMAIL_SHAPE_RE,
+        "today": today,
+        "floor": BIRTH_DATE_FLOOR,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_BASE_SQL, params)
+        columns = [col[0] for col in cursor.description]
+        base = dict(zip(columns, cursor.fetchone(), strict=True))
+        cursor.execute(_STALE_SQL, {"cutoff": now - timedelta(days=STALE_DAYS)})
+        not_updated, stale = (int(v) for v in cursor.fetchone())
+        cursor.execute(_DUPLICATES_SQL)
+        cpf_groups, cpf_affiliates, phone_groups, phone_affiliates = (int(v) for v in cursor.fetchone())
+
+    total = int(base["total"])
+    filled = {name: int(base[f"filled_{name}"]) for name in QUALITY_FIELDS}
+    completeness = {name: _pct(count, total) for name, count in filled.items()}
+    invalid = {name: int(base[f"invalid_{name}"]) for name in INVALID_FIELDS}
+    duplicates = {
+        "cpf_affiliates": cpf_affiliates,
+        "cpf_groups": cpf_groups,
+        "phone_affiliates": phone_affiliates,
+        "phone_groups": phone_groups,
+    }
+    penalties: dict[str, float | None] = {"invalid": None, "duplicates": None}
+    score: float | None = None
+    if total:
+        key_average = sum(100.0 * filled[name] / total for name in KEY_FIELDS) / len(KEY_FIELDS)
+        invalid_penalty = 100.0 * sum(invalid.values()) / total
+        duplicate_penalty = 50.0 * (cpf_affiliates + phone_affiliates) / total
+        penalties = {"invalid": round(invalid_penalty, 1), "duplicates": round(duplicate_penalty, 1)}
+        score = round(min(100.0, max(0.0, key_average - invalid_penalty - duplicate_penalty)), 1)
+    return {
+        "version": FIGURES_VERSION,
+        "computed_at": now.isoformat(),
+        "today": today.isoformat(),
+        "stale_days": STALE_DAYS,
+        "total": total,
+        "filled": filled,
+        "completeness": completeness,
+        "invalid": invalid,
+        "duplicates": duplicates,
+        "consent": {ch: _pct(int(base[f"consent_{ch}"]), total) for ch in CONSENT_CHANNELS},
+        "stale": {"not_updated": not_updated, "stale": stale},
+        "penalties": penalties,
+        "score": score,
+    }
+
+
+def quality_figures_cached() -> dict[str, Any]:
+    """`quality_figures()`, reused for FIGURES_CACHE_SECONDS (per UDN: keys carry the schema)."""
+    return cast(dict[str, Any], cache.get_or_set(FIGURES_CACHE_KEY, quality_figures, FIGURES_CACHE_SECONDS))
+
+
+def quality_snapshot_list(*, limit: int = TREND_SNAPSHOTS) -> list[QualitySnapshot]:
+    """The newest `limit` snapshots, oldest first."""
+    return list(QualitySnapshot.objects.order_by("-day")[:limit])[::-1]
+
+
+# --- trend chart (inline SVG, drawn server-side) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    key: str
+    label_key: str  # "score" or a field name; the template turns it into words
+    color: str
+    points: str  # SVG polyline "x,y x,y ..."
+    last: float | None
+
+
+@dataclass(frozen=True)
+class AxisLabel:
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    series: list[TrendSeries]
+    x_labels: list[AxisLabel]
+    y_labels: list[AxisLabel]  # also the grid lines
+
+
+CHART_WIDTH, CHART_HEIGHT = 720, 260
+CHART_PAD_LEFT, CHART_PAD_RIGHT, CHART_PAD_TOP, CHART_PAD_BOTTOM = 44, 16, 12, 30
+CHART_MAX_X_LABELS = 7
+# (series key, where in the figures, colour)
+TREND_SERIES: tuple[tuple[str, str, str], ...] = (
+    ("score", "score", "#0b6e4f"),
+    ("cpf", "completeness", "#3b3f8f"),
+    ("phone", "completeness", "#b54708"),
+    ("email", "completeness", "#7a5af8"),
+)
+
+
+def _trend_value(figures: dict[str, Any], key: str, where: str) -> float | None:
+    value = figures.get("score") if where == "score" else (figures.get(where) or {}).get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def quality_trend_chart(*, snapshots: list[QualitySnapshot]) -> TrendChart | None:
+    """The score and key completeness over `snapshots` (oldest first) as SVG geometry;
+    None with fewer than two snapshots. x follows the calendar (gaps show as gaps in
+    spacing), y is 0-100 %."""
+    if len(snapshots) < 2:
+        return None
+    first, last = snapshots[0].day, snapshots[-1].day
+    span = max((last - first).days, 1)
+    left, right = CHART_PAD_LEFT, CHART_WIDTH - CHART_PAD_RIGHT
+    top, bottom = CHART_PAD_TOP, CHART_HEIGHT - CHART_PAD_BOTTOM
+
+    def x_of(day: date) -> float:
+        return round(left + (right - left) * (day - first).days / span, 1)
+
+    def y_of(value: float) -> float:
+        return round(bottom - (bottom - top) * max(0.0, min(100.0, value)) / 100.0, 1)
+
+    series = []
+    for key, where, color in TREND_SERIES:
+        values = [(snap.day, _trend_value(snap.figures, key, where)) for snap in snapshots]
+        points = " ".join(f"{x_of(day)},{y_of(value)}" for day, value in values if value is not None)
+        series.append(TrendSeries(key=key, label_key=key, color=color, points=points, last=values[-1][1]))
+
+    step = max(1, -(-len(snapshots) // CHART_MAX_X_LABELS))  # ceil division
+    picks = list(range(0, len(snapshots), step))
+    if picks[-1] != len(snapshots) - 1:
+        if x_of(snapshots[-1].day) - x_of(snapshots[picks[-1]].day) < 48:
+            picks.pop()  # keep labels from overlapping; the last day always shows
+        picks.append(len(snapshots) - 1)
+    x_labels = [
+        AxisLabel(x=x_of(snapshots[i].day), y=bottom + 18, text=snapshots[i].day.strftime("%d/%m"))
+        for i in picks
+    ]
+    y_labels = [AxisLabel(x=left - 6, y=y_of(v), text=f"{v}%") for v in (0, 25, 50, 75, 100)]
+    return TrendChart(
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        series=series,
+        x_labels=x_labels,
+        y_labels=y_labels,
+    )
+
+
+# --- the UDN page ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One line of a table on the page: a field (or channel) with its words and numbers."""
+
+    key: str
+    label: str
+    percent: float | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class DropRow:
+    """A flagged drop with the words for its field (see crm.services.quality.quality_drops)."""
+
+    group: str
+    field: str
+    label: str
+    before: float
+    after: float
+    points: float
+
+
+def _field_label(name: str) -> str:
+    return str(cast(models.Field, Affiliate._meta.get_field(name)).verbose_name)
+
+
+def _channel_label(channel: str) -> str:
+    return str(Channel(channel).label)
+
+
+@dataclass(frozen=True)
+class QualityDashboard:
+    figures: dict[str, Any]
+    computed_at: datetime | None
+    snapshots: list[QualitySnapshot]  # oldest first
+    previous: QualitySnapshot | None  # the newest snapshot of a day before today
+    drops: list[DropRow] = field(default_factory=list)
+    chart: TrendChart | None = None
+
+    @property
+    def completeness_rows(self) -> list[FigureRow]:
+        completeness, filled = self.figures["completeness"], self.figures["filled"]
+        return [
+            FigureRow(key=name, label=_field_label(name), percent=completeness[name], count=filled[name])
+            for name in QUALITY_FIELDS
+        ]
+
+    @property
+    def invalid_rows(self) -> list[FigureRow]:
+        return [
+            FigureRow(key=name, label=_field_label(name), count=self.figures["invalid"][name])
+            for name in INVALID_FIELDS
+        ]
+
+    @property
+    def consent_rows(self) -> list[FigureRow]:
+        return [
+            FigureRow(key=ch, label=_channel_label(ch), percent=self.figures["consent"][ch])
+            for ch in CONSENT_CHANNELS
+        ]
+
+    @property
+    def recent_snapshots(self) -> list[QualitySnapshot]:
+        """The newest few, newest first (a table under the chart)."""
+        return self.snapshots[::-1][:RECENT_SNAPSHOTS]
+
+
+#: Snapshots listed under the chart.
+RECENT_SNAPSHOTS = 7
+
+
+def _drop_label(group: str, name: str) -> str:
+    if group == "completeness":
+        return _field_label(name)
+    if group == "consent":
+        return _channel_label(name)
+    return name
+
+
+def quality_dashboard(*, snapshots: int = TREND_SNAPSHOTS) -> QualityDashboard:
+    """Everything the UDN's data-quality page shows: today's live figures (cached), the
+    stored snapshots and their chart, and what fell since the last snapshot before today.
+    Two queries at most (figures, when not cached, and the snapshots)."""
+    from crm.services.quality import quality_drops  # the services module imports this one
+
+    figures = quality_figures_cached()
+    stored = quality_snapshot_list(limit=snapshots)
+    today = date.fromisoformat(figures["today"])
+    previous = next((snap for snap in reversed(stored) if snap.day < today), None)
+    drops = quality_drops(today=figures, previous=previous.figures) if previous is not None else []
+    computed_at = datetime.fromisoformat(figures["computed_at"]) if figures.get("computed_at") else None
+    return QualityDashboard(
+        figures=figures,
+        computed_at=computed_at,
+        snapshots=stored,
+        previous=previous,
+        drops=[
+            DropRow(
+                group=drop.group,
+                field=drop.field,
+                label=_drop_label(drop.group, drop.field),
+                before=drop.before,
+                after=drop.after,
+                points=drop.points,
+            )
+            for drop in drops
+        ],
+        chart=quality_trend_chart(snapshots=stored),
+    )
+
+
+# --- the shared space (public schema) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityOverviewRow:
+    """One UDN's latest snapshot, aggregates only; `day` is None when it has none yet."""
+
+    udn: UDN
+    day: date | None = None
+    total: int | None = None
+    score: float | None = None
+    completeness: dict[str, float | None] = field(default_factory=dict)
+    consent: dict[str, float | None] = field(default_factory=dict)
+    duplicates_cpf: int | None = None
+    duplicates_phone: int | None = None
+
+
+def quality_overview_udns(*, user: User) -> list[UDN]:
+    """UDNs whose quality `user` may compare: all for coordinators and superusers, else their own."""
+    if user.is_superuser or user.is_coordinator:
+        return list(udn_list())
+    return list(udn_list_for_user(user=user))
+
+
+def quality_overview_rows(*, user: User) -> list[QualityOverviewRow]:
+    """Each visible UDN's latest QualitySnapshot, read inside its schema (one query a UDN)."""
+    rows = []
+    for udn in quality_overview_udns(user=user):
+        with tenant_context(udn):
+            snapshot = QualitySnapshot.objects.order_by("-day").only("day", "figures").first()
+        if snapshot is None:
+            rows.append(QualityOverviewRow(udn=udn))
+            continue
+        figures = snapshot.figures
+        completeness = figures.get("completeness") or {}
+        consent = figures.get("consent") or {}
+        duplicates = figures.get("duplicates") or {}
+        rows.append(
+            QualityOverviewRow(
+                udn=udn,
+                day=snapshot.day,
+                total=figures.get("total"),
+                score=figures.get("score"),
+                completeness={name: completeness.get(name) for name in ("cpf", "phone", "email")},
+                consent={ch: consent.get(ch) for ch in ("email", "whatsapp")},
+                duplicates_cpf=duplicates.get("cpf_affiliates"),
+                duplicates_phone=duplicates.get("phone_affiliates"),
+            )
+        )
+    return rows
