@@ -187,6 +187,8 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Where the Parquet export goes: a path or an fsspec URL (s3://bucket/lake needs s3fs installed).
+LAKE_URL = env_str("LAKE_URL", str(BASE_DIR / "var" / "lake"))
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 # E-mail: SMTP by default (EMAIL_URL-style settings kept explicit and simple).
