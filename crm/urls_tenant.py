@@ -3,11 +3,24 @@
 from django.urls import path
 
 from crm.urls_common import urlpatterns as common
-from crm.views import dashboard
+from crm.views import affiliates, dashboard, imports, lake, quality
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("heartbeat/", dashboard.heartbeat, name="heartbeat"),
     path("heartbeat/ping/", dashboard.heartbeat_ping, name="heartbeat-ping"),
+    path("affiliates/", affiliates.affiliate_list_page, name="affiliate-list"),
+    path("affiliates/export.csv", affiliates.affiliate_export, name="affiliate-export"),
+    path("affiliates/<int:pk>/", affiliates.affiliate_page, name="affiliate-detail"),
+    path("lake/", lake.lake, name="lake"),
+    path("lake/export/", lake.lake_export, name="lake-export"),
+    path("imports/", imports.import_list, name="import-list"),
+    path("imports/upload/", imports.import_upload, name="import-upload"),
+    path("imports/<uuid:pk>/", imports.import_detail, name="import-detail"),
+    path("imports/<uuid:pk>/mapping/", imports.import_mapping, name="import-mapping"),
+    path("imports/<uuid:pk>/preview/", imports.import_preview_page, name="import-preview"),
+    path("imports/<uuid:pk>/rejected.csv", imports.import_rejected_csv, name="import-rejected"),
+    path("quality/", quality.quality, name="quality"),
+    path("quality/snapshot/", quality.quality_snapshot, name="quality-snapshot"),
     *common,
 ]

@@ -1,9 +1,308 @@
-"""Reads over a UDN's CRM data (run inside the UDN's schema)."""
+"""Reads over a UDN's CRM data (run inside the UDN's schema).
+
+`affiliate_search` is the one filter builder over affiliates: the list page, its CSV
+export, segments and the API all narrow the base through it, so a filter means the
+same thing everywhere."""
 
 from __future__ import annotations
 
-from crm.models import Affiliate
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Concat, Lower, Substr
+
+from crm.models import STAGE_ORDER, Affiliate, Channel, ConsentChange, DepositTier, Event, EventKind
 
 
 def affiliate_count() -> int:
     return Affiliate.objects.count()
+
+
+def affiliate_exists() -> bool:
+    """Whether this UDN has any affiliate at all (tells "empty base" from "no match")."""
+    return Affiliate.objects.exists()
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+#: Sort keys a caller may ask for (a leading "-" means descending). Anything else falls back
+#: to DEFAULT_SORT: a sort key comes from the URL and must never reach `order_by` unchecked.
+SORT_FIELDS: tuple[str, ...] = ("name", "created_at", "updated_at", "stage", "total_cash_in")
+DEFAULT_SORT = "name"
+
+#: Fewest digits a search must carry before it is also tried as a CPF or phone fragment;
+#: shorter runs of digits would match a large share of the base by accident.
+MIN_SEARCH_DIGITS = 4
+
+# Accented letters folded to ASCII in SQL. PostgreSQL's `unaccent` is an extension (a migration
+# and superuser rights); `translate()` is built in. Upper case is listed too, so the folding does
+# not depend on the database's ctype; `lower()` then only needs ASCII.
+_ACCENTED = "áàâãäåéèêëíìîïóòôõöúùûüçñýÿÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ"
+_PLAIN = "aaaaaaeeeeiiiiooooouuuucnyyAAAAAAEEEEIIIIOOOOOUUUUCNY"
+
+
+class _Translate(Func):
+    function = "translate"
+    output_field = CharField()
+
+
+def _folded(field: str) -> Lower:
+    """SQL: the field in lower case without accents."""
+    return Lower(_Translate(F(field), Value(_ACCENTED), Value(_PLAIN)))
+
+
+def fold_text(text: str) -> str:
+    """Python's side of `_folded`: lower case, accents stripped."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+@dataclass(frozen=True)
+class AffiliateFilters:
+    """What to narrow the affiliate base to; every field is optional (empty = no filter).
+
+    `consent` lists channels that must all be granted; `sort` is one of SORT_FIELDS, optionally
+    prefixed with "-"; an unknown sort falls back to DEFAULT_SORT."""
+
+    q: str = ""
+    stages: tuple[str, ...] = ()
+    tier: str = ""
+    origin: str = ""
+    tag: str = ""
+    consent: tuple[str, ...] = ()
+    state: str = ""
+    sort: str = DEFAULT_SORT
+
+    @property
+    def is_filtered(self) -> bool:
+        return any((self.q.strip(), self.stages, self.tier, self.origin, self.tag, self.consent, self.state))
+
+
+def affiliate_sort_key(*, sort: str) -> str:
+    """`sort` if it is whitelisted, DEFAULT_SORT otherwise."""
+    return sort if sort.removeprefix("-") in SORT_FIELDS else DEFAULT_SORT
+
+
+def _search_q(text: str) -> Q:
+    """Free text: every word in the name (case- and accent-insensitive), or the e-mail, or the
+    external id; when it carries enough digits, also the CPF and the phone by digits."""
+    text = text.strip()
+    words = fold_text(text).split()
+    by_name = Q()
+    for word in words:
+        by_name &= Q(name_folded__contains=word)
+    condition = by_name | Q(email__icontains=text) | Q(external_id=text)
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= MIN_SEARCH_DIGITS:
+        # Phones are stored in E.164 (+55 11 98765-4321 → +5511987654321): whatever the
+        # format typed, its digits are a suffix of the stored number, once the trunk prefix
+        # people often dial (0 11 ..., 011 ...) is dropped.
+        cpf = Q(cpf=digits) if len(digits) == 11 else Q(cpf__contains=digits)
+        condition |= cpf | Q(phone__endswith=digits.lstrip("0") or digits)
+    return condition
+
+
+def affiliate_search(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
+    """The affiliates matching `params`, in the order it asks for (name by default)."""
+    qs = Affiliate.objects.all()
+    if params.q.strip():
+        qs = qs.alias(name_folded=_folded("name")).filter(_search_q(params.q))
+    if params.stages:
+        qs = qs.filter(stage__in=params.stages)
+    if params.tier:
+        qs = qs.filter(tier=params.tier)
+    if params.origin:
+        qs = qs.filter(origin=params.origin)
+    if params.tag:
+        qs = qs.filter(tags__contains=[params.tag.strip()])
+    for channel in params.consent:
+        if channel in Channel.values:
+            qs = qs.filter(**{f"consent_{channel}": True})
+    if params.state:
+        qs = qs.filter(state=params.state.strip().upper())
+
+    sort = affiliate_sort_key(sort=params.sort)
+    descending = sort.startswith("-")
+    field = sort.removeprefix("-")
+    if field == "stage":
+        # Funnel order, not alphabetical.
+        qs = qs.alias(
+            stage_rank=Case(
+                *(When(stage=stage, then=Value(rank)) for rank, stage in enumerate(STAGE_ORDER)),
+                default=Value(len(STAGE_ORDER)),
+                output_field=IntegerField(),
+            )
+        )
+        field = "stage_rank"
+    order = F(field).desc() if descending else F(field).asc()
+    # The primary key breaks ties, so pages never overlap or skip rows.
+    return qs.order_by(order, "-pk" if descending else "pk")
+
+
+def _cpf_masked() -> Case:
+    """SQL: the CPF as ***.456.789-** (LGPD: lists and exports show only the middle digits,
+    so the full number never leaves the database for them)."""
+    return Case(
+        When(cpf="", then=Value("")),
+        default=Concat(
+            Value("***."),
+            Substr("cpf", 4, 3),
+            Value("."),
+            Substr("cpf", 7, 3),
+            Value("-**"),
+            output_field=CharField(),
+        ),
+        output_field=CharField(),
+    )
+
+
+# Columns the list page shows (the CPF comes masked, as `cpf_masked`); loading only these
+# keeps a page of 50 light.
+LIST_COLUMNS = (
+    "name",
+    "phone",
+    "stage",
+    "tier",
+    "total_cash_in",
+    "consent_email",
+    "consent_whatsapp",
+    "consent_sms",
+    "consent_push",
+    "updated_at",
+)
+
+
+def affiliate_list(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
+    """`affiliate_search` for the list page: its columns only, the CPF masked (`cpf_masked`)
+    and each row's tier colour (`tier_color`, None when the tier is not a configured band)."""
+    tier_color = DepositTier.objects.filter(name=OuterRef("tier")).values("color")[:1]
+    return (
+        affiliate_search(params=params)
+        .only(*LIST_COLUMNS)
+        .annotate(cpf_masked=_cpf_masked(), tier_color=Subquery(tier_color))
+    )
+
+
+#: The export's columns, in order (values_list: no model instances for a million rows).
+#: The CPF is masked as on the list page.
+EXPORT_COLUMNS = (
+    "external_id",
+    "name",
+    "cpf_masked",
+    "email",
+    "phone",
+    "birth_date",
+    "city",
+    "state",
+    "plan",
+    "origin",
+    "stage",
+    "tier",
+    "total_cash_in",
+    "consent_email",
+    "consent_whatsapp",
+    "consent_sms",
+    "consent_push",
+    "tags",
+    "created_at",
+    "updated_at",
+)
+
+#: Rows fetched per round trip of the export's server-side cursor: large enough to keep the
+#: round trips few, small enough that memory stays flat whatever the size of the base.
+EXPORT_CHUNK_SIZE = 2000
+
+
+def affiliate_export_rows(*, params: AffiliateFilters) -> Iterator[tuple[Any, ...]]:
+    """The filtered set as tuples of EXPORT_COLUMNS, streamed from a server-side cursor."""
+    return (
+        affiliate_search(params=params)
+        .annotate(cpf_masked=_cpf_masked())
+        .values_list(*EXPORT_COLUMNS)
+        .iterator(chunk_size=EXPORT_CHUNK_SIZE)
+    )
+
+
+# --- one affiliate --------------------------------------------------------------------------------
+
+
+def affiliate_get(*, pk: int) -> Affiliate:
+    """The affiliate, or Affiliate.DoesNotExist."""
+    return Affiliate.objects.get(pk=pk)
+
+
+#: The consent ledger's newest entries shown on the affiliate page; it is append-only and may
+#: grow long for someone who toggles often, and the newest are the ones that matter.
+CONSENT_HISTORY_LIMIT = 100
+
+
+def affiliate_consent_history(*, affiliate: Affiliate) -> QuerySet[ConsentChange]:
+    """The affiliate's consent ledger, newest first (the latest CONSENT_HISTORY_LIMIT entries)."""
+    return ConsentChange.objects.filter(affiliate=affiliate).order_by("-occurred_at", "-id")[
+        :CONSENT_HISTORY_LIMIT
+    ]
+
+
+def affiliate_timeline(*, affiliate: Affiliate) -> QuerySet[Event]:
+    """The affiliate's events, newest first."""
+    return Event.objects.filter(affiliate=affiliate).order_by("-occurred_at", "-id")
+
+
+def event_kind_labels() -> dict[str, str]:
+    """Custom event kinds of this UDN: code → label."""
+    return dict(EventKind.objects.values_list("code", "label"))
+
+
+def deposit_tier_list() -> list[DepositTier]:
+    """This UDN's deposit tiers, lowest band first."""
+    return list(DepositTier.objects.order_by("min_total"))
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Where a total cash in sits among the bands: the band reached, the next one and how far."""
+
+    current: DepositTier | None
+    next: DepositTier | None
+    percent: int  # 0-100 of the way from the current band's floor to the next band's
+    missing: Decimal  # R$ still to put in to reach the next band (0 at the top band)
+
+
+def affiliate_tier_progress(*, total_cash_in: Decimal, tiers: list[DepositTier]) -> TierProgress:
+    """The band `total_cash_in` reached among `tiers` (sorted by min_total) and the way to the next."""
+    current = None
+    following = None
+    for tier in tiers:
+        if tier.min_total <= total_cash_in:
+            current = tier
+        else:
+            following = tier
+            break
+    if following is None:
+        return TierProgress(current=current, next=None, percent=100, missing=Decimal("0.00"))
+    floor = current.min_total if current is not None else Decimal("0")
+    span = following.min_total - floor
+    percent = int((total_cash_in - floor) * 100 / span) if span > 0 else 0
+    return TierProgress(
+        current=current,
+        next=following,
+        percent=max(0, min(100, percent)),
+        missing=following.min_total - total_cash_in,
+    )

@@ -1,0 +1,281 @@
+"""The affiliate list (search, filters, CSV export) and the affiliate page.
+
+Every member of the UDN may read them, analysts included (UDNAccessMiddleware lets only
+members in); none of them writes."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm.forms import AffiliateFilterForm
+from crm.models import Affiliate, Channel, Event, EventType, Origin, Stage
+from crm.selectors.affiliates import (
+    EXPORT_COLUMNS,
+    AffiliateFilters,
+    affiliate_consent_history,
+    affiliate_exists,
+    affiliate_export_rows,
+    affiliate_get,
+    affiliate_list,
+    affiliate_sort_key,
+    affiliate_tier_progress,
+    affiliate_timeline,
+    deposit_tier_list,
+    event_kind_labels,
+)
+
+LIST_PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 50
+#: Rows written to the CSV stream per chunk: fewer, larger writes than one per row.
+CSV_ROWS_PER_CHUNK = 500
+
+# htmx requests aimed at these elements get only the fragment they replace.
+RESULTS_TARGET = "affiliate-results"
+TIMELINE_MORE_TARGET = "timeline-more"
+
+
+#: The list's "sort by" choices (keys from the selector's whitelist).
+SORT_OPTIONS = (
+    ("name", gettext_lazy("Name (A–Z)")),
+    ("-name", gettext_lazy("Name (Z–A)")),
+    ("-updated_at", gettext_lazy("Recently updated")),
+    ("updated_at", gettext_lazy("Least recently updated")),
+    ("-created_at", gettext_lazy("Newest")),
+    ("created_at", gettext_lazy("Oldest")),
+    ("stage", gettext_lazy("Stage (funnel order)")),
+    ("-stage", gettext_lazy("Stage (furthest first)")),
+    ("-total_cash_in", gettext_lazy("Highest cash in")),
+    ("total_cash_in", gettext_lazy("Lowest cash in")),
+)
+
+
+def _htmx_target(request: HttpRequest) -> str | None:
+    htmx = getattr(request, "htmx", None)
+    if not htmx or htmx.history_restore_request:
+        return None
+    return htmx.target  # type: ignore[no-any-return]
+
+
+def _filters_of(request: HttpRequest) -> tuple[AffiliateFilterForm, AffiliateFilters]:
+    form = AffiliateFilterForm(request.GET, tiers=[tier.name for tier in deposit_tier_list()])
+    form.is_valid()  # invalid fields are left out of the filters, never an error page
+    return form, form.to_filters()
+
+
+def affiliate_list_page(request: HttpRequest) -> HttpResponse:
+    """/affiliates/: search, filters, sortable columns, 50 a page. htmx requests aimed at the
+    results get the results fragment only."""
+    form, filters = _filters_of(request)
+    paginator = Paginator(affiliate_list(params=filters), LIST_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "sort": affiliate_sort_key(sort=filters.sort),
+        "sort_options": SORT_OPTIONS,
+        "filtered": filters.is_filtered,
+        # An empty page says "import your base" only when there is no base at all.
+        "base_empty": paginator.count == 0 and (not filters.is_filtered or not affiliate_exists()),
+    }
+    partial = _htmx_target(request) == RESULTS_TARGET
+    template = "crm/affiliate_list_results.html" if partial else "crm/affiliate_list.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+# --- CSV export -----------------------------------------------------------------------------------
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, for csv.writer in a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+# Excel and LibreOffice run cells that start with these as formulas (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _csv_amount(value: Decimal | None) -> str:
+    """1234.5 → "1.234,50" (Brazilian separators, no currency sign: Excel reads it as a number)."""
+    if value is None:
+        return ""
+    sign = "-" if value < 0 else ""
+    whole, cents = f"{abs(value):.2f}".split(".")
+    return f"{sign}{int(whole):,}".replace(",", ".") + f",{cents}"
+
+
+def _csv_cell(column: str, value: Any, *, tz: ZoneInfo, labels: dict[str, dict[str, str]]) -> str:
+    if value is None:
+        return ""
+    if column in labels:
+        return labels[column].get(value, value)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, datetime):
+        return timezone.localtime(value, tz).strftime("%d/%m/%Y")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal):
+        return _csv_amount(value)
+    if isinstance(value, list):
+        return _csv_text(", ".join(value))
+    return _csv_text(str(value))
+
+
+def _export_header() -> list[str]:
+    names = {
+        "cpf_masked": _("CPF"),
+        "consent_email": _("E-mail consent"),
+        "consent_whatsapp": _("WhatsApp consent"),
+        "consent_sms": _("SMS consent"),
+        "consent_push": _("Push consent"),
+    }
+    fields = {field.name: str(field.verbose_name) for field in Affiliate._meta.get_fields() if field.concrete}
+    return [names.get(column) or fields[column] for column in EXPORT_COLUMNS]
+
+
+def _csv_stream(rows: Iterable[tuple[Any, ...]], *, tz: ZoneInfo) -> Iterator[str]:
+    """UTF-8 with a BOM (so Excel picks the encoding), `;`-separated (Excel's separator where
+    the decimal comma is used), dates dd/mm/aaaa, amounts 1.234,56."""
+    labels = {
+        "origin": {value: str(label) for value, label in Origin.choices},
+        "stage": {value: str(label) for value, label in Stage.choices},
+    }
+    writer = csv.writer(_Echo(), delimiter=";")
+    yield "\ufeff" + writer.writerow(_export_header())
+    chunk: list[str] = []
+    for row in rows:
+        chunk.append(
+            writer.writerow(
+                [
+                    _csv_cell(column, value, tz=tz, labels=labels)
+                    for column, value in zip(EXPORT_COLUMNS, row, strict=True)
+                ]
+            )
+        )
+        if len(chunk) >= CSV_ROWS_PER_CHUNK:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+def affiliate_export(request: HttpRequest) -> StreamingHttpResponse:
+    """/affiliates/export.csv: the filtered set (the list's query string), streamed."""
+    _form, filters = _filters_of(request)
+    udn = request.tenant  # type: ignore[attr-defined]
+    tz = ZoneInfo(udn.time_zone)
+    response = StreamingHttpResponse(
+        _csv_stream(affiliate_export_rows(params=filters), tz=tz), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="affiliates-{udn.slug}-{stamp}.csv"'
+    return response
+
+
+# --- the affiliate page ---------------------------------------------------------------------------
+
+EVENT_ICONS: dict[str, str] = {
+    EventType.LEAD_CREATED: "📝",
+    EventType.REGISTRATION_STARTED: "📝",
+    EventType.FORM_COMPLETED: "📝",
+    EventType.ACCOUNT_OPENED: "📝",
+    EventType.APP_DOWNLOADED: "📲",
+    EventType.APP_ACTIVATED: "✅",
+    EventType.CASH_IN: "💰",
+    EventType.CASHBACK: "🎁",
+    EventType.CASHOUT: "🏧",
+    EventType.CONSULTATION_SCHEDULED: "🩺",
+    EventType.SUPPORT_TICKET_OPENED: "🎧",
+    EventType.SUPPORT_TICKET_CLOSED: "🎧",
+}
+CUSTOM_EVENT_ICON = "•"
+# The property shown beside an event of these types.
+EVENT_DETAIL_PROPERTY: dict[str, str] = {
+    EventType.CONSULTATION_SCHEDULED: "specialty",
+    EventType.SUPPORT_TICKET_OPENED: "reason",
+    EventType.SUPPORT_TICKET_CLOSED: "reason",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: Event
+    icon: str
+    label: str
+    detail: str
+
+
+def _timeline_entries(events: Iterable[Event], *, custom_labels: dict[str, str]) -> list[TimelineEntry]:
+    standard = dict(EventType.choices)
+    entries = []
+    for event in events:
+        key = EVENT_DETAIL_PROPERTY.get(event.type)
+        props = event.properties if isinstance(event.properties, dict) else {}
+        entries.append(
+            TimelineEntry(
+                event=event,
+                icon=EVENT_ICONS.get(event.type, CUSTOM_EVENT_ICON),
+                label=str(standard.get(event.type) or custom_labels.get(event.type) or event.type),
+                detail=str(props.get(key) or "") if key else "",
+            )
+        )
+    return entries
+
+
+def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """/affiliates/<pk>/: profile, consent, tier, attributes, tags and the timeline (50 at a
+    time; htmx's "load more" asks for the next page's entries only)."""
+    try:
+        affiliate = affiliate_get(pk=pk)
+    except Affiliate.DoesNotExist:
+        raise Http404(_("No such affiliate in this UDN.")) from None
+    page = Paginator(affiliate_timeline(affiliate=affiliate), TIMELINE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context: dict[str, Any] = {
+        "affiliate": affiliate,
+        "page": page,
+        "timeline": _timeline_entries(page, custom_labels=event_kind_labels()),
+    }
+    if _htmx_target(request) == TIMELINE_MORE_TARGET:
+        response = render(request, "crm/affiliate_timeline.html", context)
+    else:
+        tiers = deposit_tier_list()
+        context.update(
+            {
+                "consent_now": [
+                    (value, label, getattr(affiliate, f"consent_{value}")) for value, label in Channel.choices
+                ],
+                "consent_history": list(affiliate_consent_history(affiliate=affiliate)),
+                "tier_progress": affiliate_tier_progress(total_cash_in=affiliate.total_cash_in, tiers=tiers),
+                "tier_color": next((tier.color for tier in tiers if tier.name == affiliate.tier), None),
+                "attributes": sorted(affiliate.attributes.items())
+                if isinstance(affiliate.attributes, dict)
+                else [],
+            }
+        )
+        response = render(request, "crm/affiliate_detail.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
