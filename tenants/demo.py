@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django_tenants.utils import tenant_context
+
+from crm.models import Affiliate
+from crm.services.demo import demo_base_load, demo_home_states
 from tenants.models import UDN, Role, User
 from tenants.selectors import udn_list
 from tenants.services import membership_grant, udn_provision, user_create
@@ -13,6 +17,7 @@ DEMO_UDNS = [
     {"name": "UDN Sudeste", "slug": "sudeste", "time_zone": "America/Sao_Paulo"},
     {"name": "UDN Nordeste", "slug": "nordeste", "time_zone": "America/Recife"},
 ]
+DEMO_BASE_SIZE = 20_000  # affiliates per demo UDN, with ~180 days of events
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ DEMO_USERS = [
 ]
 
 
-def demo_load() -> list[UDN]:
+def demo_load(*, base_size: int = DEMO_BASE_SIZE) -> list[UDN]:
     udns = []
     for udn_spec in DEMO_UDNS:
         udn = udn_list().filter(slug=udn_spec["slug"]).first() or udn_provision(**udn_spec)
@@ -56,4 +61,8 @@ def demo_load() -> list[UDN]:
                 user.save(update_fields=["is_superuser", "is_staff"])
         for slug, role in spec.roles.items():
             membership_grant(user=user, udn=by_slug[slug], role=role)
+    for seed, udn in enumerate(udns, start=1):
+        with tenant_context(udn):
+            if not Affiliate.objects.exists():  # loaded once: `./dev up` again changes nothing
+                demo_base_load(size=base_size, seed=seed, home_states=demo_home_states(region=udn.slug))
     return udns

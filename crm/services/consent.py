@@ -1,0 +1,175 @@
+"""Consent (LGPD): the append-only ledger of grants and opt-outs per channel, and the
+affiliate's current state per channel, which always equals the newest ledger entry
+(by when it happened; for the same instant, the one recorded last). Runs inside a UDN's schema.
+
+Ledger rows are only ever appended here. An opt-out is written and applied in the same
+transaction, so it holds from the moment it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Affiliate, Channel, ConsentChange
+
+CONSENT_FIELDS: dict[str, str] = {
+    Channel.EMAIL: "consent_email",
+    Channel.WHATSAPP: "consent_whatsapp",
+    Channel.SMS: "consent_sms",
+    Channel.PUSH: "consent_push",
+}
+SOURCE_MAX = ConsentChange._meta.get_field("source").max_length or 60
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentInput:
+    """One ledger entry for the bulk path."""
+
+    affiliate_id: int
+    channel: str
+    granted: bool
+    occurred_at: datetime
+    source: str
+    proof: str = ""
+
+
+def _check(*, channel: str, source: str, occurred_at: datetime) -> None:
+    if channel not in CONSENT_FIELDS:
+        raise ValidationError({"channel": _("Unknown channel: %(channel)s.") % {"channel": channel}})
+    if not source or len(source) > SOURCE_MAX:
+        raise ValidationError(
+            {"source": _("Say where the consent came from (up to %(n)s characters).") % {"n": SOURCE_MAX}}
+        )
+    if timezone.is_naive(occurred_at):
+        raise ValidationError({"occurred_at": _("Give the time with a time zone.")})
+
+
+@transaction.atomic
+def consent_change(
+    *,
+    affiliate: Affiliate,
+    channel: str,
+    granted: bool,
+    source: str,
+    proof: str = "",
+    occurred_at: datetime | None = None,
+) -> ConsentChange:
+    """Append a grant or an opt-out to the ledger and apply it to the affiliate's current state,
+    unless the ledger already holds a newer change for that channel (a late-arriving old change
+    is kept as history but does not override the newer one)."""
+    occurred_at = occurred_at or timezone.now()
+    _check(channel=channel, source=source, occurred_at=occurred_at)
+    # Serialise changes of one affiliate, so two concurrent ones cannot both think they are newest.
+    list(Affiliate.objects.select_for_update(no_key=True).filter(pk=affiliate.pk).values_list("pk"))
+    newer_exists = ConsentChange.objects.filter(
+        affiliate_id=affiliate.pk, channel=channel, occurred_at__gt=occurred_at
+    ).exists()
+    entry = ConsentChange.objects.create(
+        affiliate_id=affiliate.pk,
+        channel=channel,
+        granted=granted,
+        occurred_at=occurred_at,
+        source=source,
+        proof=proof,
+    )
+    if not newer_exists:
+        column = CONSENT_FIELDS[channel]
+        Affiliate.objects.filter(pk=affiliate.pk).update(**{column: granted, "updated_at": timezone.now()})
+        setattr(affiliate, column, granted)
+    return entry
+
+
+def _state_refresh(affiliate_ids: Sequence[int]) -> int:
+    """Set each affiliate's consent_<channel> to its newest ledger entry; returns rows changed."""
+    aff = connection.ops.quote_name(Affiliate._meta.db_table)
+    ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
+    pivots = ",\n".join(
+        f"bool_or(granted) FILTER (WHERE channel = '{channel}') AS {column}"
+        for channel, column in CONSENT_FIELDS.items()
+    )
+    assignments = ", ".join(
+        f"{column} = coalesce(p.{column}, a.{column})" for column in CONSENT_FIELDS.values()
+    )
+    current = ", ".join(f"a.{column}" for column in CONSENT_FIELDS.values())
+    wanted = ", ".join(f"coalesce(p.{column}, a.{column})" for column in CONSENT_FIELDS.values())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH latest AS (
+                SELECT DISTINCT ON (affiliate_id, channel) affiliate_id, channel, granted
+                FROM {ledger} WHERE affiliate_id = ANY(%s)
+                ORDER BY affiliate_id, channel, occurred_at DESC, id DESC
+            ),
+            p AS (SELECT affiliate_id, {pivots} FROM latest GROUP BY affiliate_id)
+            UPDATE {aff} a SET {assignments}, updated_at = now()
+            FROM p WHERE a.id = p.affiliate_id AND ({current}) IS DISTINCT FROM ({wanted})
+            """,  # noqa: S608
+            [list(affiliate_ids)],
+        )
+        return cursor.rowcount
+
+
+@transaction.atomic
+def consent_bulk_record(*, entries: Sequence[ConsentInput]) -> int:
+    """Append many ledger entries at once (COPY) and bring the current state of the affiliates
+    concerned in line with their newest entries. Returns the number of entries written."""
+    if not entries:
+        return 0
+    for entry in entries:
+        _check(channel=entry.channel, source=entry.source, occurred_at=entry.occurred_at)
+    ids = sorted({entry.affiliate_id for entry in entries})
+    aff = connection.ops.quote_name(Affiliate._meta.db_table)
+    ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
+    recorded_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {aff} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])  # noqa: S608
+        columns = "affiliate_id, channel, granted, occurred_at, source, proof, recorded_at"
+        with cursor.copy(f"COPY {ledger} ({columns}) FROM STDIN") as copy:
+            for entry in entries:
+                copy.write_row(
+                    (
+                        entry.affiliate_id,
+                        entry.channel,
+                        entry.granted,
+                        entry.occurred_at,
+                        entry.source,
+                        entry.proof,
+                        recorded_at,
+                    )
+                )
+    _state_refresh(ids)
+    return len(entries)
+
+
+def consent_bulk_grant(
+    *,
+    affiliate_ids: Sequence[int],
+    channels: Sequence[str],
+    source: str,
+    proof: str = "",
+    occurred_at: datetime | None = None,
+) -> int:
+    """Grant `channels` to every affiliate in `affiliate_ids` (imports, demo): one ledger entry
+    per affiliate and channel. Returns the number of entries written."""
+    occurred_at = occurred_at or timezone.now()
+    return consent_bulk_record(
+        entries=[
+            ConsentInput(
+                affiliate_id=pk,
+                channel=channel,
+                granted=True,
+                occurred_at=occurred_at,
+                source=source,
+                proof=proof,
+            )
+            for pk in affiliate_ids
+            for channel in channels
+        ]
+    )

@@ -1,0 +1,663 @@
+"""The event timeline: idempotent ingest (by event id) and what events derive on the
+affiliate — the lifecycle stage and the deposit tier. Runs inside a UDN's schema.
+
+Ingest is built for volume (API batches of 1,000 at tens of thousands of events a
+second): items are validated in plain Python, affiliates are resolved with one query
+per kind of reference, the good items go in with one `INSERT ... ON CONFLICT DO
+NOTHING RETURNING`, and the derived fields of the touched affiliates are recomputed
+by one set-based statement. A bad item never rejects the good ones; a repeated event
+id (already stored, or twice in the batch) is a duplicate, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from json.encoder import encode_basestring
+from typing import Any, Literal
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType, Stage
+
+# --- the rules ----------------------------------------------------------------------------------
+
+STAGE_BY_EVENT_TYPE: dict[str, str] = {
+    EventType.LEAD_CREATED: Stage.LEAD,
+    EventType.REGISTRATION_STARTED: Stage.REGISTERED,
+    EventType.FORM_COMPLETED: Stage.REGISTERED,
+    EventType.ACCOUNT_OPENED: Stage.REGISTERED,
+    EventType.APP_DOWNLOADED: Stage.APP_DOWNLOADED,
+    EventType.APP_ACTIVATED: Stage.ACTIVATED,
+    EventType.CASH_IN: Stage.CASH_IN,
+    EventType.CASHOUT: Stage.CASHOUT,
+}
+STAGE_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(STAGE_ORDER)}
+MONEY_EVENT_TYPES = frozenset({EventType.CASH_IN.value, EventType.CASHBACK.value, EventType.CASHOUT.value})
+# Types whose arrival can change an affiliate's derived fields (stage, total cash in, tier).
+DERIVING_EVENT_TYPES = frozenset(STAGE_BY_EVENT_TYPE) | {EventType.CASH_IN.value}
+# Expected, not required: an event without them is kept, and the outcome carries a warning.
+EXPECTED_PROPERTIES: dict[str, str] = {
+    EventType.CONSULTATION_SCHEDULED: "specialty",
+    EventType.SUPPORT_TICKET_CLOSED: "reason",
+}
+STANDARD_EVENT_TYPES = frozenset(EventType.values)
+
+CENT = Decimal("0.01")
+AMOUNT_MAX = Decimal("999999999999.99")  # Event.amount: max_digits=14, decimal_places=2
+# Partner clocks drift a little; an event further in the future than this is a bug upstream
+# and would put a stage change on the timeline before it happened.
+FUTURE_TOLERANCE = timedelta(hours=1)
+EVENT_ID_MAX = Event._meta.get_field("event_id").max_length or 100
+SOURCE_MAX = Event._meta.get_field("source").max_length or 40
+EXTERNAL_ID_MAX = Affiliate._meta.get_field("external_id").max_length or 64
+
+
+# --- inputs and outcomes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventInput:
+    """One event as a caller hands it in. Give one affiliate reference: `affiliate_id`,
+    `external_id` or `cpf` (if several are given, the first in that order is used)."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    affiliate_id: int | None = None
+    external_id: str | None = None
+    cpf: str | None = None
+    source: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+OutcomeStatus = Literal["accepted", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What happened to one input item. `code` is stable (for machines), `message` is for people,
+    `field` is the path of the offending value (e.g. "properties.amount"). `warnings` lists the
+    paths of expected-but-missing properties of an accepted event."""
+
+    event_id: str
+    status: OutcomeStatus
+    code: str = ""
+    message: str = ""
+    field: str = ""
+    pk: int | None = None
+    affiliate_id: int | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+
+class IngestOutcomes(list[EventOutcome]):
+    """The per-item outcomes of `events_ingest`, in input order, plus the stage changes the
+    ingest caused (for webhooks and journeys)."""
+
+    stage_changes: list[StageChange]
+
+    def __init__(self, outcomes: Iterable[EventOutcome] = (), stage_changes: list[StageChange] | None = None):
+        super().__init__(outcomes)
+        self.stage_changes = stage_changes or []
+
+    def tally(self) -> dict[str, int]:
+        """How many items were accepted, duplicate, rejected."""
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for outcome in self:
+            counts[outcome.status] += 1
+        return counts
+
+
+@dataclass(frozen=True, slots=True)
+class StageChange:
+    affiliate_id: int
+    old_stage: str
+    new_stage: str
+    changed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    changed: int
+    stage_changes: list[StageChange]
+
+    def __int__(self) -> int:
+        return self.changed
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedEvent:
+    pk: int
+    event_id: str
+    affiliate_id: int
+    type: str
+    occurred_at: datetime
+    amount: Decimal | None
+
+
+# --- listeners (webhooks, journeys) -------------------------------------------------------------
+
+StageChangeListener = Callable[[list[StageChange]], None]
+EventsListener = Callable[[list[AcceptedEvent]], None]
+_stage_change_listeners: list[StageChangeListener] = []
+_events_listeners: list[EventsListener] = []
+
+
+def stage_changes_subscribe(listener: StageChangeListener) -> None:
+    """Call `listener(changes)` after the transaction that changed stages commits (in the same
+    schema). Keep it cheap: enqueue a task. Apps subscribe from AppConfig.ready."""
+    if listener not in _stage_change_listeners:
+        _stage_change_listeners.append(listener)
+
+
+def events_subscribe(listener: EventsListener) -> None:
+    """Call `listener(events)` with the newly stored events after their transaction commits."""
+    if listener not in _events_listeners:
+        _events_listeners.append(listener)
+
+
+def _notify_stage_changes(changes: list[StageChange]) -> None:
+    for listener in _stage_change_listeners:
+        transaction.on_commit(partial(listener, changes))
+
+
+def _notify_events(events: list[AcceptedEvent]) -> None:
+    for listener in _events_listeners:
+        transaction.on_commit(partial(listener, events))
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, message: str, field: str) -> None:
+        super().__init__(code)
+        self.code, self.message, self.field = code, message, field
+
+
+def _parse_amount(raw: object) -> Decimal:
+    """A positive money amount with at most two decimal places, from a JSON number or string
+    ("19.90"; "19,90" is read as a decimal comma)."""
+    path = "properties.amount"
+    if raw is None or raw == "":
+        raise _Rejected("amount_required", _("This event type needs an amount."), path)
+    if isinstance(raw, bool):
+        raise _Rejected("amount_invalid", _("The amount must be a number."), path)
+    try:
+        if isinstance(raw, Decimal):
+            value = raw
+        elif isinstance(raw, int):
+            value = Decimal(raw)
+        elif isinstance(raw, float):
+            if not math.isfinite(raw):
+                raise InvalidOperation
+            value = Decimal(repr(raw))
+        elif isinstance(raw, str):
+            text = raw.strip()
+            if "," in text and "." not in text:
+                text = text.replace(",", ".")
+            value = Decimal(text)
+        else:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        raise _Rejected("amount_invalid", _("The amount must be a number."), path) from None
+    if not value.is_finite():
+        raise _Rejected("amount_invalid", _("The amount must be a number."), path)
+    if value <= 0:
+        raise _Rejected("amount_not_positive", _("The amount must be greater than zero."), path)
+    if value > AMOUNT_MAX:
+        raise _Rejected("amount_too_large", _("The amount is too large."), path)
+    quantized = value.quantize(CENT)
+    if quantized != value:
+        raise _Rejected("amount_precision", _("The amount has more than two decimal places."), path)
+    return quantized
+
+
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def _digits(value: str) -> str:
+    return _NOT_DIGITS.sub("", value)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    index: int
+    event_id: str
+    type: str
+    occurred_at: datetime
+    source: str
+    amount: Decimal | None
+    properties: str  # JSON text
+    ref_kind: str  # "affiliate_id" | "external_id" | "cpf"
+    ref: Any
+    warnings: tuple[str, ...]
+    affiliate_id: int = 0
+
+
+def _candidate(
+    index: int, item: EventInput, *, known: set[str], default_source: str, latest: datetime
+) -> _Candidate:
+    event_id = item.event_id
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise _Rejected("event_id_required", _("Give the event an id."), "event_id")
+    if len(event_id) > EVENT_ID_MAX or "\x00" in event_id:
+        raise _Rejected(
+            "event_id_invalid",
+            _("The event id is longer than %(n)s characters.") % {"n": EVENT_ID_MAX},
+            "event_id",
+        )
+    kind = item.type
+    if not isinstance(kind, str) or kind not in known:
+        raise _Rejected(
+            "unknown_type",
+            _("Unknown event type “%(type)s”: register it as a custom event kind first.") % {"type": kind},
+            "type",
+        )
+    occurred_at = item.occurred_at
+    if not isinstance(occurred_at, datetime) or timezone.is_naive(occurred_at):
+        raise _Rejected("occurred_at_invalid", _("Give when it happened, with a time zone."), "occurred_at")
+    if occurred_at > latest:
+        raise _Rejected("occurred_at_future", _("The event happens in the future."), "occurred_at")
+    source = item.source or default_source
+    if not isinstance(source, str) or len(source) > SOURCE_MAX or "\x00" in source:
+        raise _Rejected(
+            "source_invalid", _("The source is longer than %(n)s characters.") % {"n": SOURCE_MAX}, "source"
+        )
+    properties = item.properties if item.properties is not None else {}
+    if not isinstance(properties, dict):
+        raise _Rejected("properties_invalid", _("Properties must be an object."), "properties")
+    try:
+        properties_json = json.dumps(properties, cls=DjangoJSONEncoder, ensure_ascii=False)
+    except (TypeError, ValueError):
+        raise _Rejected("properties_invalid", _("Properties must be plain JSON."), "properties") from None
+    if "\\u0000" in properties_json:  # PostgreSQL's jsonb cannot hold NUL
+        raise _Rejected("properties_invalid", _("Properties must not contain NUL characters."), "properties")
+    amount = _parse_amount(properties.get("amount")) if kind in MONEY_EVENT_TYPES else None
+    expected = EXPECTED_PROPERTIES.get(kind)
+    warnings = (f"properties.{expected}",) if expected and properties.get(expected) in (None, "") else ()
+
+    ref: Any
+    if item.affiliate_id is not None:
+        ref_kind, ref = "affiliate_id", item.affiliate_id
+        if isinstance(ref, bool) or not isinstance(ref, int) or ref <= 0:
+            raise _Rejected(
+                "affiliate_id_invalid", _("The affiliate id must be a positive integer."), ref_kind
+            )
+    elif item.external_id:
+        ref_kind, ref = "external_id", item.external_id
+        if not isinstance(ref, str) or len(ref) > EXTERNAL_ID_MAX:
+            raise _Rejected("external_id_invalid", _("The external id is not valid."), ref_kind)
+    elif item.cpf:
+        ref_kind, ref = "cpf", _digits(str(item.cpf))
+        if len(ref) != 11:
+            raise _Rejected("cpf_invalid", _("A CPF has 11 digits."), ref_kind)
+    else:
+        raise _Rejected(
+            "affiliate_required", _("Say whose event it is: affiliate id, external id or CPF."), "affiliate"
+        )
+    return _Candidate(
+        index=index,
+        event_id=event_id,
+        type=kind,
+        occurred_at=occurred_at,
+        source=source,
+        amount=amount,
+        properties=properties_json,
+        ref_kind=ref_kind,
+        ref=ref,
+        warnings=warnings,
+    )
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+def _table(model: type[Any]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def event_types_known() -> set[str]:
+    """The standard event types plus this UDN's custom event kinds."""
+    return set(STANDARD_EVENT_TYPES) | set(EventKind.objects.values_list("code", flat=True))
+
+
+def _resolve(candidates: list[_Candidate]) -> dict[tuple[str, Any], int | None]:
+    """Affiliate pk per reference, one query per kind of reference; None when ambiguous
+    (a CPF shared by several affiliates); missing when not found."""
+    wanted: dict[str, set[Any]] = {"affiliate_id": set(), "external_id": set(), "cpf": set()}
+    for cand in candidates:
+        wanted[cand.ref_kind].add(cand.ref)
+    found: dict[tuple[str, Any], int | None] = {}
+    table = _table(Affiliate)
+    with connection.cursor() as cursor:
+        if wanted["affiliate_id"]:
+            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [list(wanted["affiliate_id"])])  # noqa: S608
+            found.update((("affiliate_id", pk), pk) for (pk,) in cursor.fetchall())
+        if wanted["external_id"]:
+            cursor.execute(
+                f"SELECT external_id, id FROM {table} WHERE external_id = ANY(%s)",  # noqa: S608
+                [list(wanted["external_id"])],
+            )
+            found.update((("external_id", ext), pk) for ext, pk in cursor.fetchall())
+        if wanted["cpf"]:
+            cursor.execute(
+                f"SELECT cpf, min(id), count(*) FROM {table} WHERE cpf = ANY(%s) GROUP BY cpf",  # noqa: S608
+                [list(wanted["cpf"])],
+            )
+            found.update((("cpf", cpf), pk if n == 1 else None) for cpf, pk, n in cursor.fetchall())
+    return found
+
+
+_encode_str = encode_basestring  # a str as a JSON string literal (C-accelerated)
+
+
+def _insert(rows: list[_Candidate], *, received_at: datetime) -> dict[str, int]:
+    """Insert in one statement; returns event_id -> pk of the rows really inserted (the others
+    were already there).
+
+    The batch travels as one JSON document read by jsonb_to_recordset: one parameter to quote
+    instead of thousands of array elements, and the properties go in as they were encoded."""
+    if not rows:
+        return {}
+    records = []
+    for r in rows:
+        amount = "null" if r.amount is None else str(r.amount)
+        records.append(
+            f'{{"e":{_encode_str(r.event_id)},"a":{r.affiliate_id},"t":{_encode_str(r.type)},'
+            f'"o":"{r.occurred_at.isoformat()}","s":{_encode_str(r.source)},"m":{amount},"p":{r.properties}}}'
+        )
+    sql = f"""
+        INSERT INTO {_table(Event)}
+            (event_id, affiliate_id, type, occurred_at, source, amount, properties, received_at)
+        SELECT r.e, r.a, r.t, r.o, r.s, r.m, r.p, %s
+        FROM jsonb_to_recordset(%s::jsonb)
+            AS r(e varchar, a bigint, t varchar, o timestamptz, s varchar, m numeric, p jsonb)
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id, id
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [received_at, "[" + ",".join(records) + "]"])
+        return dict(cursor.fetchall())
+
+
+# --- derived fields -----------------------------------------------------------------------------
+
+
+def _stage_rank_values() -> str:
+    return ", ".join(f"('{kind}', {STAGE_RANK[stage]})" for kind, stage in STAGE_BY_EVENT_TYPE.items())
+
+
+def _stage_array() -> str:
+    return "ARRAY[" + ", ".join(f"'{stage}'" for stage in STAGE_ORDER) + "]::varchar[]"
+
+
+def _tier_of(total_sql: str) -> str:
+    return (
+        f"coalesce((SELECT d.name FROM {_table(DepositTier)} d WHERE d.min_total <= {total_sql}"  # noqa: S608
+        " ORDER BY d.min_total DESC LIMIT 1), '')"
+    )
+
+
+def _derived_all_sql(aff: str, event: str) -> str:
+    """Derived values of every affiliate: one pass over all events, grouped (hash aggregates)."""
+    return f"""
+        target AS (SELECT id, stage FROM {aff}),
+        hits AS (
+            SELECT e.affiliate_id, r.rank, min(e.occurred_at) AS first_at
+            FROM {event} e JOIN (VALUES {_stage_rank_values()}) AS r(type, rank) ON r.type = e.type
+            GROUP BY e.affiliate_id, r.rank
+        ),
+        best AS (
+            SELECT DISTINCT ON (affiliate_id) affiliate_id, rank, first_at
+            FROM hits ORDER BY affiliate_id, rank DESC
+        ),
+        cash AS (
+            SELECT affiliate_id, sum(amount) AS total FROM {event}
+            WHERE type = 'cash_in' GROUP BY affiliate_id
+        ),
+        derived AS (
+            SELECT t.id, t.stage AS old_stage, b.rank, b.first_at, c.total
+            FROM target t
+            LEFT JOIN best b ON b.affiliate_id = t.id
+            LEFT JOIN cash c ON c.affiliate_id = t.id
+        )
+    """  # noqa: S608
+
+
+def _derived_some_sql(aff: str, event: str) -> str:
+    """Derived values of the affiliates in %s: per affiliate, through the (affiliate, time) index,
+    so the cost follows the batch, not the size of the timeline."""
+    return f"""
+        derived AS (
+            SELECT t.id, t.stage AS old_stage, d.rank, d.first_at, d.total
+            FROM {aff} t
+            LEFT JOIN LATERAL (
+                SELECT max(r.rank) AS rank,
+                       (array_agg(e.occurred_at ORDER BY r.rank DESC, e.occurred_at)
+                            FILTER (WHERE r.rank IS NOT NULL))[1] AS first_at,
+                       sum(e.amount) FILTER (WHERE e.type = 'cash_in') AS total
+                FROM {event} e LEFT JOIN (VALUES {_stage_rank_values()}) AS r(type, rank) ON r.type = e.type
+                WHERE e.affiliate_id = t.id
+            ) d ON TRUE
+            WHERE t.id = ANY(%s)
+        )
+    """  # noqa: S608
+
+
+def _refresh(affiliate_ids: Sequence[int] | None) -> RefreshResult:
+    """Recompute stage, stage_changed_at, total_cash_in and tier from the events, in SQL.
+
+    Concurrency: for a given set, the affiliates are locked first (in id order, FOR NO KEY
+    UPDATE, which does not conflict with the key-share locks inserting their events took),
+    then recomputed in a second statement, whose fresh snapshot sees every event committed
+    by whoever held the locks before us. A full refresh instead blocks new events while it runs.
+    """
+    aff, event = _table(Affiliate), _table(Event)
+    params: list[Any] = []
+    with connection.cursor() as cursor:
+        if affiliate_ids is None:
+            cursor.execute(f"LOCK TABLE {event} IN SHARE MODE")
+            derived = _derived_all_sql(aff, event)
+        else:
+            ids = sorted(set(affiliate_ids))
+            if not ids:
+                return RefreshResult(changed=0, stage_changes=[])
+            cursor.execute(
+                f"SELECT id FROM {aff} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",  # noqa: S608
+                [ids],
+            )
+            derived, params = _derived_some_sql(aff, event), [ids]
+        cursor.execute(
+            f"""
+            WITH {derived},
+            computed AS (
+                SELECT id, old_stage,
+                       ({_stage_array()})[coalesce(rank, 0) + 1] AS stage,
+                       first_at AS stage_changed_at,
+                       coalesce(total, 0)::numeric(14, 2) AS total
+                FROM derived
+            ),
+            tiered AS (
+                SELECT computed.*, {_tier_of("computed.total")} AS tier FROM computed
+            )
+            UPDATE {aff} a
+            SET stage = t.stage, stage_changed_at = t.stage_changed_at, total_cash_in = t.total,
+                tier = t.tier, updated_at = now()
+            FROM tiered t
+            WHERE a.id = t.id
+              AND (a.stage, a.stage_changed_at, a.total_cash_in, a.tier)
+                  IS DISTINCT FROM (t.stage, t.stage_changed_at, t.total, t.tier)
+            RETURNING a.id, t.old_stage, a.stage, a.stage_changed_at
+            """,  # noqa: S608
+            params,
+        )
+        rows = cursor.fetchall()
+    changes = [
+        StageChange(affiliate_id=pk, old_stage=old, new_stage=new, changed_at=at)
+        for pk, old, new, at in rows
+        if old != new
+    ]
+    changes.sort(key=lambda change: change.affiliate_id)
+    return RefreshResult(changed=len(rows), stage_changes=changes)
+
+
+@transaction.atomic
+def affiliates_refresh_derived(
+    *, affiliate_ids: Sequence[int] | None = None, notify: bool = True
+) -> RefreshResult:
+    """Recompute the derived fields (stage, stage_changed_at, total_cash_in, tier) of the given
+    affiliates (None: all of them) from their events. Returns the number of rows changed and
+    the stage changes; with `notify`, stage-change listeners hear of them on commit."""
+    result = _refresh(affiliate_ids)
+    if notify and result.stage_changes:
+        _notify_stage_changes(result.stage_changes)
+    return result
+
+
+@transaction.atomic
+def tiers_recompute() -> int:
+    """Re-band every affiliate after the deposit tiers changed; returns rows changed."""
+    aff = _table(Affiliate)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {aff} a SET tier = t.tier, updated_at = now()
+            FROM (SELECT id, {_tier_of("total_cash_in")} AS tier FROM {aff}) t
+            WHERE a.id = t.id AND a.tier <> t.tier
+            """  # noqa: S608
+        )
+        return cursor.rowcount
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes:
+    """Store a batch of events; one outcome per item, in input order (see the module doc).
+
+    `source` is the default for items without their own (e.g. the API client's name). Unknown
+    types are rejected unless registered as an EventKind. Accepted events move the derived
+    fields of their affiliates; stage changes are on the result and go to the listeners."""
+    if not items:
+        return IngestOutcomes()
+    now = timezone.now()
+    latest = now + FUTURE_TOLERANCE
+    known = event_types_known()
+    outcomes: list[EventOutcome | None] = [None] * len(items)
+    candidates: list[_Candidate] = []
+    for index, item in enumerate(items):
+        try:
+            candidates.append(_candidate(index, item, known=known, default_source=source, latest=latest))
+        except _Rejected as rejected:
+            outcomes[index] = EventOutcome(
+                event_id=item.event_id if isinstance(item.event_id, str) else "",
+                status="rejected",
+                code=rejected.code,
+                message=rejected.message,
+                field=rejected.field,
+            )
+
+    resolved = _resolve(candidates) if candidates else {}
+    to_insert: dict[str, _Candidate] = {}
+    for cand in candidates:
+        key = (cand.ref_kind, cand.ref)
+        if key not in resolved:
+            outcomes[cand.index] = EventOutcome(
+                event_id=cand.event_id,
+                status="rejected",
+                code="affiliate_not_found",
+                message=_("No affiliate with this %(field)s.") % {"field": cand.ref_kind},
+                field=cand.ref_kind,
+            )
+            continue
+        pk = resolved[key]
+        if pk is None:
+            outcomes[cand.index] = EventOutcome(
+                event_id=cand.event_id,
+                status="rejected",
+                code="affiliate_ambiguous",
+                message=_("Several affiliates have this CPF; use the affiliate id or external id."),
+                field=cand.ref_kind,
+            )
+            continue
+        cand.affiliate_id = pk
+        if cand.event_id in to_insert:
+            outcomes[cand.index] = EventOutcome(
+                event_id=cand.event_id,
+                status="duplicate",
+                code="duplicate_in_batch",
+                message=_("This event id appears earlier in the batch."),
+                field="event_id",
+                affiliate_id=pk,
+            )
+            continue
+        to_insert[cand.event_id] = cand
+
+    # A stable order keeps concurrent batches with overlapping ids from deadlocking.
+    rows = sorted(to_insert.values(), key=lambda cand: cand.event_id)
+    inserted = _insert(rows, received_at=now)
+
+    accepted: list[AcceptedEvent] = []
+    touched: set[int] = set()
+    for cand in rows:
+        pk = inserted.get(cand.event_id)
+        if pk is None:
+            outcomes[cand.index] = EventOutcome(
+                event_id=cand.event_id,
+                status="duplicate",
+                code="duplicate",
+                message=_("This event was already recorded."),
+                field="event_id",
+                affiliate_id=cand.affiliate_id,
+            )
+            continue
+        outcomes[cand.index] = EventOutcome(
+            event_id=cand.event_id,
+            status="accepted",
+            pk=pk,
+            affiliate_id=cand.affiliate_id,
+            warnings=cand.warnings,
+        )
+        accepted.append(
+            AcceptedEvent(
+                pk=pk,
+                event_id=cand.event_id,
+                affiliate_id=cand.affiliate_id,
+                type=cand.type,
+                occurred_at=cand.occurred_at,
+                amount=cand.amount,
+            )
+        )
+        if cand.type in DERIVING_EVENT_TYPES:
+            touched.add(cand.affiliate_id)
+
+    stage_changes: list[StageChange] = []
+    if touched:
+        stage_changes = _refresh(sorted(touched)).stage_changes
+        if stage_changes:
+            _notify_stage_changes(stage_changes)
+    if accepted:
+        _notify_events(accepted)
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(items), "every item gets an outcome"
+    return IngestOutcomes(done, stage_changes)
+
+
+def event_record(*, item: EventInput, source: str) -> EventOutcome:
+    """Store one event (events_ingest of one)."""
+    return events_ingest(items=[item], source=source)[0]

@@ -1,0 +1,375 @@
+"""The event timeline: idempotent ingest, per-item outcomes, stage and tier derivation."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from crm.models import Affiliate, DepositTier, Event, EventKind
+from crm.services import events
+from crm.services.events import (
+    EventInput,
+    affiliates_refresh_derived,
+    event_record,
+    event_types_known,
+    events_ingest,
+    stage_changes_subscribe,
+    tiers_recompute,
+)
+from tenants.models import UDN
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.get_fixed_timezone(-180))
+
+
+def ev(event_id: str, kind: str, affiliate: Affiliate, *, minutes: int = 0, **properties) -> EventInput:
+    return EventInput(
+        event_id=event_id,
+        type=kind,
+        occurred_at=T0 + timedelta(minutes=minutes),
+        affiliate_id=affiliate.pk,
+        properties=properties,
+    )
+
+
+@pytest.fixture
+def in_a(udn_a):
+    with tenant_context(udn_a):
+        yield udn_a
+
+
+@pytest.fixture
+def joana(in_a) -> Affiliate:
+    return Affiliate.objects.create(external_id="A-1", name="Joana da Silva", cpf="52998224725")
+
+
+def test_the_same_event_id_twice_is_a_duplicate_and_stored_once(joana):
+    first = event_record(item=ev("e-1", "lead_created", joana), source="api")
+    again = event_record(item=ev("e-1", "lead_created", joana, minutes=5), source="api")
+
+    assert first.status == "accepted" and first.pk is not None
+    assert again.status == "duplicate" and again.code == "duplicate"
+    assert Event.objects.filter(event_id="e-1").count() == 1
+    assert Event.objects.get(event_id="e-1").occurred_at == T0
+
+
+def test_a_batch_gets_one_outcome_per_item_in_order_and_keeps_the_good_ones(joana):
+    event_record(item=ev("old", "lead_created", joana), source="api")
+    items = [
+        ev("g-1", "registration_started", joana, minutes=1),
+        ev("bad-type", "teleported", joana),
+        ev("old", "lead_created", joana),  # already stored
+        ev("g-2", "cash_in", joana, minutes=2, amount="150.00"),
+        ev("g-1", "registration_started", joana, minutes=9),  # twice in this batch
+        ev("bad-money", "cashout", joana, minutes=3, amount=-10),
+        EventInput(event_id="nobody", type="lead_created", occurred_at=T0, external_id="NOPE"),
+    ]
+
+    outcomes = events_ingest(items=items, source="app-backend")
+
+    assert [(o.event_id, o.status, o.code) for o in outcomes] == [
+        ("g-1", "accepted", ""),
+        ("bad-type", "rejected", "unknown_type"),
+        ("old", "duplicate", "duplicate"),
+        ("g-2", "accepted", ""),
+        ("g-1", "duplicate", "duplicate_in_batch"),
+        ("bad-money", "rejected", "amount_not_positive"),
+        ("nobody", "rejected", "affiliate_not_found"),
+    ]
+    assert outcomes.tally() == {"accepted": 2, "duplicate": 2, "rejected": 3}
+    stored = dict(Event.objects.values_list("event_id", "source"))
+    assert stored == {"old": "api", "g-1": "app-backend", "g-2": "app-backend"}
+    assert Event.objects.get(event_id="g-2").amount == Decimal("150.00")
+
+
+def test_unknown_types_are_rejected_until_registered_as_an_event_kind(joana):
+    item = ev("w-1", "webinar_attended", joana)
+    assert event_record(item=item, source="cursos").code == "unknown_type"
+
+    EventKind.objects.create(code="webinar_attended", label="Webinar assistido")
+
+    assert "webinar_attended" in event_types_known()
+    outcome = event_record(item=item, source="cursos")
+    assert outcome.status == "accepted"
+    joana.refresh_from_db()
+    assert joana.stage == "lead"  # custom kinds do not move the stage
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        (None, "amount_required"),
+        ("", "amount_required"),
+        ("dez reais", "amount_invalid"),
+        (True, "amount_invalid"),
+        ("NaN", "amount_invalid"),
+        (0, "amount_not_positive"),
+        ("-5.00", "amount_not_positive"),
+        ("10.005", "amount_precision"),
+        ("1e15", "amount_too_large"),
+    ],
+)
+def test_money_events_need_a_positive_amount_and_say_which_field(joana, amount, code):
+    properties = {} if amount is None else {"amount": amount}
+    outcome = event_record(item=ev("m-1", "cash_in", joana, **properties), source="pagamentos")
+
+    assert (outcome.status, outcome.code, outcome.field) == ("rejected", code, "properties.amount")
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("amount", "stored"), [("19,90", "19.90"), (120, "120.00"), (0.1, "0.10"), ("7.5", "7.50")]
+)
+def test_money_amounts_are_stored_as_decimals_with_two_places(joana, amount, stored):
+    outcome = event_record(item=ev("m-1", "cashback", joana, amount=amount), source="pagamentos")
+
+    assert outcome.status == "accepted"
+    assert Event.objects.get().amount == Decimal(stored)
+
+
+def test_expected_properties_are_soft_the_event_is_kept_with_a_warning(joana):
+    outcome = event_record(item=ev("c-1", "consultation_scheduled", joana), source="agenda")
+    fine = event_record(
+        item=ev("c-2", "consultation_scheduled", joana, specialty="pediatria"), source="agenda"
+    )
+
+    assert outcome.status == "accepted" and outcome.warnings == ("properties.specialty",)
+    assert fine.status == "accepted" and fine.warnings == ()
+
+
+def test_naive_or_far_future_times_are_rejected(joana):
+    naive = EventInput(
+        event_id="n", type="lead_created", occurred_at=datetime(2026, 1, 1), affiliate_id=joana.pk
+    )
+    future = EventInput(
+        event_id="f",
+        type="lead_created",
+        occurred_at=timezone.now() + timedelta(days=2),
+        affiliate_id=joana.pk,
+    )
+
+    outcomes = events_ingest(items=[naive, future], source="api")
+
+    assert [(o.code, o.field) for o in outcomes] == [
+        ("occurred_at_invalid", "occurred_at"),
+        ("occurred_at_future", "occurred_at"),
+    ]
+
+
+def test_affiliates_are_found_by_external_id_or_cpf_and_an_ambiguous_cpf_is_refused(joana):
+    Affiliate.objects.create(external_id="B-1", name="Gêmeo 1", cpf="11144477735")
+    Affiliate.objects.create(external_id="B-2", name="Gêmeo 2", cpf="11144477735")
+    items = [
+        EventInput(event_id="x-1", type="lead_created", occurred_at=T0, external_id="A-1"),
+        EventInput(event_id="x-2", type="form_completed", occurred_at=T0, cpf="529.982.247-25"),
+        EventInput(event_id="x-3", type="lead_created", occurred_at=T0, cpf="111.444.777-35"),
+        EventInput(event_id="x-4", type="lead_created", occurred_at=T0, cpf="123"),
+        EventInput(event_id="x-5", type="lead_created", occurred_at=T0),
+    ]
+
+    outcomes = events_ingest(items=items, source="api")
+
+    assert [(o.status, o.code, o.affiliate_id) for o in outcomes] == [
+        ("accepted", "", joana.pk),
+        ("accepted", "", joana.pk),
+        ("rejected", "affiliate_ambiguous", None),
+        ("rejected", "cpf_invalid", None),
+        ("rejected", "affiliate_required", None),
+    ]
+
+
+def _journey(affiliate: Affiliate) -> list[EventInput]:
+    return [
+        ev("j-lead", "lead_created", affiliate, minutes=0),
+        ev("j-reg", "registration_started", affiliate, minutes=10),
+        ev("j-form", "form_completed", affiliate, minutes=20),
+        ev("j-acct", "account_opened", affiliate, minutes=30),
+        ev("j-down", "app_downloaded", affiliate, minutes=60),
+        ev("j-act", "app_activated", affiliate, minutes=70),
+        ev("j-cash1", "cash_in", affiliate, minutes=100, amount="300.00"),
+        ev("j-cons", "consultation_scheduled", affiliate, minutes=110, specialty="cardiologia"),
+        ev("j-cash2", "cash_in", affiliate, minutes=120, amount="250.50"),
+    ]
+
+
+def test_stage_is_the_furthest_reached_whatever_order_the_events_arrive_in(joana):
+    items = _journey(joana)
+    random.Random(7).shuffle(items)
+    for item in items:  # one at a time, out of order
+        event_record(item=item, source="api")
+
+    joana.refresh_from_db()
+    assert joana.stage == "cash_in"
+    assert joana.stage_changed_at == T0 + timedelta(minutes=100)  # the first event that reached it
+    assert joana.total_cash_in == Decimal("550.50")
+    assert joana.tier == "Prata"
+
+
+def test_a_late_older_event_never_moves_the_stage_back(joana):
+    event_record(item=ev("late-act", "app_activated", joana, minutes=70), source="app")
+    event_record(item=ev("late-reg", "registration_started", joana, minutes=10), source="api")
+    event_record(item=ev("late-act-2", "app_activated", joana, minutes=200), source="app")
+
+    joana.refresh_from_db()
+    assert joana.stage == "activated"
+    assert joana.stage_changed_at == T0 + timedelta(minutes=70)
+
+
+def test_an_older_event_of_the_same_stage_moves_stage_changed_at_earlier(joana):
+    event_record(item=ev("d-2", "app_downloaded", joana, minutes=90), source="app")
+    event_record(item=ev("d-1", "app_downloaded", joana, minutes=40), source="app")
+
+    joana.refresh_from_db()
+    assert (joana.stage, joana.stage_changed_at) == ("app_downloaded", T0 + timedelta(minutes=40))
+
+
+def test_the_tier_follows_cash_in_and_is_recomputed_when_the_bands_change(joana):
+    event_record(item=ev("t-1", "cash_in", joana, amount="100.00"), source="pagamentos")
+    joana.refresh_from_db()
+    assert (joana.total_cash_in, joana.tier) == (Decimal("100.00"), "Bronze")
+
+    event_record(item=ev("t-2", "cash_in", joana, minutes=1, amount="1900.00"), source="pagamentos")
+    event_record(item=ev("t-3", "cashout", joana, minutes=2, amount="500.00"), source="pagamentos")
+    joana.refresh_from_db()
+    assert (joana.total_cash_in, joana.tier, joana.stage) == (Decimal("2000.00"), "Ouro", "cashout")
+
+    DepositTier.objects.filter(name="Ouro").update(min_total=Decimal("5000.00"))
+    DepositTier.objects.create(name="Diamante", min_total=Decimal("10000.00"))
+    assert tiers_recompute() == 1
+    joana.refresh_from_db()
+    assert joana.tier == "Prata"
+
+
+def test_no_cash_in_means_no_tier(joana):
+    event_record(item=ev("cb", "cashback", joana, amount="5.00"), source="pagamentos")
+    joana.refresh_from_db()
+    assert (joana.total_cash_in, joana.tier) == (Decimal("0.00"), "")
+
+
+def test_stage_changes_are_reported_and_listeners_hear_them_after_commit(
+    joana, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(events, "_stage_change_listeners", [])
+    heard = []
+    stage_changes_subscribe(heard.extend)
+    other = Affiliate.objects.create(external_id="A-2", name="Pedro Alves")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = events_ingest(
+            items=[
+                ev("s-1", "account_opened", joana, minutes=5),
+                ev("s-2", "lead_created", joana),
+                ev("s-3", "consultation_scheduled", other, specialty="pediatria"),
+            ],
+            source="api",
+        )
+        assert heard == []  # nothing before the commit
+
+    changes = [(c.affiliate_id, c.old_stage, c.new_stage) for c in outcomes.stage_changes]
+    assert changes == [(joana.pk, "lead", "registered")]
+    assert [(c.affiliate_id, c.new_stage) for c in heard] == [(joana.pk, "registered")]
+    # The same event again is a duplicate and changes nothing.
+    again = events_ingest(items=[ev("s-1", "account_opened", joana, minutes=5)], source="api")
+    assert again.stage_changes == []
+
+
+def test_a_full_refresh_recomputes_derived_fields_from_the_events(joana):
+    for item in _journey(joana)[:5]:
+        event_record(item=item, source="api")
+    Affiliate.objects.filter(pk=joana.pk).update(stage="lead", tier="Ouro", total_cash_in=Decimal("9.99"))
+
+    result = affiliates_refresh_derived()
+
+    assert result.changed == 1
+    assert [(c.old_stage, c.new_stage) for c in result.stage_changes] == [("lead", "app_downloaded")]
+    joana.refresh_from_db()
+    assert (joana.stage, joana.tier, joana.total_cash_in) == ("app_downloaded", "", Decimal("0.00"))
+    assert affiliates_refresh_derived().changed == 0
+
+
+def test_a_batch_of_a_thousand_takes_a_constant_number_of_queries(in_a, django_assert_max_num_queries):
+    people = Affiliate.objects.bulk_create(
+        Affiliate(external_id=f"P-{i}", name=f"Pessoa {i}", cpf=f"{i:011d}") for i in range(1, 301)
+    )
+    items = []
+    for i in range(1000):
+        person = people[i % len(people)]
+        ref = [{"affiliate_id": person.pk}, {"external_id": person.external_id}, {"cpf": person.cpf}][i % 3]
+        kind = ["lead_created", "cash_in", "app_downloaded", "consultation_scheduled"][i // 300]
+        items.append(
+            EventInput(
+                event_id=f"bulk-{i}",
+                type=kind,
+                occurred_at=T0 + timedelta(seconds=i),
+                properties={"amount": "10.00"} if kind == "cash_in" else {"specialty": "pediatria"},
+                **ref,
+            )
+        )
+
+    with django_assert_max_num_queries(10):
+        outcomes = events_ingest(items=items, source="bench")
+
+    assert outcomes.tally()["accepted"] == 1000
+    assert (
+        Affiliate.objects.filter(stage="cash_in", total_cash_in=Decimal("10.00"), tier="Bronze").count()
+        == 300
+    )
+
+
+def test_concurrent_batches_for_the_same_affiliate_lose_no_cash(django_db_setup, committed):
+    """Two API workers ingesting at once (two connections, committed data): each recompute
+    sees the other's committed events, so after every round the total is the sum of the events."""
+    alpha = UDN.objects.get(slug="alpha")
+    with tenant_context(alpha):
+        person = Affiliate.objects.create(external_id="RACE-1", name="Rita Corrida")
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            Affiliate.objects.filter(pk=person.pk).delete()
+
+    committed.append(cleanup)
+    rounds = 12
+    together = threading.Barrier(2)
+    errors: list[BaseException] = []
+    totals: list[tuple[Decimal, Decimal]] = []
+
+    def worker(name: str) -> None:
+        try:
+            with tenant_context(alpha):
+                for n in range(rounds):
+                    together.wait()
+                    items = [
+                        ev(f"{name}-{n}-{k}", "cash_in", person, minutes=n, amount="1.00") for k in range(20)
+                    ]
+                    events_ingest(items=items, source=name)
+                    together.wait()
+                    if name == "w1":
+                        stored = Affiliate.objects.get(pk=person.pk).total_cash_in
+                        totals.append(
+                            (stored, Event.objects.filter(affiliate=person).aggregate(s=Sum("amount"))["s"])
+                        )
+        except BaseException as exc:  # re-raised in the test thread below
+            together.abort()
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in ("w1", "w2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(totals) == rounds
+    assert all(stored == summed for stored, summed in totals)
+    with tenant_context(alpha):
+        person.refresh_from_db()
+        assert (person.total_cash_in, person.stage) == (Decimal(2 * rounds * 20), "cash_in")
