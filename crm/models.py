@@ -46,23 +46,17 @@ class Affiliate(models.Model):
     """A member (or lead, at stage `lead`) of this UDN, in the standard shape."""
 
     external_id = models.CharField(_("external id"), max_length=64)
-    cpf = models.CharField(
-        _("CPF"), max_length=11, blank=True, help_text=_("11 digits, no punctuation.")
-    )
+    cpf = models.CharField(_("CPF"), max_length=11, blank=True, help_text=_("11 digits, no punctuation."))
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(
-        _("mobile phone"), max_length=20, blank=True, help_text=_("E.164")
-    )
+    phone = models.CharField(_("mobile phone"), max_length=20, blank=True, help_text=_("E.164"))
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=120, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True)
     plan = models.CharField(_("plan"), max_length=80, blank=True)
     plan_fee = models.DecimalField(_("monthly fee"), max_digits=10, decimal_places=2, null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, blank=True)
-    stage = models.CharField(
-        _("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD
-    )
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD)
     stage_changed_at = models.DateTimeField(_("stage changed at"), null=True, blank=True)
     tier = models.CharField(_("deposit tier"), max_length=40, blank=True)
     total_cash_in = models.DecimalField(_("total cash in"), max_digits=14, decimal_places=2, default=0)
@@ -166,8 +160,9 @@ class EventKind(models.Model):
 class Event(models.Model):
     """One thing that happened to an affiliate. Append-only; `event_id` makes ingest idempotent."""
 
-    event_id = models.CharField(_("event id"), max_length=100, unique=True)
-    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(_("event id"), max_length=100)
+    # The (affiliate, occurred_at) index below serves the foreign key too: no second index.
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(_("type"), max_length=40)
     occurred_at = models.DateTimeField(_("occurred at"))
     source = models.CharField(_("source"), max_length=40, blank=True)
@@ -183,6 +178,8 @@ class Event(models.Model):
             models.Index(fields=["affiliate", "-occurred_at"], name="event_affiliate_time"),
             models.Index(fields=["type", "occurred_at"], name="event_type_time"),
         ]
+        # A constraint, not unique=True, which would add a LIKE twin index paid on every insert.
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="event_event_id_unique")]
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.occurred_at:%d/%m/%Y %H:%M}"
@@ -252,7 +249,9 @@ class ImportJob(models.Model):
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=300)
     original_name = models.CharField(_("file name"), max_length=255)
     # The file's headers in their order (jsonb keeps no key order).
-    headers = ArrayField(models.CharField(max_length=200), default=list, blank=True, verbose_name=_("headers"))
+    headers = ArrayField(
+        models.CharField(max_length=200), default=list, blank=True, verbose_name=_("headers")
+    )
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED

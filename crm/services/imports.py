@@ -541,7 +541,7 @@ def _initial_load(cursor, source: str) -> tuple[int, int]:
     for name, _definition in secondary:
         cursor.execute(f'DROP INDEX "{name}"')
     insert = UPSERT_SQL.replace("{source}", source).split("ON CONFLICT")[0]
-    _timed_execute(cursor, insert + " RETURNING true) SELECT count(*) FROM upserted")
+    _timed_execute(cursor, insert + " RETURNING true) SELECT count(*) FROM upserted")  # noqa: S608 - constants only
     created = cursor.fetchone()[0]
     for _name, definition in secondary:
         _timed_execute(cursor, definition)
