@@ -40,7 +40,7 @@ def _server():
     VAR.mkdir(exist_ok=True)
     # pgserver keeps its lock file in the runtime dir; give it one when the session has none.
     if not os.environ.get("XDG_RUNTIME_DIR"):
-        (VAR / "run").mkdir(exist_ok=True)
+        (VAR / "run").mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(VAR / "run")
     import pgserver
 

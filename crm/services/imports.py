@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import polars as pl
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.models import ColumnMapping, ImportJob, ImportStatus
@@ -28,6 +29,7 @@ from crm.normalize import STANDARD_FIELDS, frame_normalize, reason_message
 from crm.readers import (
     EXTRA_PREFIX,
     ImportFileError,
+    SourceFile,
     header_key,
     source_batches,
     source_open,
@@ -256,6 +258,26 @@ def _copy(cursor, sql: str, frame: pl.DataFrame) -> None:
         copy.write(buffer.getbuffer())
 
 
+def _prepared_batches(*, source: SourceFile, mapping: dict[str, str]) -> Iterator[tuple[int, PreparedBatch]]:
+    """Read and prepare the next batch in a thread while the caller COPYs this one: polars releases
+    the GIL, so normalising overlaps PostgreSQL's work."""
+    batches = source_batches(source)
+    language = translation.get_language()
+
+    def prepare_next() -> tuple[int, PreparedBatch] | None:
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        with translation.override(language):  # rejection reasons in the language of whoever started it
+            return batch.height, frame_prepare(batch=batch, mapping=mapping)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-prepare") as pool:
+        future = pool.submit(prepare_next)
+        while (ready := future.result()) is not None:
+            future = pool.submit(prepare_next)
+            yield ready
+
+
 def _stage_batch(cursor, job: ImportJob, prepared: PreparedBatch) -> tuple[int, int]:
     valid, rejected = prepared.valid, prepared.rejected
     if valid.height:
@@ -438,18 +460,11 @@ def affiliates_import(
         with connection.cursor() as cursor:
             _create_staging(cursor)
             total = rejected = 0
-            for batch in source_batches(source):
+            for rows, prepared in _prepared_batches(source=source, mapping=job.mapping):
                 started = time.perf_counter()
-                prepared = frame_prepare(batch=batch, mapping=job.mapping)
-                prepared_at = time.perf_counter()
                 _valid, bad = _stage_batch(cursor, job, prepared)
-                logger.info(
-                    "import batch of %s: prepare %.2fs, copy %.2fs",
-                    batch.height,
-                    prepared_at - started,
-                    time.perf_counter() - prepared_at,
-                )
-                total += batch.height
+                logger.info("import batch of %s staged in %.2fs", rows, time.perf_counter() - started)
+                total += rows
                 rejected += bad
                 ImportJob.objects.filter(pk=job.pk).update(total_rows=total, rejected=rejected)
                 job.total_rows, job.rejected = total, rejected
@@ -538,11 +553,21 @@ def _initial_load(cursor, source: str) -> tuple[int, int]:
         """
     )
     secondary = cursor.fetchall()
+    # The unique key too: the merged rows' keys are distinct, and the table was empty.
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'crm_affiliate'::regclass AND contype = 'u'"
+    )
+    unique = cursor.fetchall()
+    for name, _definition in unique:
+        cursor.execute(f'ALTER TABLE crm_affiliate DROP CONSTRAINT "{name}"')
     for name, _definition in secondary:
         cursor.execute(f'DROP INDEX "{name}"')
     insert = UPSERT_SQL.replace("{source}", source).split("ON CONFLICT")[0]
     _timed_execute(cursor, insert + " RETURNING true) SELECT count(*) FROM upserted")  # noqa: S608 - constants only
     created = cursor.fetchone()[0]
+    for name, definition in unique:
+        _timed_execute(cursor, f'ALTER TABLE crm_affiliate ADD CONSTRAINT "{name}" {definition}')
     for _name, definition in secondary:
         _timed_execute(cursor, definition)
     return created, 0

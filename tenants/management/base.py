@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -11,7 +12,7 @@ from tenants.models import UDN
 from tenants.selectors import udn_list
 
 
-class UDNCommand(BaseCommand):
+class UDNCommand(BaseCommand, abc.ABC):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--udn", required=True, metavar="SLUG", help="the UDN to work in (its slug)")
 
@@ -24,5 +25,6 @@ class UDNCommand(BaseCommand):
         with tenant_context(udn):
             return self.handle_udn(udn, *args, **options)
 
+    @abc.abstractmethod
     def handle_udn(self, udn: UDN, /, *args: Any, **options: Any) -> str | None:
-        raise NotImplementedError("subclasses implement handle_udn")
+        """The command's work, inside `udn`'s schema."""
