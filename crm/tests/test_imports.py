@@ -199,7 +199,7 @@ def test_an_unreadable_file_fails_clearly_and_exits_non_zero(udn_a, tmp_path, co
 
     with pytest.raises(CommandError):
         run_command(path)
-    with pytest.raises(CommandError, match="not found"):
+    with pytest.raises(CommandError, match="missing.csv"):
         run_command(tmp_path / "missing.csv")
 
 

@@ -1,0 +1,631 @@
+"""crm.normalize: the scalar rules, the vectorized twin, and their agreement on a varied corpus."""
+
+import random
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+import pytest
+import time_machine
+from django.utils import translation
+from faker import Faker
+
+from crm.models import Origin
+from crm.normalize import (
+    OUTPUT_COLUMNS,
+    STANDARD_FIELDS,
+    NormalizationError,
+    Reason,
+    affiliate_record_normalize,
+    amount_parse,
+    birth_date_parse,
+    cpf_normalize,
+    email_normalize,
+    frame_normalize,
+    name_normalize,
+    origin_normalize,
+    phone_normalize,
+    reason_message,
+    state_normalize,
+    state_time_zone,
+    tags_parse,
+)
+
+TODAY = date(2026, 11, 22)
+
+
+def reason_of(function, value, **kwargs) -> Reason:
+    with pytest.raises(NormalizationError) as caught:
+        function(value, **kwargs)
+    return caught.value.reason
+
+
+# --- reasons ----------------------------------------------------------------------------------------------------
+
+
+def test_every_reason_has_a_translatable_message():
+    with translation.override("en"):
+        for reason in Reason:
+            message = reason_message(reason)
+            assert message and message != reason.value
+        assert reason_message("cpf_invalid") == reason_message(Reason.CPF_INVALID)
+    assert reason_message("not_a_reason") == "not_a_reason"
+
+
+def test_normalization_error_carries_its_reason():
+    error = NormalizationError(Reason.CPF_INVALID)
+    assert error.reason is Reason.CPF_INVALID
+    assert isinstance(error, ValueError)
+
+
+# --- CPF --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("123.456.789-09", "12345678909"),
+        ("12345678909", "12345678909"),
+        (" 123 456 789 09 ", "12345678909"),
+        ("12345678909.0", "12345678909"),
+        (12345678909, "12345678909"),
+        (12345678909.0, "12345678909"),
+        (1234567890, "01234567890"),  # a spreadsheet ate the leading zero
+        ("1234567890", "01234567890"),
+        ("12345601", "00012345601"),
+        ("", ""),
+        ("   ", ""),
+        (None, ""),
+    ],
+)
+def test_cpf_is_eleven_digits_with_lost_zeros_put_back(value, expected):
+    assert cpf_normalize(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "123.456.789-00",
+        "111.111.111-11",
+        "00000000000",
+        "abc",
+        "1234567",
+        "123456789012",
+        "123.456.789/09",
+        12.5,
+    ],
+)
+def test_cpf_with_wrong_check_digits_or_shape_is_invalid(value):
+    assert reason_of(cpf_normalize, value) is Reason.CPF_INVALID
+
+
+# --- phone ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "(11) 98765-4321",
+        "11987654321",
+        "11 98765-4321",
+        "+55 11 98765-4321",
+        "+55 (11) 98765-4321",
+        "5511987654321",
+        "011 98765 4321",
+        "0xx11 98765-4321",
+        "(0XX11) 98765-4321",
+        "0 15 11 98765-4321",  # trunk prefix and carrier code
+        "005511987654321",
+        "11 8765-4321",  # old 8-digit mobile: the 9 is added
+        "+55 11 8765-4321",
+        "11987654321.0",
+        11987654321,
+        11987654321.0,
+    ],
+)
+def test_brazilian_mobiles_in_any_usual_format_become_e164(value):
+    assert phone_normalize(value) == "+5511987654321"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("98765-4321", Reason.PHONE_NO_DDD),
+        ("8765-4321", Reason.PHONE_NO_DDD),
+        ("+55 98765-4321", Reason.PHONE_NO_DDD),
+        ("(11) 3456-7890", Reason.PHONE_LANDLINE),
+        ("+55 11 3456-7890", Reason.PHONE_LANDLINE),
+        ("+44 20 7946 0958", Reason.PHONE_LANDLINE),
+        ("0800 123 4567", Reason.PHONE_INVALID),
+        ("0300 069 5604", Reason.PHONE_INVALID),
+        ("(00) 98765-4321", Reason.PHONE_INVALID),
+        ("(20) 98765-4321", Reason.PHONE_INVALID),  # no such DDD
+        ("11 98765-4321 ramal 2", Reason.PHONE_INVALID),
+        ("abc", Reason.PHONE_INVALID),
+        ("+", Reason.PHONE_INVALID),
+        ("+999 123", Reason.PHONE_INVALID),
+    ],
+)
+def test_phones_that_are_not_reachable_mobiles_are_rejected_with_why(value, reason):
+    assert reason_of(phone_normalize, value) is reason
+
+
+def test_foreign_mobiles_are_kept_in_e164():
+    assert phone_normalize("+44 7911 123456") == "+447911123456"
+    assert phone_normalize("0044 7911 123456") == "+447911123456"
+    assert phone_normalize("+351 912 345 678") == "+351912345678"
+    assert phone_normalize("+1 650 253 0000") == "+16502530000"  # NANP does not tell mobiles apart
+
+
+def test_ddd_55_is_not_mistaken_for_the_country_code():
+    assert phone_normalize("55 98765-4321") == "+5555987654321"
+    assert phone_normalize("+55 55 98765-4321") == "+5555987654321"
+
+
+def test_blank_phone_is_empty():
+    assert phone_normalize("  ") == ""
+    assert phone_normalize(None) == ""
+
+
+# --- e-mail, name -----------------------------------------------------------------------------------------------
+
+
+def test_email_is_validated_and_lower_cased():
+    assert email_normalize(" Foo.Bar@Example.COM ") == "foo.bar@example.com"
+    assert email_normalize("maria+tag@uol.com.br") == "maria+tag@uol.com.br"
+    assert email_normalize("") == ""
+
+
+@pytest.mark.parametrize(
+    "value", ["foo@", "@foo.com", "a b@c.com", "a@b", "a@@b.com", "a..b@c.com", "a@localhost", "x@foo.test"]
+)
+def test_malformed_email_is_invalid(value):
+    assert reason_of(email_normalize, value) is Reason.EMAIL_INVALID
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("JOÃO DA SILVA", "João da Silva"),
+        ("  maria   dos  santos E souza ", "Maria dos Santos e Souza"),
+        ("MARIA DA E DOS SANTOS", "Maria da e dos Santos"),
+        ("DA SILVA", "Da Silva"),
+        ("ana-maria d'ávila", "Ana-Maria D'Ávila"),
+        ("\tpedro\u00a0álvares  cabral", "Pedro Álvares Cabral"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_name_is_title_case_with_portuguese_particles(value, expected):
+    assert name_normalize(value) == expected
+
+
+# --- birth date -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "17/05/1990",
+        "17/5/1990",
+        "17-05-1990",
+        "17.05.1990",
+        "1990-05-17",
+        "1990-05-17 00:00:00",
+        "1990-05-17T00:00:00",
+        "17/05/90",
+        datetime(1990, 5, 17, 13, 45),
+        date(1990, 5, 17),
+    ],
+)
+def test_birth_date_formats(value):
+    assert birth_date_parse(value, today=TODAY) == date(1990, 5, 17)
+
+
+def test_two_digit_year_is_the_latest_that_is_not_in_the_future():
+    assert birth_date_parse("17/05/05", today=TODAY) == date(2005, 5, 17)
+    assert birth_date_parse("22/11/26", today=TODAY) == date(2026, 11, 22)
+    assert birth_date_parse("01/12/26", today=TODAY) == date(1926, 12, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("31/02/1990", Reason.BIRTH_DATE_INVALID),
+        ("29/02/1900", Reason.BIRTH_DATE_INVALID),
+        ("01/13/1990", Reason.BIRTH_DATE_INVALID),
+        ("ontem", Reason.BIRTH_DATE_INVALID),
+        ("1990/05/17", Reason.BIRTH_DATE_INVALID),
+        ("23/11/2026", Reason.BIRTH_DATE_FUTURE),
+        ("01/01/2090", Reason.BIRTH_DATE_FUTURE),
+        ("31/12/1899", Reason.BIRTH_DATE_FUTURE),
+        (date(1850, 1, 1), Reason.BIRTH_DATE_FUTURE),
+    ],
+)
+def test_impossible_future_or_too_old_birth_dates_are_rejected(value, reason):
+    assert reason_of(birth_date_parse, value, today=TODAY) is reason
+
+
+def test_birth_date_in_the_future_is_judged_against_the_local_today():
+    with time_machine.travel(datetime(2030, 1, 1, 12, 0), tick=False):
+        assert birth_date_parse("31/12/2029") == date(2029, 12, 31)
+        assert reason_of(birth_date_parse, "02/01/2030") is Reason.BIRTH_DATE_FUTURE
+
+
+def test_blank_birth_date_is_none():
+    assert birth_date_parse(" ", today=TODAY) is None
+    assert birth_date_parse(None, today=TODAY) is None
+
+
+# --- amounts, state, origin, tags -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1.234,56", "1234.56"),
+        ("R$ 1.234,56", "1234.56"),
+        ("R$\u00a01.234,56", "1234.56"),
+        ("1234.56", "1234.56"),
+        ("1234,5", "1234.50"),
+        ("-10,00", "-10.00"),
+        ("-R$ 10,00", "-10.00"),
+        ("1.234", "1234.00"),  # a dot before three digits groups thousands, as Brazilians write
+        ("1.000.000,00", "1000000.00"),
+        ("1,234.56", "1234.56"),
+        ("0,005", "0.01"),  # half-up
+        ("99,994", "99.99"),
+        (",5", "0.50"),
+        ("-0,00", "0.00"),
+        ("99999999,99", "99999999.99"),
+        (1234.5, "1234.50"),
+        (123.456, "123.46"),
+        (Decimal("10"), "10.00"),
+        (7, "7.00"),
+    ],
+)
+def test_amounts_in_brazilian_and_plain_notation(value, expected):
+    amount = amount_parse(value)
+    assert amount == Decimal(expected)
+    assert str(amount) == expected
+
+
+@pytest.mark.parametrize("value", ["abc", "1,2,3", "1.2.3", "-", "100000000", "99999999,995", "12a", True])
+def test_unreadable_or_too_large_amounts_are_invalid(value):
+    assert reason_of(amount_parse, value) is Reason.AMOUNT_INVALID
+
+
+def test_blank_amount_is_none():
+    assert amount_parse("") is None
+    assert amount_parse("R$ ") is None
+    assert amount_parse(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "uf"),
+    [
+        ("sp", "SP"),
+        ("SP", "SP"),
+        ("São Paulo", "SP"),
+        ("sao paulo", "SP"),
+        ("rio grande  do sul", "RS"),
+        ("Pará", "PA"),
+    ],
+)
+def test_state_accepts_codes_and_names(value, uf):
+    assert state_normalize(value) == uf
+
+
+def test_unknown_state_is_invalid():
+    assert reason_of(state_normalize, "Narnia") is Reason.STATE_INVALID
+    assert state_normalize("") == ""
+
+
+@pytest.mark.parametrize(
+    ("uf", "zone"),
+    [
+        ("SP", "America/Sao_Paulo"),
+        ("RJ", "America/Sao_Paulo"),
+        ("AM", "America/Manaus"),
+        ("MT", "America/Cuiaba"),
+        ("MS", "America/Campo_Grande"),
+        ("RO", "America/Porto_Velho"),
+        ("RR", "America/Boa_Vista"),
+        ("AC", "America/Rio_Branco"),
+        ("PE", "America/Recife"),
+        ("BA", "America/Bahia"),
+        ("CE", "America/Fortaleza"),
+        ("MA", "America/Fortaleza"),
+        ("AL", "America/Maceio"),
+        ("SE", "America/Maceio"),
+        ("PA", "America/Belem"),
+        ("AP", "America/Belem"),
+        ("TO", "America/Araguaina"),
+        ("bahia", "America/Bahia"),
+        ("", ""),
+    ],
+)
+def test_state_time_zone(uf, zone):
+    assert state_time_zone(uf) == zone
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("Loja", Origin.STORE),
+        ("site", Origin.SITE),
+        ("Website", Origin.SITE),
+        ("internet", Origin.SITE),
+        ("WhatsApp", Origin.WHATSAPP),
+        ("zap", Origin.WHATSAPP),
+        ("wpp", Origin.WHATSAPP),
+        ("Parceiro", Origin.PARTNER),
+        ("parceria", Origin.PARTNER),
+        ("Indicação", Origin.REFERRAL),
+        ("indicacao", Origin.REFERRAL),
+        ("evento", Origin.EVENT),
+        ("Feira", Origin.EVENT),
+        ("Instagram", Origin.OTHER),
+        ("", ""),
+    ],
+)
+def test_origin_maps_to_the_model_choices(value, origin):
+    assert origin_normalize(value) == origin
+
+
+def test_tags_are_split_trimmed_lowered_and_deduplicated():
+    assert tags_parse("VIP; gold | vip,, Novo ") == ["vip", "gold", "novo"]
+    assert tags_parse("") == []
+    assert tags_parse("x" * 50) == ["x" * 40]
+
+
+# --- frame_normalize --------------------------------------------------------------------------------------------
+
+
+def test_frame_has_the_output_columns_and_types_in_row_order():
+    df = pl.DataFrame({"_row": [7, 3], "name": ["ANA", "BIA"], "external_id": ["a", "b"]})
+    out = frame_normalize(df, today=TODAY)
+    assert tuple(out.columns) == OUTPUT_COLUMNS
+    assert out.schema["birth_date"] == pl.Date
+    assert out.schema["plan_fee"] == pl.Utf8
+    assert out.schema["tags"] == pl.List(pl.Utf8)
+    assert out.schema["_reasons"] == pl.List(pl.Utf8)
+    assert out["_row"].to_list() == [7, 3]
+    assert out["name"].to_list() == ["Ana", "Bia"]
+    # Missing optional fields are blank, not reasons to reject.
+    assert out["_reasons"].to_list() == [[], []]
+    assert out["birth_date"].to_list() == [None, None]
+    assert out["plan_fee"].to_list() == [None, None]
+    assert out["tags"].to_list() == [[], []]
+
+
+def test_frame_rejects_rows_with_every_reason_that_applies():
+    df = pl.DataFrame(
+        {
+            "_row": [1, 2, 3],
+            "external_id": ["", "", "x" * 65],
+            "cpf": ["123.456.789-00", "123.456.789-09", ""],
+            "name": ["", "Ana", "Bia"],
+            "phone": ["98765-4321", "(11) 3456-7890", "+44 20 7946 0958"],
+            "email": ["a@b", "ok@uol.com.br", "josé@exêmplo..br"],
+            "birth_date": ["31/02/1990", "01/01/2090", ""],
+            "state": ["XX", "sp", ""],
+            "plan_fee": ["abc", "", "R$ 10"],
+        }
+    )
+    out = frame_normalize(df, today=TODAY)
+    assert out["_reasons"].to_list() == [
+        ["id_missing", "cpf_invalid", "name_missing", "email_invalid", "phone_no_ddd", "birth_date_invalid",
+         "state_invalid", "amount_invalid"],
+        ["phone_landline", "birth_date_future"],
+        ["email_invalid", "phone_landline", "value_too_long"],
+    ]  # fmt: skip
+    # A blank external id takes the CPF.
+    assert out["external_id"].to_list()[1] == "12345678909"
+    assert out["plan_fee"].to_list() == [None, None, "10.00"]
+
+
+def test_frame_accepts_numbers_and_dates_as_spreadsheets_give_them():
+    df = pl.DataFrame(
+        {
+            "_row": [1, 2],
+            "cpf": [1234567890, 12345678909],
+            "phone": [11987654321.0, 5511987654321.0],
+            "birth_date": [date(1990, 5, 17), date(2001, 1, 2)],
+            "plan_fee": [123.456, 99.0],
+            "name": ["a", "b"],
+        }
+    )
+    out = frame_normalize(df, today=TODAY)
+    assert out["cpf"].to_list() == ["01234567890", "12345678909"]
+    assert out["phone"].to_list() == ["+5511987654321", "+5511987654321"]
+    assert out["birth_date"].to_list() == [date(1990, 5, 17), date(2001, 1, 2)]
+    assert out["plan_fee"].to_list() == ["123.46", "99.00"]
+    assert out["_reasons"].to_list() == [[], []]
+
+
+def test_frame_of_no_rows():
+    out = frame_normalize(pl.DataFrame({"_row": pl.Series([], dtype=pl.Int64)}), today=TODAY)
+    assert out.height == 0
+    assert tuple(out.columns) == OUTPUT_COLUMNS
+
+
+# --- agreement between the scalar rules and frame_normalize -----------------------------------------------------
+
+UGLY: dict[str, list] = {
+    "external_id": ["A1", " 00123 ", "", None, "x" * 65, "B-2"],
+    "cpf": [
+        "123.456.789-09", "12345678909", " 123.456.789-09 ", "1234567890", "12345678909.0", "123 456 789 09",
+        "12345601", "123.456.789-00", "111.111.111-11", "00000000000", "abc", "123", "123456789012",
+        "123.456.789/09", "", "   ", None, "1234567", "0", "99999999999",
+    ],
+    "phone": [
+        "(11) 98765-4321", "11987654321", "+55 11 98765-4321", "5511987654321", "011 98765 4321",
+        "0xx11 98765-4321", "(0XX11) 98765-4321", "0 15 11 98765-4321", "015 11 98765 4321", "11 8765-4321",
+        "+55 11 8765-4321", "98765-4321", "8765-4321", "(11) 3456-7890", "+55 11 3456-7890", "0800 123 4567",
+        "0300 069 5604", "+1 650 253 0000", "+44 7911 123456", "+44 20 7946 0958", "0044 7911 123456",
+        "+351 912 345 678", "abc", "11 98765-4321 ramal 2", "+", "(00) 98765-4321", "11987654321.0",
+        "55 98765-4321", "+55 55 98765-4321", "+999 123", "11 7123-4567", "(21) 5555-1234", "", None, "++5511987654321",
+        "11/98765-4321", "0055 11 98765-4321", "+55 0 11 98765-4321", "4003-1234", "11 2345 678",
+    ],
+    "email": [
+        "Foo.Bar@Example.COM", " joao@uol.com.br ", "maria+tag@gmail.com", "o'neil@x.com.br", "foo@", "@foo.com",
+        "a b@c.com", "a@b", "a@@b.com", "a..b@c.com", ".a@b.com", "a.@b.com", "a@b..com", "a@-b.com", "a@b.c1",
+        "a@localhost", "x@foo.test", "x@foo.local", "josé@exemplo.com.br", "jose@exêmplo.com.br",
+        "x@xn--bcher-kva.com", "x@ab--cd.com", '"quoted"@x.com', "<a@b.com>", "Name <a@b.com>", "", None,
+        "a@b.com.", "a_b-c@sub-domain.example.co", "UPPER@CASE.ORG", "a@" + "b" * 64 + ".com", "x@y.z",
+        "a/b{c}|d~e@f.com", "info@Example.com",
+    ],
+    "name": [
+        "JOÃO DA SILVA", "  maria   dos  santos e souza ", "ana-maria d'ávila", "DA SILVA", "josé de",
+        "MARIA DA E DOS SANTOS", "\tPedro\u00a0Álvares  Cabral", "", "   ", None, "o'neil", "3rd street",
+    ],
+    "birth_date": [
+        "17/05/1990", "17/5/1990", "7/5/1990", "17-05-1990", "17.05.1990", "1990-05-17", "1990-05-17 00:00:00",
+        "1990-05-17T00:00:00", "17/05/90", "17/05/05", "01/12/26", "22/11/26", "31/02/1990", "30/02/2000",
+        "29/02/2000", "29/02/1900", "00/01/1990", "01/13/1990", "01/01/1899", "31/12/1899", "01/01/1900",
+        "23/11/2026", "01/01/2090", "ontem", "1990/05/17", "17/05/1990 10:00", "", None, "29/02/28", "29/02/27",
+    ],
+    "city": ["SÃO PAULO", "rio de janeiro", "  juiz   de fora ", "", None, "EMBU DAS ARTES"],
+    "state": [
+        "sp", "SP", " São Paulo ", "sao paulo", "SAO PAULO", "Rio Grande do Sul", "rio  grande do sul", "Pará",
+        "para", "Amapá", "DF", "XX", "Narnia", "S.P.", "", None, "ceara", "AM", "mato grosso do sul",
+    ],
+    "plan": ["GOLD", "  plano   ouro ", "", None],
+    "plan_fee": [
+        "1.234,56", "R$ 1.234,56", "R$1.234,56", "1234.56", "1234,5", "-10,00", "R$ -10,00", "-R$ 10,00", "1.234",
+        "1,234", "1,234.56", "1,234,567", "99,995", "99.994", "0,005", ",5", "10.", "0", "00,10", "-0,00",
+        "99999999,99", "99999999,995", "100000000", "1.000.000,00", "abc", "1,2,3", "1.2.3", "R$", "-",
+        "12 345,00", "", None, "0001.234", "1.23", "1.2345", "1234.5678",
+    ],
+    "origin": [
+        "Loja", "LOJA", "site", "Website", "internet", "WhatsApp", "zap", "wpp", "Parceiro", "parceria",
+        "Indicação", "indicacao", "evento", "Feira", "Instagram", "store", "", None,
+    ],
+    "tags": ["VIP; gold | vip", "a,b,,c", " Novo ", "x" * 50, "", None, "A|a|A", " ; | ,"],
+}  # fmt: skip
+
+
+def faker_corpus(size: int = 300) -> dict[str, list]:
+    fake = Faker("pt_BR")
+    fake.seed_instance(20261122)
+    rng = random.Random(20261122)
+    date_formats = ["%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"]
+    return {
+        "external_id": [str(rng.randint(1, 10**6)) if rng.random() < 0.7 else "" for _ in range(size)],
+        "cpf": [fake.cpf() if i % 2 else fake.cpf().replace(".", "").replace("-", "") for i in range(size)],
+        "phone": [
+            rng.choice([fake.cellphone_number, fake.phone_number, fake.msisdn])()
+            for _ in range(size)
+        ],
+        "email": [rng.choice([fake.email, fake.free_email, fake.company_email])() for _ in range(size)],
+        "name": [fake.name().upper() if i % 3 == 0 else fake.name() for i in range(size)],
+        "birth_date": [fake.date_of_birth(maximum_age=110).strftime(rng.choice(date_formats)) for _ in range(size)],
+        "city": [fake.city() for _ in range(size)],
+        "state": [rng.choice([fake.estado_sigla(), fake.estado_nome(), fake.estado_nome().lower()]) for _ in range(size)],
+        "plan": [rng.choice(["Gold", "Silver", "BASIC"]) for _ in range(size)],
+        "plan_fee": [
+            rng.choice([f"{v:,.2f}".replace(",", "_").replace(".", ",").replace("_", "."), f"R$ {v:.2f}"])
+            for v in (rng.uniform(-100, 20000) for _ in range(size))
+        ],
+        "origin": [rng.choice(["Loja", "site", "zap", "Parceiro", "indicação", "feira", "Instagram"]) for _ in range(size)],
+        "tags": [rng.choice(["vip; gold", "VIP|novo", "", "a, b, c"]) for _ in range(size)],
+    }  # fmt: skip
+
+
+def phone_fuzz(size: int = 1500) -> list[str]:
+    """Random DDDs and numbers, written the ways people write them."""
+    rng = random.Random(11)
+    values = []
+    for _ in range(size):
+        ddd = f"{rng.randint(10, 99)}"
+        number = "".join(rng.choice("0123456789") for _ in range(rng.choice([8, 9, 9])))
+        prefix = rng.choice(["", "", "+55 ", "55", "0", "0xx", "+", "00"])
+        values.append(rng.choice([f"{prefix}{ddd}{number}", f"{prefix}({ddd}) {number[:-4]}-{number[-4:]}"]))
+    return values
+
+
+def cpf_fuzz(size: int = 500) -> list[str]:
+    rng = random.Random(12)
+    return [
+        "".join(rng.choice("0123456789") for _ in range(rng.choice([8, 10, 11, 11]))) for _ in range(size)
+    ]
+
+
+def email_fuzz(size: int = 500) -> list[str]:
+    """Faker addresses with a character put in, taken out or doubled."""
+    fake = Faker("pt_BR")
+    fake.seed_instance(13)
+    rng = random.Random(13)
+    values = []
+    for _ in range(size):
+        email = fake.email()
+        at = rng.randrange(len(email))
+        mutation = rng.choice(["insert", "delete", "double", "none"])
+        if mutation == "insert":
+            email = email[:at] + rng.choice(".-_@ +'é#\"(") + email[at:]
+        elif mutation == "delete":
+            email = email[:at] + email[at + 1 :]
+        elif mutation == "double":
+            email = email[:at] + email[at] + email[at:]
+        values.append(email)
+    return values
+
+
+def corpus_rows() -> list[dict]:
+    columns = {name: UGLY[name] + faker_corpus()[name] for name in STANDARD_FIELDS}
+    columns["phone"] += phone_fuzz()
+    columns["cpf"] += cpf_fuzz()
+    columns["email"] += email_fuzz()
+    size = max(len(values) for values in columns.values())
+    # Each column cycles through its own values, so values meet in varied combinations.
+    return [{name: values[i % len(values)] for name, values in columns.items()} for i in range(size)]
+
+
+def test_frame_and_scalar_rules_agree_on_a_varied_corpus():
+    rows = corpus_rows()
+    df = pl.DataFrame(
+        {"_row": list(range(len(rows))), **{name: [row[name] for row in rows] for name in STANDARD_FIELDS}},
+        schema={"_row": pl.Int64, **dict.fromkeys(STANDARD_FIELDS, pl.Utf8)},
+    )
+    out = frame_normalize(df, today=TODAY)
+    assert out.height == len(rows)
+    assert out["_row"].to_list() == list(range(len(rows)))
+
+    disagreements = []
+    for row, vectorized in zip(rows, out.iter_rows(named=True), strict=True):
+        scalar = affiliate_record_normalize(record=row, today=TODAY)
+        expected = {
+            **scalar.values,
+            "plan_fee": None if scalar.values["plan_fee"] is None else str(scalar.values["plan_fee"]),
+            "_reasons": [str(r) for r in scalar.reasons],
+        }
+        got = {key: vectorized[key] for key in expected}
+        if got != expected:
+            differing = {k: (row.get(k), expected[k], got[k]) for k in expected if expected[k] != got[k]}
+            disagreements.append(differing)
+    assert not disagreements, disagreements[:10]
+
+    # The corpus really exercises both sides: accepted and rejected rows, and every reason.
+    reasons = {code for codes in out["_reasons"].to_list() for code in codes}
+    assert reasons == {str(r) for r in Reason}
+    assert out.filter(pl.col("_reasons").list.len() == 0).height > 50
+
+
+def test_record_normalize_fills_the_external_id_from_the_cpf():
+    record = affiliate_record_normalize(record={"cpf": "123.456.789-09", "name": "ana"}, today=TODAY)
+    assert record.is_valid
+    assert record.values["external_id"] == "12345678909"
+    missing = affiliate_record_normalize(record={"cpf": "123", "name": "ana"}, today=TODAY)
+    assert missing.reasons == [Reason.ID_MISSING, Reason.CPF_INVALID]
+
+
+def test_distinct_values_stay_apart_even_when_their_hashes_collide(monkeypatch):
+    # The low-cardinality fields are matched back to their rows through a hash; a collision takes the exact path.
+    monkeypatch.setattr(
+        pl.Series, "hash", lambda self, *args, **kwargs: pl.zeros(len(self), dtype=pl.UInt64, eager=True)
+    )
+    df = pl.DataFrame({"_row": [1, 2, 3], "name": ["a", "b", "c"], "state": ["sp", "Bahia", "sp"]})
+    out = frame_normalize(df, today=TODAY)
+    assert out["state"].to_list() == ["SP", "BA", "SP"]
+    assert out["time_zone"].to_list() == ["America/Sao_Paulo", "America/Bahia", "America/Sao_Paulo"]
