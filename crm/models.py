@@ -330,3 +330,57 @@ class LakeExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%d/%m/%Y %H:%M} → {self.destination}"
+
+
+class ApiScope(models.TextChoices):
+    AFFILIATES_READ = "affiliates:read", "affiliates:read"
+    AFFILIATES_WRITE = "affiliates:write", "affiliates:write"
+    EVENTS_WRITE = "events:write", "events:write"
+    SEGMENTS_READ = "segments:read", "segments:read"
+    CAMPAIGNS_READ = "campaigns:read", "campaigns:read"
+
+
+class ApiKey(models.Model):
+    """A partner system's key to this UDN's REST API. The key lives in the UDN's schema, so it
+    opens this UDN only. Only the SHA-256 of the full key is stored; `prefix` finds the row and
+    is shown in the UI to tell keys apart."""
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True)
+    secret_hash = models.CharField(_("key hash (SHA-256)"), max_length=64)
+    scopes = ArrayField(
+        models.CharField(max_length=40, choices=ApiScope.choices), default=list, verbose_name=_("scopes")
+    )
+    created_by = models.CharField(_("created by"), max_length=254, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(prefix__regex=r"^[a-z0-9]{8}$"), name="apikey_prefix_format"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    scopes__contained_by=[
+                        "affiliates:read",
+                        "affiliates:write",
+                        "events:write",
+                        "segments:read",
+                        "campaigns:read",
+                    ]
+                ),
+                name="apikey_scopes_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -66,6 +66,7 @@ SHARED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -230,10 +231,23 @@ HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 300)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # {"error": {"code", "message", "field", "details"}} for every API error (crm/api/errors.py).
+    "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
 }
+# Partner API (crm/api): requests per key, and the largest request body (413 beyond it).
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "UDN CRM API",
+    "DESCRIPTION": "The partner REST API of one UDN, on that UDN's host. Authenticate with "
+    "`Authorization: Bearer <API key>`; POSTs accept an `Idempotency-Key` header.",
     "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # No CDN: Swagger UI's files come from drf-spectacular-sidecar (static files).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Production safety: with DEBUG off, cookies are secure and HSTS is on.

@@ -1,9 +1,9 @@
 """A UDN's space: <udn>.localhost."""
 
-from django.urls import path
+from django.urls import include, path
 
 from crm.urls_common import urlpatterns as common
-from crm.views import affiliates, dashboard, imports, lake, quality
+from crm.views import affiliates, api_keys, dashboard, imports, lake, quality
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -22,5 +22,9 @@ urlpatterns = [
     path("imports/<uuid:pk>/rejected.csv", imports.import_rejected_csv, name="import-rejected"),
     path("quality/", quality.quality, name="quality"),
     path("quality/snapshot/", quality.quality_snapshot, name="quality-snapshot"),
+    path("api-keys/", api_keys.api_keys, name="api-keys"),
+    path("api-keys/new/", api_keys.api_key_new, name="api-key-new"),
+    path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke_view, name="api-key-revoke"),
+    path("api/v1/", include("crm.api.urls")),
     *common,
 ]

@@ -1,0 +1,87 @@
+"""Output shapes (and the documented input shapes) of the API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from crm.models import Affiliate
+
+
+class AffiliateSerializer(serializers.ModelSerializer[Affiliate]):
+    class Meta:
+        model = Affiliate
+        fields = [
+            "id",
+            "external_id",
+            "cpf",
+            "name",
+            "email",
+            "phone",
+            "birth_date",
+            "city",
+            "state",
+            "plan",
+            "plan_fee",
+            "origin",
+            "stage",
+            "stage_changed_at",
+            "tier",
+            "total_cash_in",
+            "time_zone",
+            "tags",
+            "attributes",
+            "consent_email",
+            "consent_whatsapp",
+            "consent_sms",
+            "consent_push",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- documentation of the event contract (parsing is crm.api.contract's) -----------------------
+
+
+class AffiliateRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False)
+    external_id = serializers.CharField(required=False)
+    cpf = serializers.CharField(required=False, help_text="11 digits, punctuation allowed")
+
+
+class EventInSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The partner's unique id of the event (idempotency key).")
+    type = serializers.CharField(help_text="A standard event type or one the UDN registered.")
+    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone offset.")
+    affiliate = AffiliateRefSerializer(help_text="Exactly one of id, external_id, cpf.")
+    properties = serializers.DictField(required=False)
+    source = serializers.CharField(required=False)
+
+
+class EventResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(required=False)
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    code = serializers.CharField(allow_null=True)
+    message = serializers.CharField(allow_null=True)
+    field = serializers.CharField(allow_null=True)
+    affiliate_id = serializers.IntegerField(allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class BatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = EventResultSerializer(many=True)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+    details = serializers.ListField(child=serializers.DictField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

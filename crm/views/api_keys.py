@@ -1,0 +1,57 @@
+"""The API keys page of a UDN: list, create (the key is shown once), revoke."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from crm.api.selectors import api_key_list
+from crm.api.services import api_key_create, api_key_revoke
+from crm.models import ApiKey, ApiScope
+from tenants.access import udn_write_required
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("e.g. App backend")
+    )
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("Scopes"), choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+
+def _page(request: HttpRequest, *, form: ApiKeyForm, new_key: str = "", status: int = 200) -> HttpResponse:
+    context = {"keys": list(api_key_list()), "form": form, "new_key": new_key}
+    return render(request, "crm/api_keys.html", context, status=status)
+
+
+def api_keys(request: HttpRequest) -> HttpResponse:
+    return _page(request, form=ApiKeyForm())
+
+
+@require_POST
+@udn_write_required
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form=form, status=400)
+    _api_key, key = api_key_create(
+        name=form.cleaned_data["name"],
+        scopes=form.cleaned_data["scopes"],
+        created_by=request.user.email,  # type: ignore[union-attr]
+    )
+    # Rendered, not redirected: the plaintext key must not travel through the session.
+    return _page(request, form=ApiKeyForm(), new_key=key, status=201)
+
+
+@require_POST
+@udn_write_required
+def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    api_key = api_key_revoke(key=get_object_or_404(ApiKey, pk=pk))
+    messages.success(request, _("Key “%(name)s” revoked.") % {"name": api_key.name})
+    return redirect("api-keys")
