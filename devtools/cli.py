@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,15 +47,28 @@ def cmd_up(ns: argparse.Namespace) -> int:
         f"==> ready in {time.monotonic() - t0:.1f}s; starting web (port {port}), worker and beat."
         " Ctrl-C stops all."
     )
+    # honcho runs in a session of its own and hears every stop signal from here: Ctrl-C, a SIGTERM
+    # from a process manager, or a closed terminal all stop web, worker and beat the same way.
+    honcho = subprocess.Popen(
+        [os.path.join(os.path.dirname(PYTHON), "honcho"), "start", "-f", "Procfile", "-p", port],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+    def forward(signum: int, _frame: object) -> None:
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
     try:
-        return subprocess.call(
-            [os.path.join(os.path.dirname(PYTHON), "honcho"), "start", "-f", "Procfile", "-p", port],
-            cwd=ROOT,
-            env=env,
-        )
-    except KeyboardInterrupt:
-        return 0
+        return honcho.wait()
     finally:
+        try:
+            honcho.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(honcho.pid, signal.SIGKILL)
         if started_here and not os.environ.get("DATABASE_URL"):
             services.stop_redis()
             services.stop_postgres()
