@@ -42,24 +42,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[ImportJob], None]
 
 # Columns of the staging table, in COPY order.
-STAGING_COLUMNS = [
-    "_row",
-    "external_id",
-    "cpf",
-    "name",
-    "email",
-    "phone",
-    "birth_date",
-    "city",
-    "state",
-    "plan",
-    "plan_fee",
-    "origin",
-    "tags",
-    "time_zone",
-    "attributes",
-    "key",
-]
+STAGING_COLUMNS = ["_row", *STANDARD_FIELDS, "time_zone", "attributes", "key"]
 # Fields an import may change on an existing affiliate (blank values in the file never erase).
 UPSERT_TEXT_FIELDS = ["cpf", "name", "email", "phone", "city", "state", "plan", "origin", "time_zone"]
 
@@ -281,23 +264,8 @@ def _prepared_batches(*, source: SourceFile, mapping: dict[str, str]) -> Iterato
 def _stage_batch(cursor, job: ImportJob, prepared: PreparedBatch) -> tuple[int, int]:
     valid, rejected = prepared.valid, prepared.rejected
     if valid.height:
-        staged = valid.select(
-            "_row",
-            "external_id",
-            "cpf",
-            "name",
-            "email",
-            "phone",
-            pl.col("birth_date").cast(pl.Utf8),
-            "city",
-            "state",
-            "plan",
-            "plan_fee",
-            "origin",
-            _pg_array("tags"),
-            "time_zone",
-            "attributes",
-            "key",
+        staged = valid.select(STAGING_COLUMNS).with_columns(
+            pl.col("birth_date").cast(pl.Utf8), _pg_array("tags")
         )
         _copy(cursor, f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)", staged)
     if rejected.height:
