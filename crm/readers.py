@@ -43,6 +43,7 @@ class SourceFile:
     headers: list[str]
     encoding: str = "utf-8"
     delimiter: str = ";"
+    bom: bool = False
     _transcoded: Path | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -108,10 +109,14 @@ def source_open(path: Path) -> SourceFile:
         raise ImportFileError(
             _("Could not find the columns: the first line should hold the headers, separated by ; or ,")
         )
-    source = SourceFile(path=path, format="csv", headers=headers, encoding=encoding, delimiter=delimiter)
-    if encoding != "utf-8" or head.startswith(codecs.BOM_UTF8):
-        source._transcoded = _to_utf8(path, encoding)
-    return source
+    return SourceFile(
+        path=path,
+        format="csv",
+        headers=headers,
+        encoding=encoding,
+        delimiter=delimiter,
+        bom=head.startswith(codecs.BOM_UTF8),
+    )
 
 
 def _to_utf8(path: Path, encoding: str) -> Path:
@@ -126,6 +131,9 @@ def _to_utf8(path: Path, encoding: str) -> Path:
 
 
 def _csv_batches(source: SourceFile, batch_rows: int) -> Iterator[pl.DataFrame]:
+    # Re-encoded only when the rows are read (not to look at the headers), and once per read.
+    if (source.encoding != "utf-8" or source.bom) and source._transcoded is None:
+        source._transcoded = _to_utf8(source.path, source.encoding)
     columns = source.headers + [f"{EXTRA_PREFIX}{i}" for i in range(1, EXTRA_COLUMNS + 1)]
     frame = pl.scan_csv(
         source._transcoded or source.path,
