@@ -8,6 +8,7 @@ from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate
 from crm.services.demo import demo_base_load, demo_home_states
+from crm.services.quality import quality_snapshot_take
 from tenants.models import UDN, Role, User
 from tenants.selectors import udn_list
 from tenants.services import membership_grant, udn_provision, user_create
@@ -65,4 +66,6 @@ def demo_load(*, base_size: int = DEMO_BASE_SIZE) -> list[UDN]:
         with tenant_context(udn):
             if not Affiliate.objects.exists():  # loaded once: `./dev up` again changes nothing
                 demo_base_load(size=base_size, seed=seed, home_states=demo_home_states(region=udn.slug))
+                # Today's data-quality snapshot, so the shared comparison has figures on first run.
+                quality_snapshot_take()
     return udns

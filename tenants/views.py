@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from django_tenants.utils import get_public_schema_name
 
 from tenants.models import UDN
-from tenants.selectors import heartbeat_of, membership_for, udn_list_for_user
+from tenants.selectors import heartbeat_of, membership_for, udn_list, udn_list_for_user
 from tenants.services import handoff_token_create, handoff_token_redeem
 from tenants.urlhelpers import space_url
 
@@ -46,8 +46,11 @@ def handoff(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def shared_home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    member_of = set(udn_list_for_user(user=user).values_list("pk", flat=True))  # type: ignore[arg-type]
+    # Coordinators plan across every UDN: they see them all, entering only those they belong to.
+    listed = udn_list() if user.is_coordinator else udn_list_for_user(user=user)  # type: ignore[union-attr,arg-type]
     udns = [
-        {"udn": udn, "heartbeat": heartbeat_of(udn=udn)}
-        for udn in udn_list_for_user(user=request.user)  # type: ignore[arg-type]
+        {"udn": udn, "heartbeat": heartbeat_of(udn=udn), "can_enter": udn.pk in member_of} for udn in listed
     ]
     return render(request, "tenants/shared_home.html", {"udns": udns})

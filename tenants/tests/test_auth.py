@@ -112,3 +112,16 @@ def test_healthz_reports_database_redis_and_worker_age(db, client_for, udn_a):
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert body["worker"]["ok"] and body["worker"]["heartbeat_age_seconds"] < 5
     assert body["status"] == "ok"
+
+
+def test_coordinators_see_every_udn_on_the_shared_home_and_enter_only_their_own(
+    coordinator, udn_a, udn_b, client_for
+):
+    from tenants.services import membership_grant
+
+    membership_grant(user=coordinator, udn=udn_a, role="analyst")
+
+    home = client_for(None, coordinator).get("/").content.decode()
+
+    assert "UDN Alpha" in home and "UDN Beta" in home
+    assert "/switch/alpha/" in home and "/switch/beta/" not in home
