@@ -25,3 +25,17 @@ class CrmConfig(AppConfig):
                 crontab="45 3 * * *",
             )
         )
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="webhooks-send",
+                task="crm.webhooks_send",
+                description="Send due webhook deliveries",
+                every_seconds=30,
+            )
+        )
+
+        from crm.services import webhooks
+        from crm.services.events import events_subscribe, stage_changes_subscribe
+
+        stage_changes_subscribe(webhooks.on_stage_changes)
+        events_subscribe(webhooks.on_events)

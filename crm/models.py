@@ -338,6 +338,7 @@ class ApiScope(models.TextChoices):
     EVENTS_WRITE = "events:write", "events:write"
     SEGMENTS_READ = "segments:read", "segments:read"
     CAMPAIGNS_READ = "campaigns:read", "campaigns:read"
+    WEBHOOKS_MANAGE = "webhooks:manage", "webhooks:manage"
 
 
 class ApiKey(models.Model):
@@ -372,6 +373,7 @@ class ApiKey(models.Model):
                         "events:write",
                         "segments:read",
                         "campaigns:read",
+                        "webhooks:manage",
                     ]
                 ),
                 name="apikey_scopes_known",
@@ -384,3 +386,95 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class WebhookEvent(models.TextChoices):
+    """What a UDN can subscribe a URL to. Names are part of the partner contract: keep them."""
+
+    AFFILIATE_STAGE_CHANGED = "affiliate.stage_changed", "affiliate.stage_changed"
+    EVENT_RECEIVED = "event.received", "event.received"
+    MESSAGE_FAILED = "message.failed", "message.failed"
+
+
+class WebhookSubscription(models.Model):
+    """A URL that receives this UDN's events, signed with `secret` (HMAC-SHA256)."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    events = ArrayField(
+        models.CharField(max_length=40, choices=WebhookEvent.choices), verbose_name=_("events")
+    )
+    # Shown in the UI (the receiver needs it to check signatures); lives in the UDN's schema only.
+    secret = models.CharField(_("signing secret"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.CharField(_("created by"), max_length=254, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    events__contained_by=["affiliate.stage_changed", "event.received", "message.failed"]
+                )
+                & ~models.Q(events=[]),
+                name="webhook_events_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription: a due row (`next_attempt_at`) that senders claim with
+    FOR UPDATE SKIP LOCKED, retried with backoff, with the last response kept for the log."""
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event = models.CharField(_("event"), max_length=40, choices=WebhookEvent.choices)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last status code"), null=True, blank=True)
+    last_response = models.TextField(_("last response"), blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [
+            # The senders' claim: only pending rows, by due time (delivered ones leave the index).
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_log"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="pending") | models.Q(next_attempt_at__isnull=False),
+                name="webhook_delivery_pending_is_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.subscription_id} ({self.status})"

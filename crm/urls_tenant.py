@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from crm.urls_common import urlpatterns as common
-from crm.views import affiliates, api_keys, dashboard, imports, lake, quality
+from crm.views import affiliates, api_keys, dashboard, imports, lake, quality, webhooks
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -25,6 +25,9 @@ urlpatterns = [
     path("api-keys/", api_keys.api_keys, name="api-keys"),
     path("api-keys/new/", api_keys.api_key_new, name="api-key-new"),
     path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke_view, name="api-key-revoke"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/new/", webhooks.webhook_new, name="webhook-new"),
+    path("webhooks/<int:pk>/toggle/", webhooks.webhook_toggle, name="webhook-toggle"),
     path("api/v1/", include("crm.api.urls")),
     *common,
 ]

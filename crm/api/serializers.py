@@ -8,6 +8,12 @@ from crm.models import Affiliate
 
 
 class AffiliateSerializer(serializers.ModelSerializer[Affiliate]):
+    # Optional text fields are stored blank (""), which an e-mail format or an enum would refuse.
+    email = serializers.CharField(read_only=True, help_text="E-mail address, or empty.")
+    origin = serializers.CharField(
+        read_only=True, help_text="store, site, whatsapp, partner, referral, event, other, or empty."
+    )
+
     class Meta:
         model = Affiliate
         fields = [
@@ -38,6 +44,14 @@ class AffiliateSerializer(serializers.ModelSerializer[Affiliate]):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class AffiliatePageSerializer(serializers.Serializer):
+    """A cursor page of affiliates (follow `next` until it is null)."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AffiliateSerializer(many=True)
 
 
 # --- documentation of the event contract (parsing is crm.api.contract's) -----------------------

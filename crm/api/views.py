@@ -22,6 +22,7 @@ from crm.api.errors import ApiError, api_exception_handler, error_body
 from crm.api.idempotency import idempotent
 from crm.api.parsers import ApiJSONParser, max_body_bytes, too_large
 from crm.api.serializers import (
+    AffiliatePageSerializer,
     AffiliateSerializer,
     BatchResultSerializer,
     ErrorSerializer,
@@ -73,6 +74,11 @@ ERROR_RESPONSES = {
     403: OpenApiResponse(ErrorSerializer, description="The key lacks the scope"),
     413: OpenApiResponse(ErrorSerializer, description="Body too large"),
     429: OpenApiResponse(ErrorSerializer, description="Throttled; see Retry-After"),
+}
+# Every POST takes an Idempotency-Key: still running (409) or reused with another body (422).
+IDEMPOTENCY_RESPONSES = {
+    409: OpenApiResponse(ErrorSerializer, description="idempotency_key_in_progress"),
+    422: OpenApiResponse(ErrorSerializer, description="idempotency_key_reused"),
 }
 
 # --- affiliates ---------------------------------------------------------------------------------
@@ -177,7 +183,7 @@ class AffiliateListView(ApiView):
             OpenApiParameter("cpf", str, description="Exact CPF (punctuation allowed)"),
             OpenApiParameter("page_size", int, description="1–1000, default 100"),
         ],
-        responses={200: AffiliateSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: AffiliatePageSerializer, **ERROR_RESPONSES},
         examples=[
             OpenApiExample(
                 "A page",
@@ -252,8 +258,10 @@ class EventView(ApiView):
         responses={
             201: OpenApiResponse(EventResultSerializer, description="Accepted"),
             200: OpenApiResponse(EventResultSerializer, description="Duplicate (already recorded)"),
+            409: IDEMPOTENCY_RESPONSES[409],
             422: OpenApiResponse(
-                ErrorSerializer, description="Rejected (unknown type, affiliate not found...)"
+                ErrorSerializer,
+                description="Rejected (unknown type, affiliate not found...) or idempotency_key_reused",
             ),
             **ERROR_RESPONSES,
         },
@@ -303,7 +311,7 @@ class EventBatchView(ApiView):
         parameters=[
             OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
         ],
-        responses={200: BatchResultSerializer, **ERROR_RESPONSES},
+        responses={200: BatchResultSerializer, **IDEMPOTENCY_RESPONSES, **ERROR_RESPONSES},
         examples=[
             OpenApiExample(
                 "Two events",

@@ -304,32 +304,40 @@ def _create_staging(cursor) -> None:
     )
 
 
-MERGE_SQL = """
-    CREATE TEMP TABLE import_merged AS
+_LATEST_TEXT_FIELDS = ("cpf", "name", "email", "phone", "city", "state", "plan", "origin", "time_zone")
+
+
+def merged_rows_sql(source: str, *, where: str = "TRUE") -> str:
+    """One row per key of the staged rows in `source` (columns _row, key and the standard fields):
+    field by field the value of the latest row that has one, tags as a whole from the latest row
+    with tags, attributes merged (later rows win). Shared by the import and the API's bulk upsert."""
+    latest = "".join(
+        f"(array_agg({f} ORDER BY _row DESC) FILTER (WHERE {f} <> ''))[1] AS {f},\n        "
+        for f in _LATEST_TEXT_FIELDS
+    )
+    return f"""
     SELECT key,
-        (array_agg(cpf ORDER BY _row DESC) FILTER (WHERE cpf <> ''))[1] AS cpf,
-        (array_agg(name ORDER BY _row DESC) FILTER (WHERE name <> ''))[1] AS name,
-        (array_agg(email ORDER BY _row DESC) FILTER (WHERE email <> ''))[1] AS email,
-        (array_agg(phone ORDER BY _row DESC) FILTER (WHERE phone <> ''))[1] AS phone,
-        (array_agg(birth_date ORDER BY _row DESC) FILTER (WHERE birth_date IS NOT NULL))[1] AS birth_date,
-        (array_agg(city ORDER BY _row DESC) FILTER (WHERE city <> ''))[1] AS city,
-        (array_agg(state ORDER BY _row DESC) FILTER (WHERE state <> ''))[1] AS state,
-        (array_agg(plan ORDER BY _row DESC) FILTER (WHERE plan <> ''))[1] AS plan,
+        {latest}(array_agg(birth_date ORDER BY _row DESC) FILTER (WHERE birth_date IS NOT NULL))[1] AS birth_date,
         (array_agg(plan_fee ORDER BY _row DESC) FILTER (WHERE plan_fee IS NOT NULL))[1] AS plan_fee,
-        (array_agg(origin ORDER BY _row DESC) FILTER (WHERE origin <> ''))[1] AS origin,
-        (SELECT t.tags FROM import_staging t WHERE t.key = import_staging.key AND cardinality(t.tags) > 0
-         ORDER BY t._row DESC LIMIT 1) AS tags,
-        (array_agg(time_zone ORDER BY _row DESC) FILTER (WHERE time_zone <> ''))[1] AS time_zone,
-        coalesce(jsonb_object_agg(kv.k, kv.v ORDER BY _row) FILTER (WHERE kv.k IS NOT NULL), '{}') AS attributes
-    FROM import_staging
+        coalesce(string_to_array((array_agg(array_to_string(tags, chr(31)) ORDER BY _row DESC)
+            FILTER (WHERE cardinality(tags) > 0))[1], chr(31)), '{{}}') AS tags,
+        coalesce(jsonb_object_agg(kv.k, kv.v ORDER BY _row) FILTER (WHERE kv.k IS NOT NULL), '{{}}') AS attributes
+    FROM {source}
     LEFT JOIN LATERAL jsonb_each(attributes) AS kv(k, v) ON kv.v <> '""'
-    WHERE key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) > 1)
+    WHERE {where}
     GROUP BY key
+    """  # noqa: S608 - constant names only
+
+
+# Only the keys the file repeats are aggregated; the others are copied as they are.
+MERGE_SQL = f"""
+    CREATE TEMP TABLE import_merged AS
+    {merged_rows_sql("import_staging", where="key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) > 1)")}
     UNION ALL
-    SELECT key, cpf, name, email, phone, birth_date, city, state, plan, plan_fee, origin, tags, time_zone, attributes
+    SELECT key, {", ".join(_LATEST_TEXT_FIELDS)}, birth_date, plan_fee, tags, attributes
     FROM import_staging
     WHERE key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) = 1)
-"""
+"""  # noqa: S608 - constant names only
 
 CHANGES_SQL = """
     INSERT INTO crm_affiliatechange (affiliate_id, import_job_id, changes, source, changed_at)

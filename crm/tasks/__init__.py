@@ -5,4 +5,5 @@ from crm.tasks import (
     imports,  # noqa: F401
     lake,  # noqa: F401
     quality,  # noqa: F401
+    webhooks,  # noqa: F401
 )

@@ -1,0 +1,191 @@
+"""/api/v1/webhooks/: a partner manages its UDN's webhook subscriptions and reads the delivery
+log (scope `webhooks:manage`). Thin views over crm.services.webhooks / crm.selectors.webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.api.errors import ApiError
+from crm.api.idempotency import idempotent
+from crm.api.serializers import ErrorSerializer
+from crm.api.views import ERROR_RESPONSES, IDEMPOTENCY_RESPONSES, ApiView
+from crm.models import ApiScope, WebhookDelivery, WebhookEvent, WebhookSubscription
+from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
+from crm.services.webhooks import WebhookError, webhook_subscription_create
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer[WebhookSubscription]):
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "url", "events", "secret", "active", "created_at", "created_by"]
+        read_only_fields = fields
+
+
+class WebhookSubscriptionInSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.values), min_length=1)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event",
+            "payload",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_response",
+            "last_error",
+            "created_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookSubscriptionPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = WebhookSubscriptionSerializer(many=True)
+
+
+class WebhookDeliveryPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = WebhookDeliverySerializer(many=True)
+
+
+class _ByIdPagination(CursorPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def decode_cursor(self, request: Request) -> Any:
+        from rest_framework import exceptions
+
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise ApiError(code="invalid", message=_("Invalid cursor."), field="cursor") from None
+
+
+class SubscriptionPagination(_ByIdPagination):
+    ordering = "-id"
+
+
+class DeliveryPagination(_ByIdPagination):
+    ordering = "-id"  # newest first: ids grow with created_at
+
+
+_SUBSCRIPTION_EXAMPLE = {
+    "id": 3,
+    "url": "https://partner.example.com/hooks/udn",
+    "events": ["affiliate.stage_changed"],
+    "secret": "whsec_…",
+    "active": True,
+    "created_at": "2026-11-22T12:00:00Z",
+    "created_by": "api:ab12cd34",
+}
+
+
+class WebhookListView(ApiView):
+    required_scopes = [ApiScope.WEBHOOKS_MANAGE]
+
+    @extend_schema(
+        operation_id="webhooks_list",
+        summary="List webhook subscriptions (newest first)",
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+        responses={200: WebhookSubscriptionPageSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        paginator = SubscriptionPagination()
+        page = paginator.paginate_queryset(webhook_subscription_list(), request, view=self)
+        return paginator.get_paginated_response(WebhookSubscriptionSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        summary="Subscribe a URL to events; the response carries the signing secret",
+        description=(
+            "Each delivery is a POST of JSON `{id, event, created_at, udn, data}` with headers "
+            "`X-UDN-Event`, `X-UDN-Delivery` and `X-UDN-Signature: t=<unix ts>,v1=<hex>` where v1 is "
+            "HMAC-SHA256 of `<ts>.<raw body>` with the secret. A 2xx answer within 10 s is a "
+            "delivery; anything else is retried after 1 min, 5 min, 30 min, 2 h and 12 h."
+        ),
+        request=WebhookSubscriptionInSerializer,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
+        ],
+        responses={201: WebhookSubscriptionSerializer, **IDEMPOTENCY_RESPONSES, **ERROR_RESPONSES},
+        examples=[
+            OpenApiExample(
+                "Stage changes",
+                value={"url": "https://partner.example.com/hooks/udn", "events": ["affiliate.stage_changed"]},
+                request_only=True,
+            ),
+            OpenApiExample("Created", value=_SUBSCRIPTION_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        return idempotent(request, self._create, on_error=self.handle_exception)
+
+    def _create(self) -> Response:
+        data = self.request.data
+        if not isinstance(data, dict):
+            raise ApiError(code="invalid", message=_("Expected an object."))
+        for name in data:
+            if name not in {"url", "events"}:
+                raise ApiError(
+                    code="unknown_field", message=_("Unknown field “%(name)s”.") % {"name": name}, field=name
+                )
+        events = data.get("events")
+        if isinstance(events, list):  # checked here so the path reads events[i], like the batch's
+            for index, event in enumerate(events):
+                if event not in WebhookEvent.values:
+                    raise ApiError(
+                        code="invalid_choice",
+                        message=_("Unknown event “%(v)s”.") % {"v": event},
+                        field=f"events[{index}]",
+                    )
+        serializer = WebhookSubscriptionInSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            subscription = webhook_subscription_create(
+                url=serializer.validated_data["url"],
+                events=serializer.validated_data["events"],
+                created_by=f"api:{self.api_key.prefix}",
+            )
+        except WebhookError as error:
+            raise ApiError(code="invalid", message=str(error)) from None
+        return Response(WebhookSubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDeliveryListView(ApiView):
+    required_scopes = [ApiScope.WEBHOOKS_MANAGE]
+
+    @extend_schema(
+        operation_id="webhooks_deliveries",
+        summary="The delivery log of one subscription (newest first, cursor pagination)",
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+        responses={
+            200: WebhookDeliveryPageSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such subscription"),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        subscription = get_object_or_404(WebhookSubscription, pk=pk)
+        paginator = DeliveryPagination()
+        page = paginator.paginate_queryset(
+            webhook_delivery_log(subscription=subscription), request, view=self
+        )
+        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)

@@ -1,0 +1,296 @@
+"""Writing affiliates one at a time or in bulk (the API's writes). Every record goes through
+`affiliate_record_normalize`; the bulk upsert has the import's semantics (blank values never
+erase, the newest record of a key wins per field) and runs as set-based SQL. Runs inside a UDN's
+schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from crm.models import Affiliate, AffiliateChange
+from crm.normalize import MAX_LENGTHS, STANDARD_FIELDS, Reason, affiliate_record_normalize, reason_message
+from crm.services.events import EventInput, EventOutcome, events_ingest
+from crm.services.imports import CHANGES_SQL, UPSERT_SQL, merged_rows_sql
+
+# The field each normalisation reason is about (value_too_long is found by length).
+REASON_FIELDS: dict[Reason, str] = {
+    Reason.ID_MISSING: "external_id",
+    Reason.CPF_INVALID: "cpf",
+    Reason.NAME_MISSING: "name",
+    Reason.EMAIL_INVALID: "email",
+    Reason.PHONE_NO_DDD: "phone",
+    Reason.PHONE_INVALID: "phone",
+    Reason.PHONE_LANDLINE: "phone",
+    Reason.BIRTH_DATE_INVALID: "birth_date",
+    Reason.BIRTH_DATE_FUTURE: "birth_date",
+    Reason.STATE_INVALID: "state",
+    Reason.AMOUNT_INVALID: "plan_fee",
+}
+# Fields a write may set; stage, tier and total_cash_in are derived from events.
+WRITABLE_FIELDS = frozenset(STANDARD_FIELDS) | {"attributes"}
+READ_ONLY_FIELDS = frozenset({"stage", "stage_changed_at", "tier", "total_cash_in"})
+CPF_KEY_PREFIX = "cpf:"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    code: str
+    field: str
+    message: str
+
+
+class AffiliateInvalid(ValueError):
+    """The record does not normalise; `errors` lists each reason with its field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(", ".join(f"{e.field}: {e.code}" for e in errors))
+        self.errors = errors
+
+
+class AffiliateExists(ValueError):
+    def __init__(self, *, external_id: str, affiliate_id: int) -> None:
+        super().__init__(external_id)
+        self.external_id, self.affiliate_id = external_id, affiliate_id
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertOutcome:
+    """One item of a bulk upsert: accepted (stored, `affiliate_id` set) or rejected (`errors`)."""
+
+    index: int
+    external_id: str
+    status: str
+    affiliate_id: int | None = None
+    errors: tuple[FieldError, ...] = ()
+
+
+def _field_errors(values: dict[str, Any], reasons: Sequence[Reason]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for reason in reasons:
+        if reason == Reason.VALUE_TOO_LONG:
+            errors.extend(
+                FieldError(reason.value, name, reason_message(reason))
+                for name, limit in MAX_LENGTHS.items()
+                if len(values[name]) > limit
+            )
+        else:
+            errors.append(FieldError(reason.value, REASON_FIELDS[reason], reason_message(reason)))
+    return errors
+
+
+def _normalised(record: Mapping[str, object]) -> dict[str, Any]:
+    """The record's standard fields normalised, or AffiliateInvalid."""
+    normalised = affiliate_record_normalize(record=record)
+    if normalised.reasons:
+        raise AffiliateInvalid(_field_errors(normalised.values, normalised.reasons))
+    return dict(normalised.values)
+
+
+def _key_by_cpf(cpfs: Sequence[str]) -> dict[str, str]:
+    """The external id of the affiliate already known by each CPF (the oldest, if several)."""
+    rows = (
+        Affiliate.objects.filter(cpf__in=set(cpfs))
+        .order_by("cpf", "id")
+        .distinct("cpf")
+        .values_list("cpf", "external_id")
+    )
+    return dict(rows)
+
+
+@transaction.atomic
+def affiliate_create(
+    *, record: Mapping[str, object], attributes: Mapping[str, Any] | None = None
+) -> Affiliate:
+    """A new affiliate from a record of standard fields. AffiliateInvalid when it does not
+    normalise; AffiliateExists when its external id (or, without one, its CPF) is known."""
+    values = _normalised(record)
+    if not str(record.get("external_id") or "").strip():
+        known = _key_by_cpf([values["cpf"]]).get(values["cpf"])
+        values["external_id"] = known or f"{CPF_KEY_PREFIX}{values['cpf']}"
+    existing = (
+        Affiliate.objects.filter(external_id=values["external_id"]).values_list("pk", flat=True).first()
+    )
+    if existing is not None:
+        raise AffiliateExists(external_id=values["external_id"], affiliate_id=existing)
+    try:
+        with transaction.atomic():
+            return Affiliate.objects.create(**values, attributes=dict(attributes or {}))
+    except IntegrityError:  # created by a concurrent request since the check
+        existing = (
+            Affiliate.objects.filter(external_id=values["external_id"]).values_list("pk", flat=True).first()
+        )
+        if existing is None:
+            raise
+        raise AffiliateExists(external_id=values["external_id"], affiliate_id=existing) from None
+
+
+@transaction.atomic
+def affiliate_update(
+    *, affiliate: Affiliate, changes: Mapping[str, object], source: str = "api"
+) -> Affiliate:
+    """Change only the given fields (a blank value clears an optional field). AffiliateInvalid
+    for bad values, AffiliateExists when a new external id is taken. `attributes` are merged key
+    by key. The change is recorded in AffiliateChange."""
+    unknown = set(changes) - WRITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not writable: {', '.join(sorted(unknown))}")
+    standard = {name: value for name, value in changes.items() if name in STANDARD_FIELDS}
+    record = {"name": affiliate.name, "external_id": affiliate.external_id, **standard}
+    normalised = affiliate_record_normalize(record=record)
+    if "external_id" in standard and not str(standard["external_id"] or "").strip():
+        raise AffiliateInvalid(
+            [FieldError(Reason.ID_MISSING.value, "external_id", reason_message(Reason.ID_MISSING))]
+        )
+    reasons = [r for r in normalised.reasons if r != Reason.ID_MISSING]
+    if reasons:
+        raise AffiliateInvalid(_field_errors(normalised.values, reasons))
+    new_values = {name: normalised.values[name] for name in standard}
+    if "state" in standard:
+        new_values["time_zone"] = normalised.values["time_zone"]
+    if "external_id" in new_values and new_values["external_id"] != affiliate.external_id:
+        taken = (
+            Affiliate.objects.filter(external_id=new_values["external_id"])
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if taken is not None:
+            raise AffiliateExists(external_id=new_values["external_id"], affiliate_id=taken)
+    if "attributes" in changes:
+        new_values["attributes"] = {**affiliate.attributes, **dict(changes["attributes"])}  # type: ignore[call-overload]
+    diff = {
+        name: [_jsonable(getattr(affiliate, name)), _jsonable(value)]
+        for name, value in new_values.items()
+        if getattr(affiliate, name) != value
+    }
+    if diff:
+        for name, value in new_values.items():
+            setattr(affiliate, name, value)
+        affiliate.updated_at = timezone.now()
+        try:
+            with transaction.atomic():
+                Affiliate.objects.filter(pk=affiliate.pk).update(
+                    **new_values, updated_at=affiliate.updated_at
+                )
+        except IntegrityError:
+            raise AffiliateExists(
+                external_id=str(new_values.get("external_id", "")), affiliate_id=0
+            ) from None
+        AffiliateChange.objects.create(affiliate=affiliate, changes=diff, source=source)
+    return affiliate
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+_STAGE_COLUMNS = (
+    "_row bigint, key text, cpf text, name text, email text, phone text, birth_date date, city text, "
+    "state text, plan text, plan_fee numeric(10, 2), origin text, tags text[], time_zone text, attributes jsonb"
+)
+_STAGE_NAMES = [part.split()[0] for part in _STAGE_COLUMNS.split(", ")]
+
+
+@transaction.atomic
+def affiliates_upsert(
+    *, records: Sequence[tuple[Mapping[str, object], Mapping[str, Any] | None]], source: str = "api"
+) -> list[UpsertOutcome]:
+    """Insert or update many affiliates by external id, with the import's semantics: blank values
+    never erase, later records of the same key win field by field, attributes are merged. A record
+    without an external id is known by its CPF (the affiliate already holding it, else a new one
+    keyed "cpf:<CPF>"). The name may be left out for a key the base (or another record of the
+    request) already names. Bad records are rejected with their reasons; the good ones are stored in
+    a few set-based statements, whatever the number of records."""
+    outcomes: list[UpsertOutcome | None] = [None] * len(records)
+    good: list[tuple[int, dict[str, Any], bool]] = []
+    normalised_records = [affiliate_record_normalize(record=record) for record, _a in records]
+    # A record may leave the name out when its key is known (in the base or named in this request).
+    nameless = {
+        n.values["external_id"]
+        for (record, _a), n in zip(records, normalised_records, strict=True)
+        if n.reasons == [Reason.NAME_MISSING] and str(record.get("external_id") or "").strip()
+    }
+    known_keys: set[str] = set()
+    if nameless:
+        known_keys = {n.values["external_id"] for n in normalised_records if not n.reasons} & nameless
+        known_keys |= set(
+            Affiliate.objects.filter(external_id__in=nameless - known_keys).values_list(
+                "external_id", flat=True
+            )
+        )
+    for index, ((record, attributes), normalised) in enumerate(zip(records, normalised_records, strict=True)):
+        name_known = (
+            normalised.reasons == [Reason.NAME_MISSING] and normalised.values["external_id"] in known_keys
+        )
+        if normalised.reasons and not (name_known and str(record.get("external_id") or "").strip()):
+            outcomes[index] = UpsertOutcome(
+                index=index,
+                external_id=str(record.get("external_id") or ""),
+                status="rejected",
+                errors=tuple(_field_errors(normalised.values, normalised.reasons)),
+            )
+            continue
+        values = dict(normalised.values)
+        values["attributes"] = dict(attributes or {})
+        good.append((index, values, not str(record.get("external_id") or "").strip()))
+    if good:
+        by_cpf = _key_by_cpf([values["cpf"] for _i, values, blank in good if blank])
+        rows = []
+        for index, values, blank_code in good:
+            if blank_code:
+                values["external_id"] = by_cpf.get(values["cpf"]) or f"{CPF_KEY_PREFIX}{values['cpf']}"
+            rows.append({"_row": index, "key": values["external_id"], **values})
+        ids = _upsert_rows(rows, source=source)
+        for index, values, _blank in good:
+            outcomes[index] = UpsertOutcome(
+                index=index,
+                external_id=values["external_id"],
+                status="accepted",
+                affiliate_id=ids[values["external_id"]],
+            )
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> dict[str, int]:
+    """Stage the rows (one INSERT from a JSON array), merge repeated keys, record the changes and
+    upsert with the import's statements; returns {external_id: affiliate id}."""
+    payload = json.dumps(
+        [{name: row.get(name) for name in _STAGE_NAMES} for row in rows], cls=DjangoJSONEncoder
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS api_upsert_rows, api_upsert")
+        cursor.execute(
+            f"CREATE TEMP TABLE api_upsert_rows ON COMMIT DROP AS "  # noqa: S608 - constant columns
+            f"SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r({_STAGE_COLUMNS})",
+            [payload],
+        )
+        cursor.execute(f"CREATE TEMP TABLE api_upsert ON COMMIT DROP AS {merged_rows_sql('api_upsert_rows')}")
+        cursor.execute(
+            CHANGES_SQL.replace("{source}", "api_upsert").replace("'import'", "%(source)s"),
+            {"job": None, "source": source},
+        )
+        cursor.execute(UPSERT_SQL.replace("{source}", "api_upsert"))
+        cursor.execute("DROP TABLE api_upsert_rows, api_upsert")
+    keys = {row["key"] for row in rows}
+    return dict(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", "pk"))
+
+
+@transaction.atomic
+def affiliate_event_record(
+    *, record: Mapping[str, object], attributes: Mapping[str, Any] | None, item: EventInput, source: str
+) -> tuple[UpsertOutcome, EventOutcome | None]:
+    """Upsert the affiliate a partner describes (as affiliates_upsert does), then record the event
+    for it, in one transaction: a status may arrive for a client the CRM does not know yet. The
+    event outcome is None when the record is rejected."""
+    upserted = affiliates_upsert(records=[(record, attributes)], source=source)[0]
+    if upserted.status == "rejected":
+        return upserted, None
+    item = dataclasses.replace(item, affiliate_id=upserted.affiliate_id, external_id=None, cpf=None)
+    return upserted, events_ingest(items=[item], source=source)[0]

@@ -1,0 +1,345 @@
+"""Outbound webhooks: subscriptions, the delivery queue (one row per event per subscription)
+and the sender. Runs inside a UDN's schema.
+
+Deliveries are due rows (`next_attempt_at`), never Celery countdowns: a sender claims due rows
+with FOR UPDATE SKIP LOCKED and pushes their due time out by a lease in the same short
+transaction, so two senders never take the same row and no transaction stays open across HTTP.
+
+Each POST carries `X-UDN-Signature: t=<unix ts>,v1=<hex HMAC-SHA256("<ts>.<body>", secret)>`,
+`X-UDN-Event` and `X-UDN-Delivery`. A 2xx is delivered; anything else is retried after 1 min,
+5 min, 30 min, 2 h and 12 h, then the delivery is failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from crm.models import (
+    Affiliate,
+    Event,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from crm.services.events import AcceptedEvent, StageChange
+
+SEND_TASK = "crm.webhooks_send"
+TIMEOUT_SECONDS = 10
+# The waits after each failed attempt; after the last one the delivery is failed (6 attempts).
+BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+RESPONSE_KEEP_BYTES = 2048
+# A claimed row is hidden from other senders this long: enough for a full batch of timeouts
+# (SEND_BATCH x TIMEOUT_SECONDS); if the sender dies, the row comes back due after it.
+SEND_BATCH = 100
+CLAIM_LEASE = timedelta(seconds=SEND_BATCH * TIMEOUT_SECONDS + 120)
+SECRET_BYTES = 32
+USER_AGENT = "UDN-CRM-Webhooks/1"
+
+
+class WebhookError(ValueError):
+    """A subscription cannot be created as asked."""
+
+
+def _table(model: type[Any]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    """The `X-UDN-Signature` header value for `body` sent at `timestamp` (unix seconds)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def webhook_subscription_create(*, url: str, events: Sequence[str], created_by: str) -> WebhookSubscription:
+    """A new active subscription of `url` to `events`, with a fresh random signing secret."""
+    url = url.strip()
+    if not url.startswith(("http://", "https://")):
+        raise WebhookError("The URL must start with http:// or https://.")
+    clean = sorted({event for event in events})
+    unknown = [event for event in clean if event not in WebhookEvent.values]
+    if unknown:
+        raise WebhookError(f"Unknown events: {', '.join(unknown)}.")
+    if not clean:
+        raise WebhookError("Choose at least one event.")
+    return WebhookSubscription.objects.create(
+        url=url[:500],
+        events=clean,
+        secret=f"whsec_{secrets.token_urlsafe(SECRET_BYTES)}",
+        created_by=created_by,
+    )
+
+
+@transaction.atomic
+def webhook_subscription_set_active(
+    *, subscription: WebhookSubscription, active: bool
+) -> WebhookSubscription:
+    """Pause or resume a subscription. Pausing leaves its pending deliveries to be sent."""
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(active=active)
+    subscription.active = active
+    return subscription
+
+
+# --- enqueueing ---------------------------------------------------------------------------------
+
+
+def _send_soon() -> None:
+    """Queue a send now (after commit); the periodic task is the safety net."""
+    from crm.tasks.webhooks import webhooks_send
+
+    transaction.on_commit(webhooks_send.delay)
+
+
+@transaction.atomic
+def webhook_deliveries_enqueue_many(*, event: str, payloads: Sequence[dict[str, Any]]) -> int:
+    """One delivery per payload per active subscription listening to `event`, in one INSERT.
+    Returns the number of deliveries queued."""
+    if event not in WebhookEvent.values:
+        raise WebhookError(f"Unknown event: {event}.")
+    if not payloads:
+        return 0
+    body = json.dumps(list(payloads), cls=DjangoJSONEncoder)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_table(WebhookDelivery)}
+                (subscription_id, event, payload, status, attempts, next_attempt_at,
+                 last_response, last_error, created_at)
+            SELECT s.id, %(event)s, p.value, 'pending', 0, %(now)s, '', '', %(now)s
+            FROM {_table(WebhookSubscription)} s
+            CROSS JOIN jsonb_array_elements(%(body)s::jsonb) WITH ORDINALITY AS p(value, n)
+            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[]
+            ORDER BY s.id, p.n
+            """,  # noqa: S608
+            {"event": event, "body": body, "now": timezone.now()},
+        )
+        queued = cursor.rowcount
+    if queued:
+        _send_soon()
+    return queued
+
+
+def webhook_deliveries_enqueue(*, event: str, payload: dict[str, Any]) -> int:
+    """One delivery of `payload` per active subscription listening to `event` (one INSERT)."""
+    return webhook_deliveries_enqueue_many(event=event, payloads=[payload])
+
+
+@transaction.atomic
+def webhook_stage_changes_enqueue(*, changes: Sequence[StageChange]) -> int:
+    """`affiliate.stage_changed` deliveries for `changes` in one INSERT; the affiliate's ids
+    come from the table in the same statement."""
+    event = WebhookEvent.AFFILIATE_STAGE_CHANGED.value
+    # A full refresh after an import can change a million stages: build nothing if nobody listens.
+    if not changes or not WebhookSubscription.objects.filter(active=True, events__contains=[event]).exists():
+        return 0
+    rows = json.dumps(
+        [{"a": c.affiliate_id, "o": c.old_stage, "n": c.new_stage, "t": c.changed_at} for c in changes],
+        cls=DjangoJSONEncoder,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_table(WebhookDelivery)}
+                (subscription_id, event, payload, status, attempts, next_attempt_at,
+                 last_response, last_error, created_at)
+            SELECT s.id, %(event)s,
+                   jsonb_build_object(
+                       'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id),
+                       'old_stage', r.o, 'new_stage', r.n, 'changed_at', r.t),
+                   'pending', 0, %(now)s, '', '', %(now)s
+            FROM {_table(WebhookSubscription)} s
+            CROSS JOIN jsonb_to_recordset(%(rows)s::jsonb) AS r(a bigint, o varchar, n varchar, t varchar)
+            JOIN {_table(Affiliate)} a ON a.id = r.a
+            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[]
+            ORDER BY s.id, a.id
+            """,  # noqa: S608
+            {"event": event, "rows": rows, "now": timezone.now()},
+        )
+        queued = cursor.rowcount
+    if queued:
+        _send_soon()
+    return queued
+
+
+@transaction.atomic
+def webhook_events_enqueue(*, events: Sequence[AcceptedEvent]) -> int:
+    """`event.received` deliveries for newly stored events, built from the timeline in one
+    INSERT ... SELECT (the ingest hot path pays one cheap query when nobody listens)."""
+    if not events:
+        return 0
+    event = WebhookEvent.EVENT_RECEIVED.value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_table(WebhookDelivery)}
+                (subscription_id, event, payload, status, attempts, next_attempt_at,
+                 last_response, last_error, created_at)
+            SELECT s.id, %(event)s,
+                   jsonb_build_object(
+                       'id', e.event_id, 'type', e.type, 'occurred_at', e.occurred_at,
+                       'source', e.source, 'amount', e.amount::text, 'properties', e.properties,
+                       'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id)),
+                   'pending', 0, %(now)s, '', '', %(now)s
+            FROM {_table(WebhookSubscription)} s
+            CROSS JOIN {_table(Event)} e
+            JOIN {_table(Affiliate)} a ON a.id = e.affiliate_id
+            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[] AND e.id = ANY(%(ids)s)
+              -- uncorrelated: a one-time filter, so with no listener the events are not read
+              AND EXISTS (
+                  SELECT 1 FROM {_table(WebhookSubscription)} l
+                  WHERE l.active AND l.events @> ARRAY[%(event)s]::varchar[]
+              )
+            ORDER BY s.id, e.id
+            """,  # noqa: S608
+            {"event": event, "ids": [e.pk for e in events], "now": timezone.now()},
+        )
+        queued = cursor.rowcount
+    if queued:
+        _send_soon()
+    return queued
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def _claim(*, limit: int, now: datetime) -> list[WebhookDelivery]:
+    """Take up to `limit` due deliveries: lock them (skipping rows another sender holds), count
+    the attempt and hide them for CLAIM_LEASE, then commit at once."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {_table(WebhookDelivery)} d
+            SET attempts = d.attempts + 1, next_attempt_at = %s
+            WHERE d.id IN (
+                SELECT id FROM {_table(WebhookDelivery)}
+                WHERE status = 'pending' AND next_attempt_at <= %s
+                ORDER BY next_attempt_at, id
+                LIMIT %s
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING d.id
+            """,  # noqa: S608
+            [now + CLAIM_LEASE, now, limit],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    if not ids:
+        return []
+    return list(WebhookDelivery.objects.select_related("subscription").filter(pk__in=ids).order_by("id"))
+
+
+def _body(delivery: WebhookDelivery) -> bytes:
+    envelope = {
+        "id": delivery.pk,
+        "event": delivery.event,
+        "created_at": delivery.created_at,
+        "udn": getattr(connection, "schema_name", ""),
+        "data": delivery.payload,
+    }
+    return json.dumps(envelope, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
+
+
+def _post(session: requests.Session, delivery: WebhookDelivery) -> tuple[int | None, str, str]:
+    """(status code, first bytes of the response, error) of one attempt."""
+    body = _body(delivery)
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-UDN-Event": delivery.event,
+        "X-UDN-Delivery": str(delivery.pk),
+        "X-UDN-Signature": webhook_signature(
+            secret=delivery.subscription.secret, timestamp=timestamp, body=body
+        ),
+    }
+    try:
+        with session.post(
+            delivery.subscription.url,
+            data=body,
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            head = response.raw.read(RESPONSE_KEEP_BYTES, decode_content=True) or b""
+            return response.status_code, head.decode("utf-8", errors="replace"), ""
+    # urllib3's own errors (a read timeout mid-body) reach us unwrapped from response.raw.
+    except (requests.RequestException, Urllib3Error, OSError) as error:
+        return None, "", f"{type(error).__name__}: {error}"[:1000]
+
+
+def _record(delivery: WebhookDelivery, code: int | None, response: str, error: str) -> None:
+    now = timezone.now()
+    delivery.last_status_code, delivery.last_response = code, response.replace("\x00", "")
+    delivery.last_error = error or ("" if code is not None and 200 <= code < 300 else f"HTTP {code}")
+    if code is not None and 200 <= code < 300:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+            WebhookDeliveryStatus.DELIVERED,
+            now,
+            None,
+        )
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status, delivery.next_attempt_at = WebhookDeliveryStatus.FAILED, None
+    else:
+        delivery.next_attempt_at = now + BACKOFF[delivery.attempts - 1]
+    # An UPDATE, not save(): a subscription deleted meanwhile (cascade) is not an error here.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=delivery.status,
+        delivered_at=delivery.delivered_at,
+        next_attempt_at=delivery.next_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_response=delivery.last_response,
+        last_error=delivery.last_error,
+    )
+
+
+def webhook_deliveries_send_due(*, limit: int = SEND_BATCH) -> int:
+    """Send up to `limit` due deliveries; returns how many were delivered (2xx).
+
+    Each outcome is saved as soon as its POST returns (one UPDATE per delivery, not one at the
+    end): a sender that dies midway must not send the finished ones again."""
+    claimed = _claim(limit=limit, now=timezone.now())
+    if not claimed:
+        return 0
+    delivered = 0
+    with requests.Session() as session:
+        for delivery in claimed:
+            code, response, error = _post(session, delivery)
+            _record(delivery, code, response, error)
+            delivered += delivery.status == WebhookDeliveryStatus.DELIVERED
+    return delivered
+
+
+# --- hooks (subscribed in CrmConfig.ready) --------------------------------------------------------
+
+
+def on_stage_changes(changes: list[StageChange]) -> None:
+    """After a commit that changed stages: queue `affiliate.stage_changed` deliveries."""
+    webhook_stage_changes_enqueue(changes=changes)
+
+
+def on_events(events: list[AcceptedEvent]) -> None:
+    """After a commit that stored events: queue `event.received` deliveries."""
+    webhook_events_enqueue(events=events)

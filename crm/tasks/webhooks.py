@@ -1,0 +1,13 @@
+"""Sending webhook deliveries: beat runs it per UDN every 30 s (`webhooks-send@<schema>`), and
+enqueueing queues it at once after commit."""
+
+from __future__ import annotations
+
+from crm.celery import app
+from crm.services.webhooks import SEND_TASK, webhook_deliveries_send_due
+
+
+@app.task(name=SEND_TASK, ignore_result=True)
+def webhooks_send() -> int:
+    """Send the due deliveries of the task's UDN; returns how many were delivered."""
+    return webhook_deliveries_send_due()

@@ -1,0 +1,562 @@
+"""Outbound webhooks: deliveries go to a real HTTP server on loopback, signed; failures retry
+with backoff (time driven by time_machine) and end failed; senders claim with SKIP LOCKED;
+stage changes and events enqueue deliveries; the API and the UI page."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import time_machine
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from crm.models import (
+    Affiliate,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookSubscription,
+)
+from crm.services.events import EventInput, events_ingest
+from crm.services.webhooks import (
+    BACKOFF,
+    MAX_ATTEMPTS,
+    RESPONSE_KEEP_BYTES,
+    webhook_deliveries_enqueue,
+    webhook_deliveries_send_due,
+    webhook_subscription_create,
+)
+from crm.tests.test_api import Api, error_of, make_key
+from tenants.models import UDN
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+PAST = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # events must not be in the future
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1: records each POST and answers with the next of
+    `statuses` (the last one repeats)."""
+
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=lambda: [200])
+    reply: bytes = b'{"ok": true}'
+    arrived: threading.Event = field(default_factory=threading.Event)
+    stall: bool = False  # send the headers and part of the body, then hang until teardown
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def next_status(self) -> int:
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                state.requests.append(Received(dict(self.headers.items()), body))
+                code = state.next_status()
+                state.arrived.set()
+            self.send_response(code)
+            if state.stall:
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"partial")
+                self.wfile.flush()
+                state.release.wait(timeout=30)
+                return
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(state.reply)))
+            self.end_headers()
+            self.wfile.write(state.reply)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def subscribe(url: str, events: list[str] | None = None) -> WebhookSubscription:
+    return webhook_subscription_create(
+        url=url, events=events or ["affiliate.stage_changed"], created_by="marina@alpha.test"
+    )
+
+
+def enqueue_at(moment: datetime, payload: dict) -> int:
+    """Queue at a fixed moment: due times come from the app's clock, which tests drive."""
+    with time_machine.travel(moment, tick=False):
+        return webhook_deliveries_enqueue(event="affiliate.stage_changed", payload=payload)
+
+
+def signature_ok(secret: str, received: Received) -> bool:
+    parts = dict(item.split("=", 1) for item in received.headers["X-UDN-Signature"].split(","))
+    expected = hmac.new(
+        secret.encode(), f"{parts['t']}.".encode() + received.body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(parts["v1"], expected)
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def test_a_delivery_is_posted_signed_with_the_subscription_secret(udn_a, receiver):
+    with tenant_context(udn_a):
+        sub = subscribe(receiver.url)
+        other = subscribe(receiver.url, ["event.received"])  # not listening to this event
+        assert enqueue_at(T0, {"n": 1}) == 1
+
+        with time_machine.travel(T0, tick=False):
+            assert webhook_deliveries_send_due() == 1
+
+        delivery = WebhookDelivery.objects.get()
+        assert delivery.subscription_id == sub.pk != other.pk
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+        assert delivery.delivered_at == T0
+        assert delivery.last_response == '{"ok": true}'
+    (received,) = receiver.requests
+    assert received.headers["X-UDN-Event"] == "affiliate.stage_changed"
+    assert received.headers["X-UDN-Delivery"] == str(delivery.pk)
+    assert received.headers["X-UDN-Signature"].startswith(f"t={int(T0.timestamp())},v1=")
+    assert signature_ok(sub.secret, received)
+    assert not signature_ok(other.secret, received)
+    body = json.loads(received.body)
+    assert (body["id"], body["event"], body["data"], body["udn"]) == (
+        delivery.pk,
+        "affiliate.stage_changed",
+        {"n": 1},
+        udn_a.schema_name,
+    )
+
+
+def test_a_500_is_retried_after_the_backoff_and_the_response_is_kept(udn_a, receiver):
+    receiver.statuses = [500, 200]
+    receiver.reply = b"x" * (RESPONSE_KEEP_BYTES + 1000)
+    with tenant_context(udn_a):
+        subscribe(receiver.url)
+        enqueue_at(T0, {"n": 1})
+
+        with time_machine.travel(T0, tick=False):
+            assert webhook_deliveries_send_due() == 0
+        delivery = WebhookDelivery.objects.get()
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+        assert delivery.next_attempt_at == T0 + BACKOFF[0] == T0 + timedelta(minutes=1)
+        assert delivery.last_response == "x" * RESPONSE_KEEP_BYTES
+
+        with time_machine.travel(T0 + timedelta(seconds=59), tick=False):
+            assert webhook_deliveries_send_due() == 0  # not due yet: nothing is sent
+        assert len(receiver.requests) == 1
+
+        with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+            assert webhook_deliveries_send_due() == 1
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 2, 200)
+        assert delivery.last_error == ""
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0].headers["X-UDN-Delivery"] == receiver.requests[1].headers["X-UDN-Delivery"]
+
+
+def test_a_delivery_is_failed_after_the_last_attempt(udn_a, receiver):
+    receiver.statuses = [503]
+    with tenant_context(udn_a):
+        subscribe(receiver.url)
+        enqueue_at(T0, {"n": 1})
+        now = T0
+        waits = []
+        for _attempt in range(MAX_ATTEMPTS):
+            with time_machine.travel(now, tick=False):
+                assert webhook_deliveries_send_due() == 0
+            delivery = WebhookDelivery.objects.get()
+            if delivery.next_attempt_at is not None:
+                waits.append(delivery.next_attempt_at - now)
+                now = delivery.next_attempt_at
+
+        assert waits == list(BACKOFF)
+        assert (delivery.status, delivery.attempts) == ("failed", MAX_ATTEMPTS)
+        assert (delivery.next_attempt_at, delivery.last_status_code, delivery.last_error) == (
+            None,
+            503,
+            "HTTP 503",
+        )
+        with time_machine.travel(now + timedelta(days=2), tick=False):
+            assert webhook_deliveries_send_due() == 0
+    assert len(receiver.requests) == MAX_ATTEMPTS == 6
+
+
+def test_an_unreachable_url_is_retried_with_the_error_kept(udn_a, receiver):
+    with tenant_context(udn_a):
+        subscribe("http://127.0.0.1:9/closed")  # discard port: nobody listens
+        enqueue_at(T0, {})
+        with time_machine.travel(T0, tick=False):
+            assert webhook_deliveries_send_due() == 0
+        delivery = WebhookDelivery.objects.get()
+        assert (delivery.status, delivery.last_status_code) == ("pending", None)
+        assert "ConnectionError" in delivery.last_error
+        assert delivery.next_attempt_at == T0 + BACKOFF[0]
+
+
+def test_a_response_that_hangs_mid_body_is_a_retry_not_a_crash(udn_a, receiver, monkeypatch):
+    monkeypatch.setattr("crm.services.webhooks.TIMEOUT_SECONDS", 0.3)
+    receiver.stall = True
+    with tenant_context(udn_a):
+        subscribe(receiver.url)
+        enqueue_at(T0, {"n": 1})
+        enqueue_at(T0, {"n": 2})
+        with time_machine.travel(T0, tick=False):
+            assert webhook_deliveries_send_due() == 0
+        rows = list(WebhookDelivery.objects.order_by("id"))
+    assert len(receiver.requests) == 2  # the first hang did not stop the second delivery
+    assert all(r.status == "pending" and r.attempts == 1 for r in rows)
+    assert all("Timeout" in r.last_error and r.next_attempt_at == T0 + BACKOFF[0] for r in rows)
+
+
+# --- claiming with SKIP LOCKED (committed data, several connections) -------------------------------
+
+
+@pytest.fixture
+def alpha_committed(django_db_setup, committed, monkeypatch) -> UDN:
+    monkeypatch.setattr("crm.tasks.webhooks.webhooks_send.delay", lambda: None)  # no broker here
+    alpha = UDN.objects.get(slug="alpha")
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            WebhookSubscription.objects.all().delete()
+
+    committed.append(cleanup)
+    return alpha
+
+
+def test_a_row_locked_by_another_sender_is_skipped_not_waited_for(alpha_committed, receiver):
+    with tenant_context(alpha_committed):
+        subscribe(receiver.url)
+        webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": 1})
+        webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": 2})
+        first, second = WebhookDelivery.objects.order_by("id")
+
+    locked, release = threading.Event(), threading.Event()
+
+    def other_sender() -> None:
+        try:
+            with tenant_context(alpha_committed), connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT id FROM crm_webhookdelivery WHERE id = %s FOR UPDATE", [first.pk])
+                locked.set()
+                release.wait(timeout=30)
+                cursor.execute("COMMIT")
+        finally:
+            locked.set()
+            connection.close()
+
+    thread = threading.Thread(target=other_sender)
+    thread.start()
+    try:
+        assert locked.wait(timeout=30)
+        with tenant_context(alpha_committed):
+            assert webhook_deliveries_send_due() == 1
+    finally:
+        release.set()
+        thread.join()
+    assert [json.loads(r.body)["id"] for r in receiver.requests] == [second.pk]
+    with tenant_context(alpha_committed):
+        assert webhook_deliveries_send_due() == 1
+        assert webhook_deliveries_send_due() == 0
+        assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+    assert sorted(json.loads(r.body)["id"] for r in receiver.requests) == [first.pk, second.pk]
+
+
+def test_two_senders_at_once_never_deliver_a_row_twice(alpha_committed, receiver):
+    with tenant_context(alpha_committed):
+        subscribe(receiver.url)
+        for n in range(12):
+            webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": n})
+        ids = set(WebhookDelivery.objects.values_list("id", flat=True))
+
+    together = threading.Barrier(2)
+    sent: list[int] = []
+    errors: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            with tenant_context(alpha_committed):
+                together.wait(timeout=30)
+                while (n := webhook_deliveries_send_due(limit=3)) > 0:
+                    sent.append(n)
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    delivered_ids = [json.loads(r.body)["id"] for r in receiver.requests]
+    assert sorted(delivered_ids) == sorted(ids)  # every row once, none twice
+    assert sum(sent) == len(ids) == 12
+
+
+# --- hooks: ingest enqueues -------------------------------------------------------------------------
+
+
+def test_a_stage_change_through_events_ingest_enqueues_affiliate_stage_changed(
+    udn_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    queued: list[str] = []
+    monkeypatch.setattr("crm.tasks.webhooks.webhooks_send.delay", lambda: queued.append("send"))
+    with tenant_context(udn_a):
+        stages = subscribe("https://partner.example.com/stages")
+        events_sub = subscribe("https://partner.example.com/events", ["event.received"])
+        paused = subscribe(
+            "https://partner.example.com/paused", ["affiliate.stage_changed", "event.received"]
+        )
+        WebhookSubscription.objects.filter(pk=paused.pk).update(active=False)
+        joana = Affiliate.objects.create(external_id="C-1", name="Joana da Silva")
+        item = EventInput(
+            event_id="pay-1",
+            type="cash_in",
+            occurred_at=PAST,
+            external_id="C-1",
+            properties={"amount": "150.00"},
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            events_ingest(items=[item], source="test")
+
+        change = WebhookDelivery.objects.get(subscription=stages)
+        assert change.event == "affiliate.stage_changed"
+        assert change.payload == {
+            "affiliate": {"id": joana.pk, "external_id": "C-1"},
+            "old_stage": "lead",
+            "new_stage": "cash_in",
+            "changed_at": "2026-11-01T12:00:00Z",
+        }
+        received = WebhookDelivery.objects.get(subscription=events_sub)
+        assert received.event == "event.received"
+        assert received.payload["id"] == "pay-1"
+        assert received.payload["type"] == "cash_in"
+        assert received.payload["amount"] == "150.00"
+        assert received.payload["affiliate"] == {"id": joana.pk, "external_id": "C-1"}
+        assert not WebhookDelivery.objects.filter(subscription=paused).exists()
+        assert all(d.status == "pending" and d.next_attempt_at for d in WebhookDelivery.objects.all())
+    assert queued  # a send was queued at once after commit
+
+
+def test_ingest_with_no_subscription_enqueues_nothing(udn_a, django_capture_on_commit_callbacks, monkeypatch):
+    queued: list[str] = []
+    monkeypatch.setattr("crm.tasks.webhooks.webhooks_send.delay", lambda: queued.append("send"))
+    with tenant_context(udn_a):
+        Affiliate.objects.create(external_id="C-1", name="Joana da Silva")
+        item = EventInput(event_id="app-1", type="app_activated", occurred_at=PAST, external_id="C-1")
+        with django_capture_on_commit_callbacks(execute=True):
+            events_ingest(items=[item], source="test")
+        assert WebhookDelivery.objects.count() == 0
+    assert queued == []
+
+
+# --- API ------------------------------------------------------------------------------------------
+
+
+def test_the_api_creates_and_lists_subscriptions_with_the_scope(udn_a):
+    api = Api(udn_a, make_key(udn_a, ["webhooks:manage"]))
+
+    created = api.post(
+        "/api/v1/webhooks/", {"url": "https://partner.example.com/h", "events": ["affiliate.stage_changed"]}
+    )
+
+    assert created.status_code == 201
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and body["active"] is True
+    assert body["created_by"].startswith("api:")
+    listed = api.get("/api/v1/webhooks/")
+    assert listed.status_code == 200
+    assert [s["id"] for s in listed.json()["results"]] == [body["id"]]
+    with tenant_context(udn_a):
+        assert WebhookSubscription.objects.get().events == ["affiliate.stage_changed"]
+
+
+def test_the_api_refuses_bad_subscriptions_with_the_field(udn_a):
+    api = Api(udn_a, make_key(udn_a, ["webhooks:manage"]))
+    cases = [
+        ({"url": "not a url", "events": ["event.received"]}, "url"),
+        ({"url": "https://p.example.com", "events": ["nope"]}, "events[0]"),
+        ({"url": "https://p.example.com", "events": []}, "events"),
+        ({"url": "https://p.example.com", "events": ["event.received"], "extra": 1}, "extra"),
+    ]
+    for body, path in cases:
+        response = api.post("/api/v1/webhooks/", body)
+        assert response.status_code == 400, body
+        assert error_of(response)["field"] == path
+    with tenant_context(udn_a):
+        assert not WebhookSubscription.objects.exists()
+
+
+def test_the_api_lists_a_subscriptions_deliveries_newest_first(udn_a):
+    api = Api(udn_a, make_key(udn_a, ["webhooks:manage"]))
+    with tenant_context(udn_a):
+        sub = subscribe("https://partner.example.com/h")
+        for n in range(3):
+            webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": n})
+
+    response = api.get(f"/api/v1/webhooks/{sub.pk}/deliveries/")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [d["payload"]["n"] for d in results] == [2, 1, 0]
+    assert {d["status"] for d in results} == {"pending"}
+    missing = api.get(f"/api/v1/webhooks/{sub.pk + 1000}/deliveries/")
+    assert missing.status_code == 404
+    assert error_of(missing)["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/webhooks/"), ("post", "/api/v1/webhooks/"), ("get", "/api/v1/webhooks/1/deliveries/")],
+)
+def test_webhook_endpoints_need_the_scope_and_the_udns_own_key(udn_a, udn_b, method, path):
+    body = {"url": "https://p.example.com", "events": ["event.received"]}
+
+    without_scope = Api(udn_a, make_key(udn_a, ["affiliates:read", "events:write"])).call(method, path, body)
+    other_udn = Api(udn_a, make_key(udn_b, ["webhooks:manage"])).call(method, path, body)
+    no_key = Api(udn_a, None).call(method, path, body)
+
+    assert without_scope.status_code == 403
+    assert error_of(without_scope)["code"] == "insufficient_scope"
+    assert other_udn.status_code == 401
+    assert error_of(other_udn)["code"] == "authentication_failed"
+    assert no_key.status_code == 401
+    with tenant_context(udn_a):
+        assert not WebhookSubscription.objects.exists()
+
+
+# --- UI -------------------------------------------------------------------------------------------
+
+
+def test_a_marketer_creates_and_deactivates_a_webhook(udn_a, marketer, client_for):
+    client = client_for(udn_a, marketer)
+
+    response = client.post(
+        "/webhooks/new/", {"url": "https://partner.example.com/h", "events": ["affiliate.stage_changed"]}
+    )
+
+    assert response.status_code == 302
+    with tenant_context(udn_a):
+        sub = WebhookSubscription.objects.get()
+    assert (sub.url, sub.events, sub.created_by, sub.active) == (
+        "https://partner.example.com/h",
+        ["affiliate.stage_changed"],
+        marketer.email,
+        True,
+    )
+    page = client.get("/webhooks/")
+    assert page.status_code == 200
+    assert sub.secret in page.content.decode()
+
+    assert client.post(f"/webhooks/{sub.pk}/toggle/", {"active": "0"}).status_code == 302
+    with tenant_context(udn_a):
+        sub.refresh_from_db()
+    assert sub.active is False
+
+
+def test_an_analyst_gets_403_on_create_and_toggle_but_reads_the_log(udn_a, analyst, client_for, receiver):
+    with tenant_context(udn_a):
+        sub = subscribe(receiver.url)
+        webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": 1})
+        receiver.statuses = [500]
+        webhook_deliveries_send_due()
+    client = client_for(udn_a, analyst)
+
+    create = client.post("/webhooks/new/", {"url": "https://x.example.com", "events": ["event.received"]})
+    toggle = client.post(f"/webhooks/{sub.pk}/toggle/", {"active": "0"})
+    page = client.get("/webhooks/")
+
+    assert (create.status_code, toggle.status_code) == (403, 403)
+    with tenant_context(udn_a):
+        assert WebhookSubscription.objects.get().active is True
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-status="pending" data-status-code="500"' in html
+    assert 'data-testid="webhook-form"' not in html
+    assert sub.secret not in html  # the signing secret is for those who manage webhooks
+
+
+def test_the_delivery_log_is_paginated_newest_first(udn_a, marketer, client_for):
+    with tenant_context(udn_a):
+        subscribe("https://partner.example.com/h")
+        for n in range(55):
+            webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": n})
+        newest = WebhookDelivery.objects.order_by("-id").values_list("id", flat=True)
+        newest_ids = list(newest)
+    client = client_for(udn_a, marketer)
+
+    first = client.get("/webhooks/").context["page"]
+    second = client.get("/webhooks/?page=2").context["page"]
+
+    assert [d.pk for d in first.object_list] == newest_ids[:50]
+    assert [d.pk for d in second.object_list] == newest_ids[50:]
+    assert all(d.status == WebhookDeliveryStatus.PENDING for d in first.object_list)
+
+
+# --- the task -------------------------------------------------------------------------------------
+
+
+def test_the_send_task_delivers_and_runs_every_30_seconds_per_udn(udn_a, receiver):
+    from crm.tasks.webhooks import webhooks_send
+    from tenants.services import UDN_PERIODIC_TASKS
+
+    with tenant_context(udn_a):
+        subscribe(receiver.url)
+        webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": 1})
+
+        assert webhooks_send.run() == 1
+
+    assert len(receiver.requests) == 1
+    spec = UDN_PERIODIC_TASKS["webhooks-send"]
+    assert (spec.task, spec.every_seconds) == ("crm.webhooks_send", 30)
+
+
+def test_an_enqueued_delivery_goes_out_at_once_through_the_celery_worker(
+    django_db_setup, committed, celery_worker_process, receiver
+):
+    """On commit the send task is queued with the UDN's schema; a real worker sends it."""
+    alpha = UDN.objects.get(slug="alpha")
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            WebhookSubscription.objects.all().delete()
+
+    committed.append(cleanup)
+    with tenant_context(alpha):
+        sub = subscribe(receiver.url)
+        webhook_deliveries_enqueue(event="affiliate.stage_changed", payload={"n": 7})
+
+    assert receiver.arrived.wait(timeout=60), "the worker did not deliver"
+    (received,) = receiver.requests
+    assert json.loads(received.body)["data"] == {"n": 7}
+    assert signature_ok(sub.secret, received)

@@ -1,0 +1,73 @@
+"""The webhooks page of a UDN: subscriptions (marketers create, pause, resume) and the delivery
+log everyone can read, newest first."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from crm.models import WebhookEvent, WebhookSubscription
+from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
+from crm.services.webhooks import (
+    WebhookError,
+    webhook_subscription_create,
+    webhook_subscription_set_active,
+)
+from tenants.access import udn_write_required
+
+LOG_PAGE_SIZE = 50
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label=gettext_lazy("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=gettext_lazy("e.g. https://partner.example.com/hooks/udn"),
+    )
+    events = forms.MultipleChoiceField(
+        label=gettext_lazy("Events"), choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+
+def _page(request: HttpRequest, *, form: WebhookForm, status: int = 200) -> HttpResponse:
+    log = Paginator(webhook_delivery_log(), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"subscriptions": list(webhook_subscription_list()), "form": form, "page": log}
+    return render(request, "crm/webhooks.html", context, status=status)
+
+
+def webhooks(request: HttpRequest) -> HttpResponse:
+    return _page(request, form=WebhookForm())
+
+
+@require_POST
+@udn_write_required
+def webhook_new(request: HttpRequest) -> HttpResponse:
+    form = WebhookForm(request.POST)
+    if not form.is_valid():
+        return _page(request, form=form, status=400)
+    try:
+        webhook_subscription_create(
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data["events"],
+            created_by=request.user.email,  # type: ignore[union-attr]
+        )
+    except WebhookError as error:
+        form.add_error("url", str(error))
+        return _page(request, form=form, status=400)
+    messages.success(request, _("Webhook created."))
+    return redirect("webhooks")
+
+
+@require_POST
+@udn_write_required
+def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = get_object_or_404(WebhookSubscription, pk=pk)
+    webhook_subscription_set_active(subscription=subscription, active=request.POST.get("active") == "1")
+    return redirect("webhooks")
