@@ -1,0 +1,310 @@
+"""The partner API over real HTTP: gunicorn serving /api/v1/ on loopback, a UDN of 10,000
+affiliates and a key, then (a) batch ingest of 100,000 events by concurrent keep-alive clients
+(beside raw COPY of the same rows) and (b) single-event POST latency at a paced 300 requests/s
+(beside GET /healthz at the same pace)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from queue import Empty, Queue
+
+import requests
+from django.db import connection, connections
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from crm.api.services import api_key_create
+from crm.models import Affiliate, ApiScope, Event
+from devtools.benchmarks import Result, benchmark
+from devtools.services import ROOT, VAR
+from tenants.models import UDN
+from tenants.selectors import udn_list
+from tenants.services import udn_provision
+
+AFFILIATES = 10_000
+EVENTS = 100_000
+BATCH = 1_000
+CLIENTS = 4
+# gunicorn on 2 cores: a few processes (the work is Python + PostgreSQL on the same cores),
+# threads so keep-alive connections and I/O waits overlap.
+WORKERS = 4
+THREADS = 4
+RATE = 300  # requests/s for the latency runs
+SECONDS = 10
+LATENCY_THREADS = 24
+WARMUP = 100
+REQUEST_TIMEOUT = 60
+# The figures measure the server; a partner's key is throttled far below these volumes.
+THROTTLE_RATE = "10000000/min"
+# Mixed traffic as partners send it: most events move no derived field, a fifth are cash-ins.
+TYPES = [
+    "app_activated",
+    "cash_in",
+    "support_ticket_opened",
+    "consultation_scheduled",
+    "cashback",
+    "app_downloaded",
+    "support_ticket_closed",
+    "form_completed",
+    "cash_in",
+    "lead_created",
+]
+
+_counter = itertools.count(1)
+
+
+def _fresh_udn() -> UDN:
+    slug = f"api-{next(_counter):02d}"
+    while udn_list().filter(slug=slug).exists():
+        slug = f"api-{next(_counter):02d}"
+    return udn_provision(name=f"Bench {slug}", slug=slug)
+
+
+def _affiliates_create() -> None:
+    for start in range(0, AFFILIATES, 5_000):
+        Affiliate.objects.bulk_create(
+            Affiliate(external_id=f"B-{i}", name=f"Afiliado {i}", state="SP")
+            for i in range(start, min(start + 5_000, AFFILIATES))
+        )
+
+
+def _event(prefix: str, i: int, base: str) -> dict:
+    kind = TYPES[i % len(TYPES)]
+    event = {
+        "id": f"{prefix}-{i}",
+        "type": kind,
+        "occurred_at": base,
+        "affiliate": {"external_id": f"B-{(i * 7919) % AFFILIATES}"},
+        "properties": {"channel": "app"},
+    }
+    if kind in {"cash_in", "cashback"}:
+        event["properties"] = {"amount": f"{50 + i % 200}.{i % 100:02d}"}
+    return event
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _gunicorn() -> Iterator[str]:
+    """gunicorn on the bench database; yields its base URL and stops it afterwards."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update({"PGAPPNAME": "bench-api-gunicorn", "API_THROTTLE_RATE": THROTTLE_RATE, "DEBUG": "0"})
+    env.setdefault("SECURE_SSL_REDIRECT", "0")
+    (VAR / "bench").mkdir(parents=True, exist_ok=True)
+    log_path = VAR / "bench" / "gunicorn-api.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "crm.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(THREADS),
+                "--keep-alive",
+                "30",
+                "--timeout",
+                "120",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    requests.get(f"{base}/healthz", headers={"Host": "localhost"}, timeout=5)
+                    break
+                except requests.ConnectionError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"gunicorn did not start; see {log_path}") from None
+                    time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _ingest(base: str, host: str, key: str, bodies: list[bytes]) -> tuple[float, int]:
+    """POST every batch with CLIENTS concurrent keep-alive sessions; (seconds, events accepted)."""
+    queue: Queue[bytes] = Queue()
+    for body in bodies:
+        queue.put(body)
+    accepted = [0] * CLIENTS
+    errors: list[str] = []
+    headers = {"Host": host, "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def client(n: int) -> None:
+        with requests.Session() as session:
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except Empty:
+                    return
+                response = session.post(
+                    f"{base}/api/v1/events/batch/", data=body, headers=headers, timeout=REQUEST_TIMEOUT
+                )
+                if response.status_code != 200:
+                    errors.append(f"{response.status_code} {response.text[:300]}")
+                    return
+                accepted[n] += response.json()["accepted"]
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"batch ingest failed: {errors[0]}")
+    return elapsed, sum(accepted)
+
+
+def _raw_copy(rows: list[dict]) -> float:
+    """COPY the same rows into a plain table (no constraints, no lookups): events/s."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_raw_events (event_id text, type text, occurred_at timestamptz,"
+            " affiliate_external_id text, properties jsonb)"
+        )
+        started = time.perf_counter()
+        with cursor.copy(
+            "COPY bench_raw_events (event_id, type, occurred_at, affiliate_external_id, properties)"
+            " FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        row["id"],
+                        row["type"],
+                        row["occurred_at"],
+                        row["affiliate"]["external_id"],
+                        json.dumps(row["properties"]),
+                    )
+                )
+        elapsed = time.perf_counter() - started
+        cursor.execute("SELECT count(*) FROM bench_raw_events")
+        assert cursor.fetchone()[0] == len(rows)
+    return len(rows) / elapsed
+
+
+def _paced(url: str, headers: dict[str, str], bodies: list[bytes] | None, count: int) -> list[float]:
+    """`count` requests sent at RATE/s on a fixed schedule (open loop); latency in ms of each,
+    counted from its scheduled start so a stall is not hidden (no coordinated omission)."""
+    latencies: list[float] = [math.nan] * count
+    errors: list[str] = []
+    next_index = itertools.count()
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+
+    def worker() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    i = next(next_index)
+                if i >= count:
+                    return
+                scheduled = start + i / RATE
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                if bodies is None:
+                    response = session.get(url, headers=headers, timeout=REQUEST_TIMEOUT)
+                else:
+                    response = session.post(url, data=bodies[i], headers=headers, timeout=REQUEST_TIMEOUT)
+                latencies[i] = (time.perf_counter() - scheduled) * 1000
+                if response.status_code >= 300:
+                    errors.append(f"{response.status_code} {response.text[:300]}")
+
+    threads = [threading.Thread(target=worker) for _ in range(LATENCY_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests to {url}: {errors[0]}")
+    return latencies
+
+
+def _p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+@benchmark("api")
+def api() -> Iterator[Result]:
+    udn = _fresh_udn()
+    host = udn.get_primary_domain().domain  # type: ignore[union-attr]
+    base_time = (timezone.now() - timedelta(hours=1)).isoformat()
+    rows = [_event("b", i, base_time) for i in range(EVENTS)]
+    bodies = [json.dumps(rows[i : i + BATCH]).encode() for i in range(0, EVENTS, BATCH)]
+    with tenant_context(udn):
+        _affiliates_create()
+        _api_key, key = api_key_create(
+            name="bench", scopes=[ApiScope.EVENTS_WRITE, ApiScope.AFFILIATES_READ], created_by="bench"
+        )
+        raw = _raw_copy(rows)
+    connections.close_all()
+
+    with _gunicorn() as base:
+        elapsed, accepted = _ingest(base, host, key, bodies)
+        with tenant_context(udn):
+            stored = Event.objects.count()
+        assert accepted == EVENTS == stored, (accepted, stored)
+        yield Result(
+            "api.batch_ingest_events_per_second",
+            accepted / elapsed,
+            "events/s",
+            f"≥ 50,000 events/s ({EVENTS:,} events, batches of {BATCH:,}, {CLIENTS} clients,"
+            f" gunicorn {WORKERS}×{THREADS})",
+            "raw COPY of the same rows into a plain table",
+            raw,
+        )
+
+        count = RATE * SECONDS
+        single_headers = {"Host": host, "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        event_url = f"{base}/api/v1/events/"
+        warm = [json.dumps(_event("w", i, base_time)).encode() for i in range(WARMUP)]
+        _paced(event_url, single_headers, warm, WARMUP)
+        _paced(f"{base}/healthz", {"Host": "localhost"}, None, WARMUP)
+        singles = [json.dumps(_event("s", i, base_time)).encode() for i in range(count)]
+        event_p99 = _p99(_paced(event_url, single_headers, singles, count))
+        health_p99 = _p99(_paced(f"{base}/healthz", {"Host": "localhost"}, None, count))
+        yield Result(
+            "api.single_event_p99_ms",
+            event_p99,
+            "ms",
+            f"< 50 ms p99 at {RATE} requests/s ({count:,} POST /api/v1/events/)",
+            f"GET /healthz p99 at {RATE} requests/s",
+            health_p99,
+        )
