@@ -230,6 +230,41 @@ def test_an_older_event_of_the_same_stage_moves_stage_changed_at_earlier(joana):
     assert (joana.stage, joana.stage_changed_at) == ("app_downloaded", T0 + timedelta(minutes=40))
 
 
+def test_moving_forward_from_the_new_events_agrees_with_a_recompute_from_the_whole_timeline(in_a):
+    """Ingest advances the derived fields from each batch's new events alone; whatever the
+    batches, their order and the repeats, a full recompute from the timeline finds nothing to fix."""
+    people = [Affiliate.objects.create(external_id=f"R-{i}", name=f"Pessoa {i}") for i in range(12)]
+    kinds = [
+        "lead_created",
+        "registration_started",
+        "app_downloaded",
+        "app_activated",
+        "cash_in",
+        "cashback",
+        "cashout",
+        "consultation_scheduled",
+    ]
+    rng = random.Random(11)
+    items = []
+    for i in range(400):
+        kind = rng.choice(kinds)
+        money = (
+            {"amount": f"{rng.randint(1, 900)}.{rng.randint(0, 99):02d}"}
+            if kind in {"cash_in", "cashback", "cashout"}
+            else {}
+        )
+        items.append(ev(f"r-{i}", kind, rng.choice(people), minutes=rng.randint(0, 5000), **money))
+    items += rng.sample(items, 40)  # repeats: duplicates, never counted twice
+    rng.shuffle(items)
+    while items:
+        size = rng.randint(1, 60)
+        batch, items = items[:size], items[size:]
+        events_ingest(items=batch, source="api")
+
+    assert Affiliate.objects.exclude(stage="lead").exists()
+    assert affiliates_refresh_derived().changed == 0
+
+
 def test_the_tier_follows_cash_in_and_is_recomputed_when_the_bands_change(joana):
     event_record(item=ev("t-1", "cash_in", joana, amount="100.00"), source="pagamentos")
     joana.refresh_from_db()
