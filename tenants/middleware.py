@@ -3,9 +3,11 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
@@ -35,18 +37,39 @@ class UDNAccessMiddleware:
 class CachedTenantMainMiddleware(TenantMainMiddleware):
     """django-tenants' routing, with the host → UDN lookup cached in this process for
     TENANT_CACHE_SECONDS. A request then needs no query on the public schema before its
-    own, so it sends exactly one `SET search_path` (with TENANT_LIMIT_SET_CALLS).
-    A renamed or removed domain is noticed within that many seconds."""
+    own, so it sends at most one `SET search_path` (with TENANT_LIMIT_SET_CALLS), and none
+    when the connection already has this UDN's path from the previous request (a worker
+    serving one partner's API calls back to back). A renamed or removed domain is noticed
+    within TENANT_CACHE_SECONDS."""
+
+    def process_request(self, request):  # type: ignore[no-untyped-def]
+        # django-tenants forgets the path the connection has on every request; it only ever
+        # holds a value while that path really is set (cleared on close, rollback and
+        # savepoint rollback), so when this request wants the same path it is kept, unless
+        # the host lookup below ran a query (on the public path) in between.
+        tenant_connection: Any = connection  # django-tenants' wrapper (the stubs know Django's)
+        already = tenant_connection.search_path_set_schemas
+        tenant_connection.udn_host_queried = False
+        response = super().process_request(request)
+        if (
+            already
+            and not tenant_connection.udn_host_queried
+            and tenant_connection.search_path_set_schemas is None
+            and tenant_connection._get_cursor_search_paths() == already
+        ):
+            tenant_connection.search_path_set_schemas = already
+        return response
 
     def get_tenant(self, domain_model, hostname):  # type: ignore[no-untyped-def]
         ttl = settings.TENANT_CACHE_SECONDS
-        if ttl <= 0:
-            return super().get_tenant(domain_model, hostname)
         now = time.monotonic()
-        hit = _TENANT_CACHE.get(hostname)
+        hit = _TENANT_CACHE.get(hostname) if ttl > 0 else None
         if hit is not None and hit[0] > now:
             return copy.copy(hit[1])  # requests may annotate their tenant; never share one object
+        connection.udn_host_queried = True  # type: ignore[attr-defined]
         tenant = super().get_tenant(domain_model, hostname)
+        if ttl <= 0:
+            return tenant
         _TENANT_CACHE[hostname] = (now + ttl, tenant)
         return copy.copy(tenant)
 

@@ -106,7 +106,7 @@ def routing() -> Iterator[Result]:
         name="routing.set_search_path_per_request",
         value=set_calls(True),
         unit="statements",
-        target="1 per request (TENANT_LIMIT_SET_CALLS)",
+        target="≤ 1 per request (TENANT_LIMIT_SET_CALLS; none when the connection already has the UDN's path)",
         baseline_name="TENANT_LIMIT_SET_CALLS off, no host cache",
         baseline_value=set_calls(False, cache_seconds=0),
     )

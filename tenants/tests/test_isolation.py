@@ -1,4 +1,6 @@
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate
@@ -57,3 +59,36 @@ def test_cache_keys_carry_the_schema(udn_a, udn_b):
         cache.delete("dashboard")
     with tenant_context(udn_b):
         cache.delete("dashboard")
+
+
+def test_back_to_back_requests_to_one_udn_keep_its_search_path_and_another_udn_sets_its_own(
+    udn_a, udn_b, marketer, client_for, settings
+):
+    """A connection that already has a UDN's search_path keeps it for the next request to that
+    UDN (no SET); a request to another UDN, or after anything that forgets the path, sets it."""
+    from conftest import make_user
+    from tenants.services import membership_grant
+
+    with tenant_context(udn_a):
+        Affiliate.objects.bulk_create(Affiliate(external_id=f"A-{i}", name=f"Pessoa {i}") for i in range(3))
+    both = make_user("duas.udns@test.br", udn=udn_a)
+    membership_grant(user=both, udn=udn_b, role="marketer")
+    in_a, in_b = client_for(udn_a, both), client_for(udn_b, both)
+
+    def visit(client) -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/").content.decode()
+        return page, sum(1 for q in queries.captured_queries if q["sql"].startswith("SET search_path"))
+
+    pages = [visit(in_a), visit(in_a), visit(in_b), visit(in_a)]
+
+    sets = [count for _page, count in pages]
+    assert sets[1] == 0  # same UDN again: its path is still set
+    assert all(count >= 1 for count in (sets[0], sets[2], sets[3]))  # (a page may also visit public)
+
+    # A host lookup (here: no host cache) runs on the public path: the UDN's is set again.
+    settings.TENANT_CACHE_SECONDS = 0
+    page, sets_after_lookup = visit(in_a)
+    assert sets_after_lookup >= 1
+    assert '<p class="bignum">3</p>' in page
+    assert ['<p class="bignum">3</p>' in page for page, _sets in pages] == [True, True, False, True]
