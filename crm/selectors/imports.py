@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import ColumnMapping, ImportJob
+from crm.models import ColumnMapping, ImportJob, ImportStatus
 from crm.readers import header_key, source_batches, source_open
 
 ATTRIBUTE_PREFIX = "attr:"
@@ -218,3 +219,19 @@ def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
         extra = [data[EXTRA_KEY]] if EXTRA_KEY in data else []
         writer.writerow([number, " | ".join(reasons), *(data.get(h, "") for h in headers), *extra])
         yield flush()
+
+
+def import_progress_key(*, job: ImportJob) -> str:
+    return f"import-progress:{job.pk}"
+
+
+def import_job_live(*, job: ImportJob) -> ImportJob:
+    """The job with the counters of a run still in progress. A first import of a whole base counts
+    inside its one transaction, where nobody else can see the job row change: the run also leaves
+    its counters in the cache (schema-prefixed keys) for the progress page."""
+    if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        live = cache.get(import_progress_key(job=job))
+        if live is not None:
+            job.total_rows = max(job.total_rows, live["total_rows"])
+            job.rejected = max(job.rejected, live["rejected"])
+    return job

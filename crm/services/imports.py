@@ -5,6 +5,9 @@ COPY the valid rows into a temporary staging table and the rejected ones, with t
 number and reasons, into RejectedRow. Then, in one transaction: resolve keys (external id,
 falling back to the CPF), merge rows repeated in the file (newest non-blank value per
 field), record what changes, and upsert everything with one INSERT ... ON CONFLICT.
+
+A big file into an empty base (the first import of a UDN) skips the staging table: its rows are
+COPYed straight into crm_affiliate, without its indexes, in one transaction (see `_initial_load`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, connection, transaction
@@ -35,7 +40,7 @@ from crm.readers import (
     source_open,
     source_row_estimate,
 )
-from crm.selectors.imports import ATTRIBUTE_PREFIX, EXTRA_KEY, FIELD_LABELS
+from crm.selectors.imports import ATTRIBUTE_PREFIX, EXTRA_KEY, FIELD_LABELS, import_progress_key
 
 logger = logging.getLogger(__name__)
 
@@ -234,25 +239,52 @@ def _pg_array(column: str) -> pl.Expr:
     return (pl.lit("{") + quoted.list.join(",") + pl.lit("}")).alias(column)
 
 
-def _copy(cursor, sql: str, frame: pl.DataFrame) -> None:
+# A COPY ... FROM STDIN statement and its rows, as CSV.
+CopyData = tuple[str, bytes]
+
+
+def _csv_copy(sql: str, frame: pl.DataFrame) -> CopyData:
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False)
+    return sql, buffer.getvalue()
+
+
+def _copy(cursor, data: CopyData) -> None:
+    sql, rows = data
     with cursor.copy(sql) as copy:
-        copy.write(buffer.getbuffer())
+        copy.write(rows)
 
 
-def _prepared_batches(*, source: SourceFile, mapping: dict[str, str]) -> Iterator[tuple[int, PreparedBatch]]:
-    """Read and prepare the next batch in a thread while the caller COPYs this one: polars releases
-    the GIL, so normalising overlaps PostgreSQL's work."""
+def _staging_copy(valid: pl.DataFrame) -> CopyData:
+    staged = valid.select(STAGING_COLUMNS).with_columns(pl.col("birth_date").cast(pl.Utf8), _pg_array("tags"))
+    return _csv_copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)", staged)
+
+
+def _rejected_copy(job_id: str, rejected: pl.DataFrame) -> CopyData:
+    rows = rejected.select(
+        pl.lit(job_id).alias("job_id"),
+        pl.col("_row").alias("row_number"),
+        _pg_array("_messages"),
+        "_raw",
+    )
+    return _csv_copy("COPY crm_rejectedrow (job_id, row_number, reasons, data) FROM STDIN (FORMAT csv)", rows)
+
+
+def _prepared_batches(
+    *, source: SourceFile, mapping: dict[str, str], encode: Callable[[PreparedBatch], list[CopyData]]
+) -> Iterator[tuple[int, PreparedBatch, list[CopyData]]]:
+    """Read, prepare and encode the next batch in a thread while the caller COPYs this one: polars
+    releases the GIL, so normalising and writing CSV overlap PostgreSQL's work."""
     batches = source_batches(source)
     language = translation.get_language()
 
-    def prepare_next() -> tuple[int, PreparedBatch] | None:
+    def prepare_next() -> tuple[int, PreparedBatch, list[CopyData]] | None:
         batch = next(batches, None)
         if batch is None:
             return None
         with translation.override(language):  # rejection reasons in the language of whoever started it
-            return batch.height, frame_prepare(batch=batch, mapping=mapping)
+            prepared = frame_prepare(batch=batch, mapping=mapping)
+        return batch.height, prepared, encode(prepared)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-prepare") as pool:
         future = pool.submit(prepare_next)
@@ -261,24 +293,47 @@ def _prepared_batches(*, source: SourceFile, mapping: dict[str, str]) -> Iterato
             yield ready
 
 
-def _stage_batch(cursor, job: ImportJob, prepared: PreparedBatch) -> tuple[int, int]:
-    valid, rejected = prepared.valid, prepared.rejected
-    if valid.height:
-        staged = valid.select(STAGING_COLUMNS).with_columns(
-            pl.col("birth_date").cast(pl.Utf8), _pg_array("tags")
-        )
-        _copy(cursor, f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)", staged)
-    if rejected.height:
-        rows = rejected.select(
-            pl.lit(str(job.pk)).alias("job_id"),
-            pl.col("_row").alias("row_number"),
-            _pg_array("_messages"),
-            "_raw",
-        )
-        _copy(
-            cursor, "COPY crm_rejectedrow (job_id, row_number, reasons, data) FROM STDIN (FORMAT csv)", rows
-        )
-    return valid.height, rejected.height
+# How long a run's live counters stay in the cache (far beyond any run).
+PROGRESS_TTL_SECONDS = 6 * 60 * 60
+
+
+def _read(
+    cursor,
+    *,
+    job: ImportJob,
+    source: SourceFile,
+    on_progress: Progress | None,
+    copy_valid: Callable[[pl.DataFrame], CopyData],
+    keep_valid: bool = False,
+) -> list[pl.DataFrame]:
+    """Read the whole file: COPY each batch's valid rows as `copy_valid` says and its rejected rows,
+    with their reasons, into RejectedRow; the job's counters follow. Returns every batch's valid
+    rows when asked to keep them (memory then grows with the file)."""
+    job_id = str(job.pk)
+
+    def encode(prepared: PreparedBatch) -> list[CopyData]:
+        copies = [copy_valid(prepared.valid)] if prepared.valid.height else []
+        return copies + ([_rejected_copy(job_id, prepared.rejected)] if prepared.rejected.height else [])
+
+    kept: list[pl.DataFrame] = []
+    total = rejected = 0
+    progress_key = import_progress_key(job=job)
+    for rows, prepared, copies in _prepared_batches(source=source, mapping=job.mapping, encode=encode):
+        started = time.perf_counter()
+        for data in copies:
+            _copy(cursor, data)
+        logger.info("import batch of %s staged in %.2fs", rows, time.perf_counter() - started)
+        if keep_valid:
+            kept.append(prepared.valid)
+        total += rows
+        rejected += prepared.rejected.height
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=total, rejected=rejected)
+        job.total_rows, job.rejected = total, rejected
+        # Seen at once by the progress page, even inside a transaction (see import_job_live).
+        cache.set(progress_key, {"total_rows": total, "rejected": rejected}, PROGRESS_TTL_SECONDS)
+        if on_progress is not None:
+            on_progress(job)
+    return kept
 
 
 # Temporary tables live in the session's own buffers (8 MB by default): a million staged rows
@@ -358,24 +413,39 @@ CHANGES_SQL = """
     WHERE ch.changes IS NOT NULL
 """
 
+# What an affiliate created by an import starts with, beside the file's fields (SQL expressions).
+NEW_AFFILIATE = {
+    "stage": "'lead'",
+    "tier": "''",
+    "total_cash_in": "0",
+    "consent_email": "false",
+    "consent_whatsapp": "false",
+    "consent_sms": "false",
+    "consent_push": "false",
+    "created_at": "now()",
+    "updated_at": "now()",
+}
+# The file's fields as crm_affiliate names them, in COPY order.
+AFFILIATE_COLUMNS = ["external_id", *STANDARD_FIELDS[1:], "time_zone", "attributes"]
+
+# Built from the constant field lists above, never from input.
+INSERT_SQL = f"""
+    INSERT INTO crm_affiliate ({", ".join(AFFILIATE_COLUMNS)}, {", ".join(NEW_AFFILIATE)})
+    SELECT key, coalesce(cpf, ''), coalesce(name, ''), coalesce(email, ''), coalesce(phone, ''), birth_date,
+        coalesce(city, ''), coalesce(state, ''), coalesce(plan, ''), plan_fee, coalesce(origin, ''),
+        coalesce(tags, '{{}}'), coalesce(time_zone, ''), coalesce(attributes, '{{}}'),
+        {", ".join(NEW_AFFILIATE.values())}
+    FROM {{source}}
+"""  # noqa: S608
+
 _updated = ",\n".join(
     f"{f} = COALESCE(NULLIF(EXCLUDED.{f}, ''), crm_affiliate.{f})" for f in UPSERT_TEXT_FIELDS
 )
 _old = ", ".join(f"crm_affiliate.{f}" for f in UPSERT_TEXT_FIELDS)
 _new = ", ".join(f"COALESCE(NULLIF(EXCLUDED.{f}, ''), crm_affiliate.{f})" for f in UPSERT_TEXT_FIELDS)
-# Built from the constant field list above, never from input.
 UPSERT_SQL = f"""
     WITH upserted AS (
-        INSERT INTO crm_affiliate (
-            external_id, cpf, name, email, phone, birth_date, city, state, plan, plan_fee, origin, tags,
-            time_zone, attributes, stage, tier, total_cash_in, consent_email, consent_whatsapp, consent_sms,
-            consent_push, created_at, updated_at
-        )
-        SELECT key, coalesce(cpf, ''), coalesce(name, ''), coalesce(email, ''), coalesce(phone, ''), birth_date,
-            coalesce(city, ''), coalesce(state, ''), coalesce(plan, ''), plan_fee, coalesce(origin, ''),
-            coalesce(tags, '{{}}'), coalesce(time_zone, ''), coalesce(attributes, '{{}}'), 'lead', '', 0,
-            false, false, false, false, now(), now()
-        FROM {{source}}
+        {INSERT_SQL}
         ON CONFLICT (external_id) DO UPDATE SET
             {_updated},
             birth_date = COALESCE(EXCLUDED.birth_date, crm_affiliate.birth_date),
@@ -417,6 +487,9 @@ KEYS_SQL = [
 ]
 
 
+Counts = tuple[int, int, int, int]  # created, updated, unchanged, repeated in the file
+
+
 def affiliates_import(
     *, job: ImportJob, path: Path | None = None, on_progress: Progress | None = None
 ) -> ImportJob:
@@ -434,19 +507,11 @@ def affiliates_import(
         raise
     try:
         with connection.cursor() as cursor:
-            _create_staging(cursor)
-            total = rejected = 0
-            for rows, prepared in _prepared_batches(source=source, mapping=job.mapping):
-                started = time.perf_counter()
-                _valid, bad = _stage_batch(cursor, job, prepared)
-                logger.info("import batch of %s staged in %.2fs", rows, time.perf_counter() - started)
-                total += rows
-                rejected += bad
-                ImportJob.objects.filter(pk=job.pk).update(total_rows=total, rejected=rejected)
-                job.total_rows, job.rejected = total, rejected
-                if on_progress is not None:
-                    on_progress(job)
-            created, updated, unchanged, duplicates = _merge_and_upsert(cursor, job)
+            counts = (
+                _initial_load(cursor, job, source, on_progress) if _initial_load_fits(cursor, job) else None
+            )
+            if counts is None:
+                counts = _staged_upsert(cursor, job, source, on_progress)
     except ImportFileError as exc:
         _fail(job, str(exc))
         raise
@@ -457,6 +522,7 @@ def affiliates_import(
     finally:
         source.close()
         _drop_temp_tables()
+    created, updated, unchanged, duplicates = counts
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportStatus.DONE,
         created=created,
@@ -475,36 +541,46 @@ def _timed_execute(cursor, sql: str, params: dict | None = None) -> None:
     logger.info("import step %.2fs: %s", time.perf_counter() - started, " ".join(sql.split())[:60])
 
 
-def _merge_and_upsert(cursor, job: ImportJob) -> tuple[int, int, int, int]:
+def _staged_upsert(cursor, job: ImportJob, source: SourceFile, on_progress: Progress | None) -> Counts:
+    """The general way: stage the whole file, then merge, record the changes and upsert in one
+    transaction."""
+    _create_staging(cursor)
+    _read(cursor, job=job, source=source, on_progress=on_progress, copy_valid=_staging_copy)
     with transaction.atomic():
         # An import can be re-run (upserts are idempotent): not waiting for the WAL flush is safe here.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM import_staging WHERE key IS NULL)")
-        if cursor.fetchone()[0]:
-            for sql in KEYS_SQL:
-                _timed_execute(cursor, sql)
-        _timed_execute(cursor, "ANALYZE import_staging")
-        cursor.execute("SELECT count(*), count(DISTINCT key) FROM import_staging")
-        staged, distinct = cursor.fetchone()
-        source = "import_staging"
-        if distinct < staged:  # rows repeated in the file: merge them first
-            _timed_execute(cursor, "CREATE INDEX ON import_staging (key)")
-            _timed_execute(cursor, MERGE_SQL)
-            _timed_execute(cursor, "ANALYZE import_merged")
-            source = "import_merged"
-        if distinct >= INITIAL_LOAD_MIN_ROWS and _base_is_empty(cursor):
-            created, updated = _initial_load(cursor, source)
-        else:
-            _timed_execute(cursor, CHANGES_SQL.replace("{source}", source), {"job": str(job.pk)})
-            _timed_execute(cursor, UPSERT_SQL.replace("{source}", source))
-            created, updated = cursor.fetchone()
+        merged, staged, distinct = _merge_staged(cursor)
+        _timed_execute(cursor, CHANGES_SQL.replace("{source}", merged), {"job": str(job.pk)})
+        _timed_execute(cursor, UPSERT_SQL.replace("{source}", merged))
+        created, updated = cursor.fetchone()
     return created, updated, distinct - created - updated, staged - distinct
 
 
-# A first import of a whole base (an empty table, many rows) loads the way PostgreSQL's manual
-# advises for populating a table: drop the secondary indexes, insert, build them again. Building
-# an index once is several times cheaper than updating it row by row.
+def _merge_staged(cursor) -> tuple[str, int, int]:
+    """Give the staged rows their keys and merge the keys the file repeats; returns the table to
+    upsert from, how many rows were staged and how many keys they have."""
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM import_staging WHERE key IS NULL)")
+    if cursor.fetchone()[0]:
+        for sql in KEYS_SQL:
+            _timed_execute(cursor, sql)
+    _timed_execute(cursor, "ANALYZE import_staging")
+    cursor.execute("SELECT count(*), count(DISTINCT key) FROM import_staging")
+    staged, distinct = cursor.fetchone()
+    if distinct == staged:
+        return "import_staging", staged, distinct
+    _timed_execute(cursor, "CREATE INDEX ON import_staging (key)")
+    _timed_execute(cursor, MERGE_SQL)
+    _timed_execute(cursor, "ANALYZE import_merged")
+    return "import_merged", staged, distinct
+
+
+# A first import of a whole base (an empty table, a big file) loads the way PostgreSQL's manual
+# advises for populating a table: COPY into it without its indexes, build them once at the end
+# (several times cheaper than updating them row by row), ANALYZE. Smaller files take the general
+# way, which does not hold the table while the file is read.
 INITIAL_LOAD_MIN_ROWS = 50_000
+# Enough to sort a few million keys in memory (shared with the parallel workers), not on disk.
+INDEX_BUILD_MEMORY = "1GB"
 
 
 def _base_is_empty(cursor) -> bool:
@@ -512,13 +588,42 @@ def _base_is_empty(cursor) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _initial_load(cursor, source: str) -> tuple[int, int]:
-    # Nobody may add affiliates meanwhile: the plain INSERT below relies on an empty table.
-    cursor.execute("LOCK TABLE crm_affiliate IN ACCESS EXCLUSIVE MODE")
-    if not _base_is_empty(cursor):  # someone was quicker: the ordinary upsert
-        _timed_execute(cursor, UPSERT_SQL.replace("{source}", source))
-        created, updated = cursor.fetchone()
-        return created, updated
+def _initial_load_fits(cursor, job: ImportJob) -> bool:
+    return job.expected_rows >= INITIAL_LOAD_MIN_ROWS and _base_is_empty(cursor)
+
+
+def _initial_load(cursor, job: ImportJob, source: SourceFile, on_progress: Progress | None) -> Counts | None:
+    """COPY the rows straight into the empty table as they are read (the next batch is prepared
+    meanwhile), in one transaction: all or nothing, so the job's counters, updated in it, only show
+    at the end. The rows a COPY cannot take as they are (see `_merge_repeated`) are merged last.
+    None when the table was no longer empty: the caller then takes the general way."""
+    with transaction.atomic():
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # Nobody may add affiliates meanwhile: the rows go in without the unique key's check.
+        cursor.execute("LOCK TABLE crm_affiliate IN ACCESS EXCLUSIVE MODE")
+        if not _base_is_empty(cursor):  # someone was quicker
+            return None
+        rebuild = _drop_indexes(cursor)
+        with _defaults_for_copy(cursor):
+            read = _read(
+                cursor,
+                job=job,
+                source=source,
+                on_progress=on_progress,
+                copy_valid=_affiliates_copy,
+                keep_valid=True,
+            )
+        created = _merge_repeated(cursor, pl.concat(read)) if read else 0
+        cursor.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for sql in rebuild:
+            _timed_execute(cursor, sql)
+        _timed_execute(cursor, "ANALYZE crm_affiliate")
+    return created, 0, 0, sum(valid.height for valid in read) - created
+
+
+def _drop_indexes(cursor) -> list[str]:
+    """Drop the unique key and the secondary indexes (not the primary key: other tables' foreign keys
+    hang on it); return the statements that build them again."""
     cursor.execute(
         """
         SELECT i.relname, pg_get_indexdef(i.oid)
@@ -529,7 +634,6 @@ def _initial_load(cursor, source: str) -> tuple[int, int]:
         """
     )
     secondary = cursor.fetchall()
-    # The unique key too: the merged rows' keys are distinct, and the table was empty.
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'crm_affiliate'::regclass AND contype = 'u'"
@@ -539,14 +643,70 @@ def _initial_load(cursor, source: str) -> tuple[int, int]:
         cursor.execute(f'ALTER TABLE crm_affiliate DROP CONSTRAINT "{name}"')
     for name, _definition in secondary:
         cursor.execute(f'DROP INDEX "{name}"')
-    insert = UPSERT_SQL.replace("{source}", source).split("ON CONFLICT")[0]
-    _timed_execute(cursor, insert + " RETURNING true) SELECT count(*) FROM upserted")  # noqa: S608 - constants only
-    created = cursor.fetchone()[0]
-    for name, definition in unique:
-        _timed_execute(cursor, f'ALTER TABLE crm_affiliate ADD CONSTRAINT "{name}" {definition}')
-    for _name, definition in secondary:
-        _timed_execute(cursor, definition)
-    return created, 0
+    return [
+        f'ALTER TABLE crm_affiliate ADD CONSTRAINT "{name}" {definition}' for name, definition in unique
+    ] + [definition for _name, definition in secondary]
+
+
+@contextmanager
+def _defaults_for_copy(cursor) -> Iterator[None]:
+    """Give the columns of NEW_AFFILIATE their values as defaults while COPY runs: PostgreSQL then
+    fills them in itself instead of parsing the same text on every row. Inside the transaction that
+    holds the table, so nobody else ever sees them."""
+    columns = ", ".join(f"ALTER {column} SET DEFAULT {value}" for column, value in NEW_AFFILIATE.items())
+    cursor.execute(f"ALTER TABLE crm_affiliate {columns}")
+    yield
+    cursor.execute(
+        f"ALTER TABLE crm_affiliate {', '.join(f'ALTER {column} DROP DEFAULT' for column in NEW_AFFILIATE)}"
+    )
+
+
+def _affiliates_copy(valid: pl.DataFrame) -> CopyData:
+    """The rows whose key is known, COPYed into crm_affiliate as INSERT_SQL would insert them."""
+    rows = (
+        valid.filter(pl.col("key").is_not_null())
+        .select(
+            pl.col("key").alias("external_id"),
+            *[
+                pl.col(c).fill_null("") if c in UPSERT_TEXT_FIELDS else pl.col(c)
+                for c in AFFILIATE_COLUMNS[1:]
+            ],
+        )
+        .with_columns(
+            pl.col("birth_date").cast(pl.Utf8),
+            _pg_array("tags").fill_null("{}"),
+            pl.col("attributes").fill_null("{}"),
+        )
+    )
+    return _csv_copy(f"COPY crm_affiliate ({', '.join(AFFILIATE_COLUMNS)}) FROM STDIN (FORMAT csv)", rows)
+
+
+def _merge_repeated(cursor, valid: pl.DataFrame) -> int:
+    """Merge the rows a COPY cannot take as they are: those without a code (their key depends on the
+    rest of the file) and those whose key the file repeats or may repeat once those keys are known
+    (the same CPF, or the key "cpf:<CPF>"). They go the general way (KEYS_SQL, MERGE_SQL) and
+    replace what the COPY put in. Returns how many affiliates the load created."""
+    key = pl.col("key")
+    copied = valid.height - valid.get_column("key").null_count()
+    blank_cpfs = valid.filter(key.is_null()).get_column("cpf").unique()
+    merge = valid.filter(
+        key.is_null()
+        | key.is_duplicated()
+        | pl.col("cpf").is_in(blank_cpfs.implode())
+        | key.is_in(("cpf:" + blank_cpfs).implode())
+    )
+    if merge.is_empty():
+        return copied
+    _create_staging(cursor)
+    _copy(cursor, _staging_copy(merge))
+    _timed_execute(cursor, "DELETE FROM crm_affiliate WHERE external_id IN (SELECT key FROM import_staging)")
+    deleted = cursor.rowcount
+    # The deletes queue the deferred checks of the foreign keys to crm_affiliate, and ALTER TABLE
+    # (rebuilding the unique key) refuses a table with pending checks: run them now.
+    connection.check_constraints()
+    merged, _staged, _distinct = _merge_staged(cursor)
+    _timed_execute(cursor, INSERT_SQL.replace("{source}", merged))
+    return copied - deleted + cursor.rowcount
 
 
 def _drop_temp_tables() -> None:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, AffiliateChange, ColumnMapping, ImportJob, ImportStatus
 from crm.readers import ImportFileError
-from crm.selectors.imports import import_mapping_suggest, rejected_rows_csv
+from crm.selectors.imports import import_job_live, import_mapping_suggest, rejected_rows_csv
 from crm.services.imports import affiliates_import, import_job_create, import_mapping_save
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -203,22 +204,34 @@ def test_an_unreadable_file_fails_clearly_and_exits_non_zero(udn_a, tmp_path, co
         run_command(tmp_path / "missing.csv")
 
 
-def test_rows_are_read_in_batches_and_progress_is_reported(udn_a, tmp_path, monkeypatch):
+@pytest.mark.parametrize("initial_load_min_rows", [5, 1_000], ids=["initial load", "general way"])
+def test_rows_are_read_in_batches_and_progress_is_reported(
+    udn_a, tmp_path, monkeypatch, initial_load_min_rows
+):
+    """Progress reaches the caller batch by batch, and the progress page: through the cache, since
+    an initial load counts inside its one transaction."""
     import crm.readers
+    import crm.services.imports
 
     monkeypatch.setattr(crm.readers, "BATCH_ROWS", 3)
-    lines = ["codigo;nome"] + [f"{i};Pessoa {i}" for i in range(10)]
+    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
+    lines = ["codigo;nome"] + [f"{i};Pessoa {i}" for i in range(9)] + ["9;"]  # the last row is rejected
     path = tmp_path / "many.csv"
     path.write_text("\n".join(lines) + "\n")
-    seen: list[int] = []
+    seen: list[tuple[int, int, int]] = []
+
+    def on_progress(job: ImportJob) -> None:
+        live = import_job_live(job=ImportJob(pk=job.pk, status=ImportStatus.RUNNING))
+        seen.append((job.total_rows, live.total_rows, live.rejected))
+
     with tenant_context(udn_a):
         job = import_job_create(path=path)
         assert job.expected_rows == 10
         import_mapping_save(job=job, mapping={"codigo": "external_id", "nome": "name"})
-        job = affiliates_import(job=job, on_progress=lambda j: seen.append(j.total_rows))
+        job = affiliates_import(job=job, on_progress=on_progress)
     monkeypatch.undo()
-    assert job.created == 10
-    assert seen == [3, 6, 9, 10]
+    assert (job.created, job.rejected) == (9, 1)
+    assert seen == [(3, 3, 0), (6, 6, 0), (9, 9, 0), (10, 10, 1)]
 
 
 def test_rejected_rows_download_keeps_the_original_columns(udn_a, ugly_file):
@@ -240,3 +253,162 @@ def test_an_unreadable_upload_never_creates_a_job(udn_a, tmp_path):
         with pytest.raises(ImportFileError):
             import_job_create(path=path)
         assert not ImportJob.objects.exists()
+
+
+# Codes repeated within and across batches, rows without a code (one known by a later row's CPF,
+# two sharing a CPF nobody's code has, one whose "cpf:<CPF>" key a code spells out), tags, custom
+# attributes and a rejected row: everything the initial load must merge as the general way does.
+REPEATS = """codigo;nome;cpf;celular;email;tags;obs;canal
+A1;Ana Souza;52998224725;11 98888-1234;ana@ex.com;vip;primeira;
+B1;Bruno Lima;;;bruno@ex.com;;;loja
+;Ana S.;52998224725;;ana.nova@ex.com;;;app
+A1;Ana Souza Lima;;11 97777-0000;;;;site
+;Carla Dias;39825979194;;;;;
+D1;Dora Reis;52998224725;;;amiga;;
+;Carla D.;39825979194;;carla@ex.com;;x;
+E1;Edu;;;;;;
+F1;Fábio;123.456.789-00;;;;;
+cpf:12904047980;Lia;;;;;;
+;Lia Alves;12904047980;;lia@ex.com;;;
+"""
+REPEATS_MAPPING = {
+    "codigo": "external_id",
+    "nome": "name",
+    "cpf": "cpf",
+    "celular": "phone",
+    "email": "email",
+    "tags": "tags",
+    "obs": "attr:obs",
+    "canal": "attr:canal",
+}
+AFFILIATE_FIELDS = [
+    "external_id", "cpf", "name", "email", "phone", "birth_date", "city", "state", "plan", "plan_fee",
+    "origin", "stage", "tier", "total_cash_in", "time_zone", "tags", "attributes",
+    "consent_email", "consent_whatsapp", "consent_sms", "consent_push",
+]  # fmt: skip
+JOB_COUNTERS = ["status", "total_rows", "created", "updated", "unchanged", "rejected", "duplicates"]
+
+
+def import_into(udn, path: Path, monkeypatch, *, initial_load_min_rows: int) -> tuple[dict, list[dict]]:
+    """Import `path` in batches of 3 rows; return the job's counters and the affiliates."""
+    import crm.readers
+    import crm.services.imports
+
+    monkeypatch.setattr(crm.readers, "BATCH_ROWS", 3)
+    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
+    with tenant_context(udn):
+        job = import_job_create(path=path)
+        import_mapping_save(job=job, mapping=REPEATS_MAPPING)
+        job = affiliates_import(job=job)
+        affiliates = list(Affiliate.objects.order_by("external_id").values(*AFFILIATE_FIELDS))
+    return {name: getattr(job, name) for name in JOB_COUNTERS}, affiliates
+
+
+def affiliate_schema() -> list[tuple]:
+    """The affiliate table's indexes, constraints and column defaults, to compare after a load."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT 'index', relname, regexp_replace(pg_get_indexdef(indexrelid), ' ON \\S+', ' ON')
+            FROM pg_index JOIN pg_class ON pg_class.oid = indexrelid
+            WHERE indrelid = 'crm_affiliate'::regclass
+            UNION ALL
+            SELECT 'constraint', conname, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid = 'crm_affiliate'::regclass
+            UNION ALL
+            SELECT 'default', attname, pg_get_expr(adbin, adrelid) FROM pg_attrdef
+            JOIN pg_attribute ON attrelid = adrelid AND attnum = adnum
+            WHERE adrelid = 'crm_affiliate'::regclass
+            ORDER BY 1, 2
+            """
+        )
+        return cursor.fetchall()
+
+
+def test_an_initial_load_merges_repeated_rows_and_rows_without_a_code_as_the_general_way_does(
+    udn_a, udn_b, tmp_path, monkeypatch
+):
+    import crm.services.imports
+
+    path = tmp_path / "repeats.csv"
+    path.write_text(REPEATS)
+    with tenant_context(udn_b):
+        schema_before = affiliate_schema()
+    initial_loads: list[int] = []
+    original = crm.services.imports._initial_load
+
+    def spy(*args):
+        counts = original(*args)
+        initial_loads.append(counts is not None)
+        return counts
+
+    monkeypatch.setattr(crm.services.imports, "_initial_load", spy)
+
+    general_job, general = import_into(udn_b, path, monkeypatch, initial_load_min_rows=1_000_000)
+    initial_job, initial = import_into(udn_a, path, monkeypatch, initial_load_min_rows=1)
+
+    assert initial_loads == [True]
+    assert initial == general
+    assert initial_job == general_job
+    assert general_job == {
+        "status": ImportStatus.DONE,
+        "total_rows": 11,
+        "created": 6,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 1,
+        "duplicates": 4,
+    }
+    by_key = {affiliate["external_id"]: affiliate for affiliate in initial}
+    assert sorted(by_key) == ["A1", "B1", "D1", "E1", "cpf:12904047980", "cpf:39825979194"]
+    ana = by_key["A1"]
+    assert (ana["name"], ana["phone"], ana["email"]) == ("Ana Souza Lima", "+5511977770000", "ana@ex.com")
+    assert ana["tags"] == ["vip"] and ana["attributes"] == {"obs": "primeira", "canal": "site"}
+    dora = by_key["D1"]  # the row without a code took the code of the newest row with its CPF
+    assert (dora["name"], dora["email"], dora["tags"]) == ("Dora Reis", "ana.nova@ex.com", ["amiga"])
+    assert dora["attributes"] == {"canal": "app"}
+    assert by_key["cpf:39825979194"]["email"] == "carla@ex.com"
+    assert by_key["cpf:12904047980"]["name"] == "Lia Alves"
+    assert by_key["E1"]["attributes"] == {"obs": "", "canal": ""}  # a single row keeps what it has
+    with tenant_context(udn_a):
+        assert affiliate_schema() == schema_before  # indexes and the unique key rebuilt, no defaults left
+        assert not AffiliateChange.objects.exists()
+
+
+def test_an_initial_load_that_fails_leaves_the_base_as_it_was(udn_a, tmp_path, monkeypatch):
+    import crm.services.imports
+
+    path = tmp_path / "repeats.csv"
+    path.write_text(REPEATS)
+    with tenant_context(udn_a):
+        schema_before = affiliate_schema()
+
+    def broken(*_args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(crm.services.imports, "_merge_repeated", broken)
+    with pytest.raises(RuntimeError):
+        import_into(udn_a, path, monkeypatch, initial_load_min_rows=1)
+
+    with tenant_context(udn_a):
+        assert not Affiliate.objects.exists()
+        assert affiliate_schema() == schema_before
+        job = ImportJob.objects.get()
+    assert job.status == ImportStatus.FAILED and "disk full" in job.error
+
+
+def test_an_initial_load_into_a_base_filled_meanwhile_takes_the_general_way(udn_a, tmp_path, monkeypatch):
+    import crm.services.imports
+
+    path = tmp_path / "repeats.csv"
+    path.write_text(REPEATS)
+    with tenant_context(udn_a):
+        Affiliate.objects.create(external_id="A1", name="Ana", email="ana.antiga@ex.com")
+    # As if another import had filled the base between the first look and the lock.
+    monkeypatch.setattr(crm.services.imports, "_initial_load_fits", lambda *_args: True)
+
+    job, affiliates = import_into(udn_a, path, monkeypatch, initial_load_min_rows=1)
+
+    assert (job["created"], job["updated"]) == (5, 1)
+    with tenant_context(udn_a):
+        assert AffiliateChange.objects.get().changes["name"] == ["Ana", "Ana Souza Lima"]

@@ -14,7 +14,13 @@ from django.views.decorators.http import require_POST
 
 from crm.models import ImportJob, ImportStatus
 from crm.readers import ImportFileError, source_batches, source_open
-from crm.selectors.imports import ATTRIBUTE_PREFIX, FIELD_LABELS, import_preview, rejected_rows_csv
+from crm.selectors.imports import (
+    ATTRIBUTE_PREFIX,
+    FIELD_LABELS,
+    import_job_live,
+    import_preview,
+    rejected_rows_csv,
+)
 from crm.services.imports import import_job_create, import_job_path, import_mapping_save, import_queue
 from tenants.access import udn_write_required
 
@@ -116,7 +122,7 @@ def import_preview_page(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_job_live(job=get_object_or_404(ImportJob, pk=pk))
     rejected = job.rejected_rows.order_by("row_number")[:100]
     template = "crm/imports/_progress.html" if request.htmx else "crm/imports/detail.html"  # type: ignore[attr-defined]
     context = {
