@@ -579,6 +579,9 @@ def _merge_staged(cursor) -> tuple[str, int, int]:
 # (several times cheaper than updating them row by row), ANALYZE. Smaller files take the general
 # way, which does not hold the table while the file is read.
 INITIAL_LOAD_MIN_ROWS = 50_000
+# It keeps the file's valid rows in memory until the end (about 0.7 GB a million rows at peak, as
+# measured): a bigger file streams through the staging table instead, whatever its size.
+INITIAL_LOAD_MAX_ROWS = 3_000_000
 # Enough to sort a few million keys in memory (shared with the parallel workers), not on disk.
 INDEX_BUILD_MEMORY = "1GB"
 
@@ -589,7 +592,7 @@ def _base_is_empty(cursor) -> bool:
 
 
 def _initial_load_fits(cursor, job: ImportJob) -> bool:
-    return job.expected_rows >= INITIAL_LOAD_MIN_ROWS and _base_is_empty(cursor)
+    return INITIAL_LOAD_MIN_ROWS <= job.expected_rows <= INITIAL_LOAD_MAX_ROWS and _base_is_empty(cursor)
 
 
 def _initial_load(cursor, job: ImportJob, source: SourceFile, on_progress: Progress | None) -> Counts | None:

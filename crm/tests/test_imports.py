@@ -412,3 +412,26 @@ def test_an_initial_load_into_a_base_filled_meanwhile_takes_the_general_way(udn_
     assert (job["created"], job["updated"]) == (5, 1)
     with tenant_context(udn_a):
         assert AffiliateChange.objects.get().changes["name"] == ["Ana", "Ana Souza Lima"]
+
+
+@pytest.mark.parametrize(
+    ("min_rows", "max_rows", "initial"), [(1, 1_000, True), (1_000, 10_000, False), (1, 3, False)]
+)
+def test_only_a_big_file_within_the_memory_bound_takes_the_initial_load(
+    udn_a, tmp_path, monkeypatch, min_rows, max_rows, initial
+):
+    import crm.services.imports
+
+    path = tmp_path / "repeats.csv"
+    path.write_text(REPEATS)
+    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MAX_ROWS", max_rows)
+    taken: list[bool] = []
+    real = crm.services.imports._initial_load
+    monkeypatch.setattr(
+        crm.services.imports, "_initial_load", lambda *args: taken.append(True) or real(*args)
+    )
+
+    job, _affiliates = import_into(udn_a, path, monkeypatch, initial_load_min_rows=min_rows)
+
+    assert bool(taken) is initial
+    assert job["status"] == ImportStatus.DONE
