@@ -5,8 +5,9 @@ Ingest is built for volume (API batches of 1,000 at tens of thousands of events 
 second): items are validated in plain Python, affiliates are resolved with one query
 per kind of reference, the good items go in with one `INSERT ... ON CONFLICT DO
 NOTHING RETURNING`, and the derived fields of their affiliates move forward from the
-new events alone (one locking read, one update). A bad item never rejects the good ones; a repeated event
-id (already stored, or twice in the batch) is a duplicate, not an error.
+new events alone (one locking read, one update). A bad item never rejects the good
+ones; a repeated event id (already stored, or twice in the batch) is a duplicate,
+not an error.
 """
 
 from __future__ import annotations
