@@ -236,6 +236,9 @@ REST_FRAMEWORK = {
 }
 # Partner API (crm/api): requests per key, and the largest request body (413 beyond it).
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
+# Webhook deliveries go to public addresses only (no loopback, private network or cloud metadata),
+# unless allowed here: by default in development and tests, where receivers run on this machine.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG or TESTING)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "UDN CRM API",

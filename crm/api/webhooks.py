@@ -165,7 +165,7 @@ class WebhookListView(ApiView):
                 created_by=f"api:{self.api_key.prefix}",
             )
         except WebhookError as error:
-            raise ApiError(code="invalid", message=str(error)) from None
+            raise ApiError(code="invalid", message=str(error), field=error.field or None) from None
         return Response(WebhookSubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
 

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.models import (
@@ -57,7 +62,11 @@ USER_AGENT = "UDN-CRM-Webhooks/1"
 
 
 class WebhookError(ValueError):
-    """A subscription cannot be created as asked."""
+    """A subscription cannot be created as asked; `field` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _table(model: type[Any]) -> str:
@@ -70,6 +79,31 @@ def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+def webhook_url_refusal(url: str) -> str | None:
+    """Why deliveries may not go to `url`, or None. Its host must resolve to public addresses
+    only: a partner must not make our workers call the loopback, the private network or a cloud
+    metadata address (SSRF). Checked when subscribing and again before every attempt (DNS may
+    change). The WEBHOOK_ALLOW_PRIVATE_URLS setting lifts it (development, tests)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if not host:
+        return _("The URL has no host.")
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return _("The host %(host)s does not resolve.") % {"host": host}
+    for address in sorted(addresses):
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            return _(
+                "%(host)s is a private or local address (%(address)s); deliveries only go to public addresses."
+            ) % {"host": host, "address": address}
+    return None
+
+
 # --- subscriptions ------------------------------------------------------------------------------
 
 
@@ -78,13 +112,15 @@ def webhook_subscription_create(*, url: str, events: Sequence[str], created_by: 
     """A new active subscription of `url` to `events`, with a fresh random signing secret."""
     url = url.strip()
     if not url.startswith(("http://", "https://")):
-        raise WebhookError("The URL must start with http:// or https://.")
+        raise WebhookError(_("The URL must start with http:// or https://."), "url")
     clean = sorted({event for event in events})
     unknown = [event for event in clean if event not in WebhookEvent.values]
     if unknown:
-        raise WebhookError(f"Unknown events: {', '.join(unknown)}.")
+        raise WebhookError(_("Unknown events: %(events)s.") % {"events": ", ".join(unknown)}, "events")
     if not clean:
-        raise WebhookError("Choose at least one event.")
+        raise WebhookError(_("Choose at least one event."), "events")
+    if refusal := webhook_url_refusal(url):
+        raise WebhookError(refusal, "url")
     return WebhookSubscription.objects.create(
         url=url[:500],
         events=clean,
@@ -269,6 +305,8 @@ def _body(delivery: WebhookDelivery) -> bytes:
 
 def _post(session: requests.Session, delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     """(status code, first bytes of the response, error) of one attempt."""
+    if refusal := webhook_url_refusal(delivery.subscription.url):
+        return None, "", refusal
     body = _body(delivery)
     timestamp = int(timezone.now().timestamp())
     headers = {

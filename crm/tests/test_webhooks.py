@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from crm.models import (
@@ -29,6 +30,7 @@ from crm.services.webhooks import (
     BACKOFF,
     MAX_ATTEMPTS,
     RESPONSE_KEEP_BYTES,
+    WebhookError,
     webhook_deliveries_enqueue,
     webhook_deliveries_send_due,
     webhook_subscription_create,
@@ -119,6 +121,61 @@ def signature_ok(secret: str, received: Received) -> bool:
         secret.encode(), f"{parts['t']}.".encode() + received.body, hashlib.sha256
     ).hexdigest()
     return hmac.compare_digest(parts["v1"], expected)
+
+
+# --- where deliveries may go (SSRF) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/hooks",
+        "http://10.1.2.3/hooks",
+        "http://192.168.0.10/hooks",
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://[::1]/hooks",
+        "http://0.0.0.0/hooks",
+    ],
+)
+def test_a_private_or_local_address_is_refused_when_subscribing(udn_a, settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    with tenant_context(udn_a), translation.override("en"):
+        with pytest.raises(WebhookError, match="private or local address") as refused:
+            subscribe(url)
+        assert refused.value.field == "url"
+        assert not WebhookSubscription.objects.exists()
+
+
+def test_a_public_address_is_accepted(udn_a, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    with tenant_context(udn_a):
+        assert subscribe("https://93.184.216.34/hooks").active
+
+
+def test_an_address_that_turned_private_is_not_called_and_the_attempt_is_retried(udn_a, receiver, settings):
+    """DNS can change after subscribing: every attempt checks the address again."""
+    with tenant_context(udn_a):
+        subscribe(receiver.url)
+        enqueue_at(T0, {"n": 1})
+        settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+        with time_machine.travel(T0, tick=False), translation.override("en"):
+            assert webhook_deliveries_send_due() == 0
+        delivery = WebhookDelivery.objects.get()
+
+    assert receiver.requests == []
+    assert delivery.status == WebhookDeliveryStatus.PENDING
+    assert "private or local address" in delivery.last_error
+    assert delivery.next_attempt_at == T0 + BACKOFF[0]
+
+
+def test_the_api_refuses_a_private_address_with_the_url_field(udn_a, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    api = Api(udn_a, make_key(udn_a, ["webhooks:manage"]))
+    response = api.post("/api/v1/webhooks/", {"url": "http://10.0.0.7/h", "events": ["event.received"]})
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "url"
+    assert "private or local address" in error_of(response)["message"]
 
 
 # --- sending ------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
             created_by=request.user.email,  # type: ignore[union-attr]
         )
     except WebhookError as error:
-        form.add_error("url", str(error))
+        form.add_error(error.field if error.field in form.fields else None, str(error))
         return _page(request, form=form, status=400)
     messages.success(request, _("Webhook created."))
     return redirect("webhooks")
