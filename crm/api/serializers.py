@@ -46,12 +46,19 @@ class AffiliateSerializer(serializers.ModelSerializer[Affiliate]):
         read_only_fields = fields
 
 
-class AffiliatePageSerializer(serializers.Serializer):
-    """A cursor page of affiliates (follow `next` until it is null)."""
+def cursor_page_serializer(name: str, item: type[serializers.BaseSerializer]) -> type[serializers.Serializer]:
+    """The documented shape of a cursor page of `item`s (follow `next` until it is null); `name`
+    is the class, and so the OpenAPI component, name."""
+    fields = {
+        "__doc__": "A cursor page (follow `next` until it is null).",
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item(many=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
 
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = AffiliateSerializer(many=True)
+
+AffiliatePageSerializer = cursor_page_serializer("AffiliatePageSerializer", AffiliateSerializer)
 
 
 # --- documentation of the event contract (parsing is crm.api.contract's) -----------------------

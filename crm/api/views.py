@@ -84,17 +84,33 @@ IDEMPOTENCY_RESPONSES = {
 # --- affiliates ---------------------------------------------------------------------------------
 
 
-class AffiliateCursorPagination(CursorPagination):
-    ordering = "id"
+def batch_items(data: Any, *, limit: int, not_a_list: str, too_many: str) -> list[Any]:
+    """The body of a batch endpoint: a JSON list of at most `limit` items, else a 400 saying which
+    (`too_many` takes %(n)s)."""
+    if not isinstance(data, list):
+        raise ApiError(code="invalid", message=not_a_list)
+    if len(data) > limit:
+        raise ApiError(code="batch_too_large", message=too_many % {"n": limit})
+    return data
+
+
+class ApiCursorPagination(CursorPagination):
+    """Cursor pages of 100 (page_size up to max_page_size); a cursor that does not decode is a
+    400 on the `cursor` field in the API's error format, not DRF's 404."""
+
     page_size = 100
     page_size_query_param = "page_size"
-    max_page_size = 1000
 
     def decode_cursor(self, request: Request) -> Any:
         try:
             return super().decode_cursor(request)
         except exceptions.NotFound:
             raise ApiError(code="invalid", message=_("Invalid cursor."), field="cursor") from None
+
+
+class AffiliateCursorPagination(ApiCursorPagination):
+    ordering = "id"
+    max_page_size = 1000
 
 
 _NOT_DIGITS = re.compile(r"\D")
@@ -364,14 +380,12 @@ class EventBatchView(ApiView):
         return idempotent(request, self._create, on_error=self.handle_exception)
 
     def _create(self) -> Response:
-        data = self.request.data
-        if not isinstance(data, list):
-            raise ApiError(code="invalid", message=_("Expected a list of events."))
-        if len(data) > BATCH_MAX_EVENTS:
-            raise ApiError(
-                code="batch_too_large",
-                message=_("A batch holds at most %(n)s events.") % {"n": BATCH_MAX_EVENTS},
-            )
+        data = batch_items(
+            self.request.data,
+            limit=BATCH_MAX_EVENTS,
+            not_a_list=_("Expected a list of events."),
+            too_many=_("A batch holds at most %(n)s events."),
+        )
         results: list[dict[str, Any] | None] = [None] * len(data)
         good: list[tuple[int, EventInput]] = []
         for index, raw in enumerate(data):

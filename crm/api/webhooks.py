@@ -3,20 +3,17 @@ log (scope `webhooks:manage`). Thin views over crm.services.webhooks / crm.selec
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.api.errors import ApiError
 from crm.api.idempotency import idempotent
-from crm.api.serializers import ErrorSerializer
-from crm.api.views import ERROR_RESPONSES, IDEMPOTENCY_RESPONSES, ApiView
+from crm.api.serializers import ErrorSerializer, cursor_page_serializer
+from crm.api.views import ERROR_RESPONSES, IDEMPOTENCY_RESPONSES, ApiCursorPagination, ApiView
 from crm.models import ApiScope, WebhookDelivery, WebhookEvent, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import WebhookError, webhook_subscription_create
@@ -53,38 +50,19 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
         read_only_fields = fields
 
 
-class WebhookSubscriptionPageSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = WebhookSubscriptionSerializer(many=True)
+WebhookSubscriptionPageSerializer = cursor_page_serializer(
+    "WebhookSubscriptionPageSerializer", WebhookSubscriptionSerializer
+)
+WebhookDeliveryPageSerializer = cursor_page_serializer(
+    "WebhookDeliveryPageSerializer", WebhookDeliverySerializer
+)
 
 
-class WebhookDeliveryPageSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = WebhookDeliverySerializer(many=True)
+class NewestFirstPagination(ApiCursorPagination):
+    """Subscriptions and deliveries, newest first (ids grow with created_at)."""
 
-
-class _ByIdPagination(CursorPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def decode_cursor(self, request: Request) -> Any:
-        from rest_framework import exceptions
-
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise ApiError(code="invalid", message=_("Invalid cursor."), field="cursor") from None
-
-
-class SubscriptionPagination(_ByIdPagination):
     ordering = "-id"
-
-
-class DeliveryPagination(_ByIdPagination):
-    ordering = "-id"  # newest first: ids grow with created_at
+    max_page_size = 500
 
 
 _SUBSCRIPTION_EXAMPLE = {
@@ -108,7 +86,7 @@ class WebhookListView(ApiView):
         responses={200: WebhookSubscriptionPageSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        paginator = SubscriptionPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(webhook_subscription_list(), request, view=self)
         return paginator.get_paginated_response(WebhookSubscriptionSerializer(page, many=True).data)
 
@@ -184,7 +162,7 @@ class WebhookDeliveryListView(ApiView):
     )
     def get(self, request: Request, pk: int) -> Response:
         subscription = get_object_or_404(WebhookSubscription, pk=pk)
-        paginator = DeliveryPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(
             webhook_delivery_log(subscription=subscription), request, view=self
         )

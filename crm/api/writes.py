@@ -33,6 +33,7 @@ from crm.api.views import (
     AffiliateListView,
     ApiView,
     _result,
+    batch_items,
 )
 from crm.models import Affiliate, ApiScope, Channel, EventType, Stage
 from crm.normalize import STANDARD_FIELDS
@@ -337,14 +338,12 @@ class AffiliateBulkView(ApiView):
         return idempotent(request, self._upsert, on_error=self.handle_exception)
 
     def _upsert(self) -> Response:
-        data = self.request.data
-        if not isinstance(data, list):
-            raise ApiError(code="invalid", message=_("Expected a list of affiliates."))
-        if len(data) > BULK_MAX_AFFILIATES:
-            raise ApiError(
-                code="batch_too_large",
-                message=_("A request holds at most %(n)s affiliates.") % {"n": BULK_MAX_AFFILIATES},
-            )
+        data = batch_items(
+            self.request.data,
+            limit=BULK_MAX_AFFILIATES,
+            not_a_list=_("Expected a list of affiliates."),
+            too_many=_("A request holds at most %(n)s affiliates."),
+        )
         results: list[dict[str, Any] | None] = [None] * len(data)
         parsed: list[tuple[int, tuple[dict[str, object], dict[str, Any] | None]]] = []
         for index, raw in enumerate(data):

@@ -161,6 +161,30 @@ def _listened(event: str) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _deliveries_insert(*, event: str, payload: str, source: str, order: str, params: dict[str, Any]) -> int:
+    """One INSERT ... SELECT of pending deliveries: for every active subscription `s` listening to
+    `event`, one delivery per row of `source` (joined to `s`) with `payload` as its body; a send is
+    queued when any was made. `payload`, `source` and `order` are SQL of the callers' own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_table(WebhookDelivery)}
+                (subscription_id, event, payload, status, attempts, next_attempt_at,
+                 last_response, last_error, created_at)
+            SELECT s.id, %(event)s, {payload}, 'pending', 0, %(now)s, '', '', %(now)s
+            FROM {_table(WebhookSubscription)} s
+            {source}
+            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[]
+            ORDER BY s.id, {order}
+            """,  # noqa: S608 - the fragments are constants of this module
+            {**params, "event": event, "now": timezone.now()},
+        )
+        queued = cursor.rowcount
+    if queued:
+        _send_soon()
+    return queued
+
+
 @transaction.atomic
 def webhook_deliveries_enqueue_many(*, event: str, payloads: Sequence[dict[str, Any]]) -> int:
     """One delivery per payload per active subscription listening to `event`, in one INSERT.
@@ -169,25 +193,13 @@ def webhook_deliveries_enqueue_many(*, event: str, payloads: Sequence[dict[str, 
         raise WebhookError(f"Unknown event: {event}.")
     if not payloads:
         return 0
-    body = json.dumps(list(payloads), cls=DjangoJSONEncoder)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {_table(WebhookDelivery)}
-                (subscription_id, event, payload, status, attempts, next_attempt_at,
-                 last_response, last_error, created_at)
-            SELECT s.id, %(event)s, p.value, 'pending', 0, %(now)s, '', '', %(now)s
-            FROM {_table(WebhookSubscription)} s
-            CROSS JOIN jsonb_array_elements(%(body)s::jsonb) WITH ORDINALITY AS p(value, n)
-            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[]
-            ORDER BY s.id, p.n
-            """,  # noqa: S608
-            {"event": event, "body": body, "now": timezone.now()},
-        )
-        queued = cursor.rowcount
-    if queued:
-        _send_soon()
-    return queued
+    return _deliveries_insert(
+        event=event,
+        payload="p.value",
+        source="CROSS JOIN jsonb_array_elements(%(body)s::jsonb) WITH ORDINALITY AS p(value, n)",
+        order="p.n",
+        params={"body": json.dumps(list(payloads), cls=DjangoJSONEncoder)},
+    )
 
 
 def webhook_deliveries_enqueue(*, event: str, payload: dict[str, Any]) -> int:
@@ -206,29 +218,16 @@ def webhook_stage_changes_enqueue(*, changes: Sequence[StageChange]) -> int:
         [{"a": c.affiliate_id, "o": c.old_stage, "n": c.new_stage, "t": c.changed_at} for c in changes],
         cls=DjangoJSONEncoder,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {_table(WebhookDelivery)}
-                (subscription_id, event, payload, status, attempts, next_attempt_at,
-                 last_response, last_error, created_at)
-            SELECT s.id, %(event)s,
-                   jsonb_build_object(
-                       'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id),
-                       'old_stage', r.o, 'new_stage', r.n, 'changed_at', r.t),
-                   'pending', 0, %(now)s, '', '', %(now)s
-            FROM {_table(WebhookSubscription)} s
-            CROSS JOIN jsonb_to_recordset(%(rows)s::jsonb) AS r(a bigint, o varchar, n varchar, t varchar)
-            JOIN {_table(Affiliate)} a ON a.id = r.a
-            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[]
-            ORDER BY s.id, a.id
-            """,  # noqa: S608
-            {"event": event, "rows": rows, "now": timezone.now()},
-        )
-        queued = cursor.rowcount
-    if queued:
-        _send_soon()
-    return queued
+    return _deliveries_insert(
+        event=event,
+        payload="""jsonb_build_object(
+            'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id),
+            'old_stage', r.o, 'new_stage', r.n, 'changed_at', r.t)""",
+        source=f"""CROSS JOIN jsonb_to_recordset(%(rows)s::jsonb) AS r(a bigint, o varchar, n varchar, t varchar)
+            JOIN {_table(Affiliate)} a ON a.id = r.a""",
+        order="a.id",
+        params={"rows": rows},
+    )
 
 
 def webhook_events_enqueue(*, events: Sequence[AcceptedEvent]) -> int:
@@ -238,30 +237,17 @@ def webhook_events_enqueue(*, events: Sequence[AcceptedEvent]) -> int:
     event = WebhookEvent.EVENT_RECEIVED.value
     if not events or not _listened(event):
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {_table(WebhookDelivery)}
-                (subscription_id, event, payload, status, attempts, next_attempt_at,
-                 last_response, last_error, created_at)
-            SELECT s.id, %(event)s,
-                   jsonb_build_object(
-                       'id', e.event_id, 'type', e.type, 'occurred_at', e.occurred_at,
-                       'source', e.source, 'amount', e.amount::text, 'properties', e.properties,
-                       'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id)),
-                   'pending', 0, %(now)s, '', '', %(now)s
-            FROM {_table(WebhookSubscription)} s
-            CROSS JOIN {_table(Event)} e
-            JOIN {_table(Affiliate)} a ON a.id = e.affiliate_id
-            WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[] AND e.id = ANY(%(ids)s)
-            ORDER BY s.id, e.id
-            """,  # noqa: S608
-            {"event": event, "ids": [e.pk for e in events], "now": timezone.now()},
-        )
-        queued = cursor.rowcount
-    if queued:
-        _send_soon()
-    return queued
+    return _deliveries_insert(
+        event=event,
+        payload="""jsonb_build_object(
+            'id', e.event_id, 'type', e.type, 'occurred_at', e.occurred_at,
+            'source', e.source, 'amount', e.amount::text, 'properties', e.properties,
+            'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id))""",
+        source=f"""JOIN {_table(Event)} e ON e.id = ANY(%(ids)s)
+            JOIN {_table(Affiliate)} a ON a.id = e.affiliate_id""",
+        order="e.id",
+        params={"ids": [e.pk for e in events]},
+    )
 
 
 # --- sending ------------------------------------------------------------------------------------
