@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +20,7 @@ from crm.api.contract import ContractError, contract_field, event_input_parse
 from crm.api.errors import ApiError, api_exception_handler, error_body
 from crm.api.idempotency import idempotent
 from crm.api.parsers import ApiJSONParser, max_body_bytes, too_large
+from crm.api.renderers import ApiJSONRenderer
 from crm.api.serializers import (
     AffiliatePageSerializer,
     AffiliateSerializer,
@@ -42,7 +42,7 @@ class ApiView(APIView):
     permission_classes = [HasScopes]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [ApiJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [ApiJSONRenderer]
     required_scopes: list[str] | dict[str, list[str]] = []
 
     def get_exception_handler(self) -> Any:
@@ -420,7 +420,7 @@ class ApiNotFoundView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [ApiJSONRenderer]
     schema = None  # not an endpoint
 
     def get_exception_handler(self) -> Any:

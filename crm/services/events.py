@@ -12,7 +12,6 @@ not an error.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -21,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from json.encoder import encode_basestring
 from typing import Any, Literal
 
+import msgspec
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -243,16 +242,21 @@ class _Candidate:
     occurred_at: datetime
     source: str
     amount: Decimal | None
-    properties: str  # JSON text
+    properties: msgspec.Raw  # encoded JSON
     ref_kind: str  # "affiliate_id" | "external_id" | "cpf"
     ref: Any
     warnings: tuple[str, ...]
     affiliate_id: int = 0
 
 
-# One encoder for every item (json.dumps with `cls` would build one per call, a batch of 1,000
-# calls); it is stateless, so sharing it across threads is safe.
-_PROPERTIES_ENCODER = DjangoJSONEncoder(ensure_ascii=False)
+def _json_default(value: Any) -> Any:
+    """Values msgspec does not encode natively (lazy strings...), as Django would write them."""
+    return DjangoJSONEncoder().default(value)
+
+
+# One encoder for the batch (msgspec: a batch is 1,000 properties objects and one document of
+# rows); decimals as JSON numbers, which PostgreSQL reads into numeric columns exactly.
+_ENCODER = msgspec.json.Encoder(enc_hook=_json_default, decimal_format="number")
 
 
 def _candidate(
@@ -288,10 +292,10 @@ def _candidate(
     if not isinstance(properties, dict):
         raise _Rejected("properties_invalid", _("Properties must be an object."), "properties")
     try:
-        properties_json = _PROPERTIES_ENCODER.encode(properties)
-    except (TypeError, ValueError):
+        properties_json = _ENCODER.encode(properties)
+    except (TypeError, ValueError, msgspec.EncodeError):
         raise _Rejected("properties_invalid", _("Properties must be plain JSON."), "properties") from None
-    if "\\u0000" in properties_json:  # PostgreSQL's jsonb cannot hold NUL
+    if b"\\u0000" in properties_json:  # PostgreSQL's jsonb cannot hold NUL
         raise _Rejected("properties_invalid", _("Properties must not contain NUL characters."), "properties")
     amount = _parse_amount(properties.get("amount")) if kind in MONEY_EVENT_TYPES else None
     expected = EXPECTED_PROPERTIES.get(kind)
@@ -323,7 +327,7 @@ def _candidate(
         occurred_at=occurred_at,
         source=source,
         amount=amount,
-        properties=properties_json,
+        properties=msgspec.Raw(properties_json),
         ref_kind=ref_kind,
         ref=ref,
         warnings=warnings,
@@ -369,9 +373,6 @@ def _resolve(candidates: list[_Candidate]) -> dict[tuple[str, Any], int | None]:
     return found
 
 
-_encode_str = encode_basestring  # a str as a JSON string literal (C-accelerated)
-
-
 def _insert(rows: list[_Candidate], *, received_at: datetime) -> dict[str, int]:
     """Insert in one statement; returns event_id -> pk of the rows really inserted (the others
     were already there).
@@ -380,13 +381,20 @@ def _insert(rows: list[_Candidate], *, received_at: datetime) -> dict[str, int]:
     instead of thousands of array elements, and the properties go in as they were encoded."""
     if not rows:
         return {}
-    records = []
-    for r in rows:
-        amount = "null" if r.amount is None else str(r.amount)
-        records.append(
-            f'{{"e":{_encode_str(r.event_id)},"a":{r.affiliate_id},"t":{_encode_str(r.type)},'
-            f'"o":"{r.occurred_at.isoformat()}","s":{_encode_str(r.source)},"m":{amount},"p":{r.properties}}}'
-        )
+    document = _ENCODER.encode(
+        [
+            {
+                "e": r.event_id,
+                "a": r.affiliate_id,
+                "t": r.type,
+                "o": r.occurred_at,
+                "s": r.source,
+                "m": r.amount,
+                "p": r.properties,
+            }
+            for r in rows
+        ]
+    )
     sql = f"""
         INSERT INTO {_table(Event)}
             (event_id, affiliate_id, type, occurred_at, source, amount, properties, received_at)
@@ -397,7 +405,7 @@ def _insert(rows: list[_Candidate], *, received_at: datetime) -> dict[str, int]:
         RETURNING event_id, id
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [received_at, "[" + ",".join(records) + "]"])
+        cursor.execute(sql, [received_at, document.decode()])
         return dict(cursor.fetchall())
 
 
@@ -554,56 +562,58 @@ def _derived_advance(events: Sequence[AcceptedEvent]) -> list[StageChange]:
     moves stage_changed_at earlier), cash in adds up, the tier follows the total. The same values
     as `_refresh` recomputing from the whole timeline, at a cost that follows the batch.
 
-    The affiliates are locked first, in id order (concurrent batches wait for each other instead
-    of deadlocking), so the values read are the ones the update builds on."""
+    One statement: the affiliates are locked first, in id order (concurrent batches wait for each
+    other instead of deadlocking), and the update builds on the values read under that lock."""
     advances = _advances(events)
     if not advances:
         return []
-    aff = _table(Affiliate)
-    updates: list[dict[str, Any]] = []
-    changes: list[StageChange] = []
+    aff, stages = _table(Affiliate), _stage_array()
+    document = _ENCODER.encode(
+        [
+            {"id": pk, "rank": advance.rank, "at": advance.first_at, "cash": advance.cash_in}
+            for pk, advance in advances.items()
+        ]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, stage, stage_changed_at, total_cash_in FROM {aff}"  # noqa: S608
-            " WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
-            [sorted(advances)],
-        )
-        for pk, stage, changed_at, total in cursor.fetchall():
-            advance = advances[pk]
-            rank = STAGE_RANK.get(stage, 0)
-            new_stage, new_at = stage, changed_at
-            if advance.rank > rank:
-                new_stage, new_at = STAGE_ORDER[advance.rank], advance.first_at
-            elif advance.rank == rank and (changed_at is None or advance.first_at < changed_at):
-                new_at = advance.first_at
-            if (new_stage, new_at) == (stage, changed_at) and not advance.cash_in:
-                continue
-            updates.append(
-                {
-                    "id": pk,
-                    "stage": new_stage,
-                    "at": new_at,
-                    "total": total + advance.cash_in,
-                    "money": bool(advance.cash_in),
-                }
-            )
-            if new_stage != stage:
-                changes.append(
-                    StageChange(affiliate_id=pk, old_stage=stage, new_stage=new_stage, changed_at=new_at)
-                )
-        if updates:
-            cursor.execute(
-                f"""
+            f"""
+            WITH adv AS MATERIALIZED (
+                SELECT * FROM jsonb_to_recordset(%s::jsonb)
+                    AS r(id bigint, rank int, at timestamptz, cash numeric(14, 2))
+            ),
+            locked AS MATERIALIZED (
+                SELECT a.id, a.stage, a.stage_changed_at, a.total_cash_in,
+                       coalesce(array_position({stages}, a.stage) - 1, 0) AS rank
+                FROM {aff} a WHERE a.id = ANY(%s)
+                ORDER BY a.id FOR NO KEY UPDATE
+            ),
+            computed AS (
+                SELECT l.id, l.stage AS old_stage, l.stage_changed_at AS old_at,
+                       CASE WHEN v.rank > l.rank THEN ({stages})[v.rank + 1] ELSE l.stage END AS stage,
+                       CASE WHEN v.rank > l.rank THEN v.at
+                            WHEN v.rank = l.rank AND (l.stage_changed_at IS NULL OR v.at < l.stage_changed_at)
+                                THEN v.at
+                            ELSE l.stage_changed_at END AS at,
+                       l.total_cash_in + v.cash AS total, v.cash > 0 AS money
+                FROM locked l JOIN adv v ON v.id = l.id
+            ),
+            updated AS (
                 UPDATE {aff} a
-                SET stage = r.stage, stage_changed_at = r.at, total_cash_in = r.total,
-                    tier = CASE WHEN r.money THEN {_tier_of("r.total")} ELSE a.tier END, updated_at = now()
-                FROM jsonb_to_recordset(%s::jsonb)
-                    AS r(id bigint, stage varchar, at timestamptz, total numeric(14, 2), money boolean)
-                WHERE a.id = r.id
-                """,  # noqa: S608
-                [json.dumps(updates, cls=DjangoJSONEncoder)],
+                SET stage = c.stage, stage_changed_at = c.at, total_cash_in = c.total,
+                    tier = CASE WHEN c.money THEN {_tier_of("c.total")} ELSE a.tier END, updated_at = now()
+                FROM computed c
+                WHERE a.id = c.id AND (c.money OR c.stage <> c.old_stage OR c.at IS DISTINCT FROM c.old_at)
+                RETURNING a.id, c.old_stage, a.stage, a.stage_changed_at
             )
-    return changes
+            SELECT id, old_stage, stage, stage_changed_at FROM updated
+            WHERE stage <> old_stage ORDER BY id
+            """,  # noqa: S608
+            [document.decode(), list(advances)],
+        )
+        return [
+            StageChange(affiliate_id=pk, old_stage=old, new_stage=new, changed_at=at)
+            for pk, old, new, at in cursor.fetchall()
+        ]
 
 
 @transaction.atomic

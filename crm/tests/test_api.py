@@ -207,11 +207,23 @@ def test_a_key_without_the_scope_gets_403(udn_a, joana):
 
 @pytest.mark.parametrize("language", ["en", "pt-br"])
 def test_malformed_json_is_a_400_in_the_error_format(udn_a, key_a, language):
-    for body in ('{"id": "e-1",', "NaN", "\xff\xfe"):
+    for body in ('{"id": "e-1",', "NaN", "\xff\xfe", '{"id": 1e400}', "[" * 5000 + "]" * 5000):
         response = Api(udn_a, key_a, language).post("/api/v1/events/", body, raw=True)
         assert response.status_code == 400
         error = error_of(response)
         assert error["code"] == "malformed_json" and error["message"]
+
+
+def test_json_numbers_keep_their_exact_value(udn_a, key_a, joana):
+    big = 123456789012345678901234567890
+    body = event(type="app_activated", affiliate={"id": joana.pk}, properties={"order": big, "share": 0.1})
+
+    response = Api(udn_a, key_a).post("/api/v1/events/", body)
+
+    assert response.status_code == 201
+    with tenant_context(udn_a):
+        stored = Event.objects.get(event_id=body["id"])
+    assert stored.properties == {"order": big, "share": 0.1}
 
 
 @pytest.mark.parametrize("language", ["en", "pt-br"])
