@@ -62,6 +62,7 @@ def ensure_postgres(db_name: str = DEFAULT_DB_NAME) -> str:
         if _apply_tuning(conn):
             _restart(server)
     with psycopg.connect(host=str(PG_DATA), user="postgres", dbname="postgres", autocommit=True) as conn:
+        _template_collate_c(conn)
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{db_name}"')
@@ -90,6 +91,26 @@ def fresh_database(url: str, *, suffix: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def _template_collate_c(conn) -> None:
+    """Make the databases created from now on (`up`'s, the tests', the benchmarks') sort text
+    bytewise: LC_COLLATE "C", character classes (upper(), ILIKE, regex) still from the cluster's
+    UTF-8 LC_CTYPE. For UTF-8 text the order is the one the usual C.UTF-8 gives (code points), but
+    PostgreSQL only takes its fast paths for "C": memcmp comparisons and abbreviated sort keys. The
+    first import builds its CPF, phone and code indexes in about half the time. The cluster's
+    template1 is re-created once, from template0, with that collation."""
+    collate, ctype = conn.execute(
+        "SELECT datcollate, datctype FROM pg_database WHERE datname = 'template1'"
+    ).fetchone()
+    if collate == "C":
+        return
+    conn.execute("ALTER DATABASE template1 IS_TEMPLATE false")
+    conn.execute("DROP DATABASE template1")
+    conn.execute(
+        f"CREATE DATABASE template1 TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE '{ctype}'"
+        " IS_TEMPLATE true"
+    )
 
 
 def _apply_tuning(conn) -> bool:
