@@ -1,7 +1,8 @@
 """The partner API over real HTTP: gunicorn serving /api/v1/ on loopback, a UDN of 10,000
 affiliates and a key, then (a) batch ingest of 100,000 events by concurrent keep-alive clients
-(beside raw COPY of the same rows) and (b) single-event POST latency at a paced 300 requests/s
-(beside GET /healthz at the same pace)."""
+(beside raw COPY of the same rows), (b) single-event POST latency at a paced 300 requests/s
+(beside GET /healthz at the same pace) and (c) how many single-event POSTs a second the server
+takes at most, with the CPU each costs (what says whether 300 requests/s is within reach)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 import requests
@@ -44,6 +47,8 @@ RATE = 300  # requests/s for the latency runs
 SECONDS = 10
 CONNECTIONS = 64  # the latency runs' client connections (a busy one is not reused until it answers)
 WARMUP = 100
+CAPACITY_REQUESTS = 2_000
+CAPACITY_CONNECTIONS = 4  # enough to keep both workers busy while one waits on PostgreSQL
 REQUEST_TIMEOUT = 60
 # The figures measure the server; a partner's key is throttled far below these volumes.
 THROTTLE_RATE = "10000000/min"
@@ -60,6 +65,8 @@ TYPES = [
     "cash_in",
     "lead_created",
 ]
+
+GUNICORN_APP_NAME = "bench-api-gunicorn"  # its PostgreSQL sessions, by application_name
 
 _counter = itertools.count(1)
 
@@ -99,12 +106,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Server(NamedTuple):
+    base: str
+    pid: int  # gunicorn's master
+
+
 @contextmanager
-def _gunicorn() -> Iterator[str]:
-    """gunicorn on the bench database; yields its base URL and stops it afterwards."""
+def _gunicorn() -> Iterator[Server]:
+    """gunicorn on the bench database; yields its URL and pid, and stops it afterwards."""
     port = _free_port()
     env = dict(os.environ)
-    env.update({"PGAPPNAME": "bench-api-gunicorn", "API_THROTTLE_RATE": THROTTLE_RATE, "DEBUG": "0"})
+    env.update({"PGAPPNAME": GUNICORN_APP_NAME, "API_THROTTLE_RATE": THROTTLE_RATE, "DEBUG": "0"})
     env.setdefault("SECURE_SSL_REDIRECT", "0")
     (VAR / "bench").mkdir(parents=True, exist_ok=True)
     log_path = VAR / "bench" / "gunicorn-api.log"
@@ -144,7 +156,7 @@ def _gunicorn() -> Iterator[str]:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"gunicorn did not start; see {log_path}") from None
                     time.sleep(0.2)
-            yield base
+            yield Server(base, proc.pid)
         finally:
             proc.terminate()
             try:
@@ -248,6 +260,83 @@ def _paced(url: str, headers: dict[str, str], bodies: list[bytes] | None, count:
     return asyncio.run(_paced_async(url, headers, bodies, count))
 
 
+async def _closed_loop_async(
+    url: str, headers: dict[str, str], bodies: list[bytes] | None, count: int
+) -> float:
+    left = list(range(count))
+    connector = aiohttp.TCPConnector(limit=CAPACITY_CONNECTIONS)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def client() -> None:
+            while left:
+                i = left.pop()
+                if bodies is None:
+                    request = session.get(url, headers=headers)
+                else:
+                    request = session.post(url, data=bodies[i], headers=headers)
+                async with request as response:
+                    text = await response.text()
+                if response.status >= 300:
+                    raise RuntimeError(f"{url}: {response.status} {text[:300]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CAPACITY_CONNECTIONS)))
+        return count / (time.perf_counter() - started)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _gunicorn_pids(server: Server) -> list[int]:
+    pids = [server.pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == server.pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _backend_pids() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [GUNICORN_APP_NAME])
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def _capacity(server: Server, url: str, headers: dict[str, str], bodies: list[bytes] | None) -> float:
+    """Requests/s with CAPACITY_CONNECTIONS clients sending the next request as soon as the last
+    one is answered (closed loop: the server's ceiling); the CPU one request costs the server and
+    PostgreSQL is told on stderr."""
+    count = len(bodies) if bodies is not None else CAPACITY_REQUESTS
+    asyncio.run(_closed_loop_async(url, headers, bodies[:WARMUP] if bodies else None, WARMUP))
+    workers, backends = _gunicorn_pids(server), _backend_pids()
+    before = _cpu_seconds(workers), _cpu_seconds(backends)
+    rate = asyncio.run(_closed_loop_async(url, headers, bodies[WARMUP:] if bodies else None, count - WARMUP))
+    web, database = (
+        (after - start) * 1000 / (count - WARMUP)
+        for after, start in zip((_cpu_seconds(workers), _cpu_seconds(backends)), before, strict=True)
+    )
+    print(
+        f"    {url.split('/', 3)[-1]}: {rate:.0f} requests/s at most; CPU a request: gunicorn {web:.2f} ms,"
+        f" PostgreSQL {database:.2f} ms",
+        file=sys.stderr,
+    )
+    return rate
+
+
 def _percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
@@ -275,7 +364,8 @@ def api() -> Iterator[Result]:
         raw = _raw_copy(rows)
     connections.close_all()
 
-    with _gunicorn() as base:
+    with _gunicorn() as server:
+        base = server.base
         elapsed, accepted = _ingest(base, host, key, bodies)
         with tenant_context(udn):
             stored = Event.objects.count()
@@ -312,4 +402,18 @@ def api() -> Iterator[Result]:
             f"< 50 ms p99 at {RATE} requests/s ({count:,} POST /api/v1/events/)",
             f"GET /healthz p99 at {RATE} requests/s",
             health_p99,
+        )
+
+        # (c) The ceiling: as fast as the server answers. A p99 at RATE needs RATE well below it.
+        capacity_bodies = [json.dumps(_event("c", i, base_time)).encode() for i in range(CAPACITY_REQUESTS)]
+        capacity = _capacity(server, event_url, single_headers, capacity_bodies)
+        health_capacity = _capacity(server, f"{base}/healthz", {"Host": "localhost"}, None)
+        yield Result(
+            "api.single_event_capacity_rps",
+            capacity,
+            "requests/s",
+            f"well above {RATE} requests/s, the pace the p99 target is set at"
+            f" ({CAPACITY_REQUESTS - WARMUP:,} POST /api/v1/events/, {CAPACITY_CONNECTIONS} connections, closed loop)",
+            "GET /healthz, closed loop",
+            health_capacity,
         )
