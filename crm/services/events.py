@@ -1,13 +1,12 @@
 """The event timeline: idempotent ingest (by event id) and what events derive on the
 affiliate — the lifecycle stage and the deposit tier. Runs inside a UDN's schema.
 
-Ingest is built for volume (API batches of 1,000 at tens of thousands of events a
-second): items are validated in plain Python, affiliates are resolved with one query
-per kind of reference, the good items go in with one `INSERT ... ON CONFLICT DO
-NOTHING RETURNING`, and the derived fields of their affiliates move forward from the
-new events alone (one locking read, one update). A bad item never rejects the good
-ones; a repeated event id (already stored, or twice in the batch) is a duplicate,
-not an error.
+Ingest is built for volume (API batches of 1,000, and single events at hundreds a
+second): items are validated in plain Python, then one prepared statement resolves their
+affiliates, inserts them (`ON CONFLICT DO NOTHING`) and moves the derived fields of
+those affiliates forward from the new events alone — one round trip, atomic without an
+explicit transaction. A bad item never rejects the good ones; a repeated event id
+(already stored, or twice in the batch) is a duplicate, not an error.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from functools import partial
 from typing import Any, Literal
 
 import msgspec
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -346,69 +346,6 @@ def event_types_known() -> set[str]:
     return set(STANDARD_EVENT_TYPES) | set(EventKind.objects.values_list("code", flat=True))
 
 
-def _resolve(candidates: list[_Candidate]) -> dict[tuple[str, Any], int | None]:
-    """Affiliate pk per reference, one query per kind of reference; None when ambiguous
-    (a CPF shared by several affiliates); missing when not found."""
-    wanted: dict[str, set[Any]] = {"affiliate_id": set(), "external_id": set(), "cpf": set()}
-    for cand in candidates:
-        wanted[cand.ref_kind].add(cand.ref)
-    found: dict[tuple[str, Any], int | None] = {}
-    table = _table(Affiliate)
-    with connection.cursor() as cursor:
-        if wanted["affiliate_id"]:
-            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [list(wanted["affiliate_id"])])  # noqa: S608
-            found.update((("affiliate_id", pk), pk) for (pk,) in cursor.fetchall())
-        if wanted["external_id"]:
-            cursor.execute(
-                f"SELECT external_id, id FROM {table} WHERE external_id = ANY(%s)",  # noqa: S608
-                [list(wanted["external_id"])],
-            )
-            found.update((("external_id", ext), pk) for ext, pk in cursor.fetchall())
-        if wanted["cpf"]:
-            cursor.execute(
-                f"SELECT cpf, min(id), count(*) FROM {table} WHERE cpf = ANY(%s) GROUP BY cpf",  # noqa: S608
-                [list(wanted["cpf"])],
-            )
-            found.update((("cpf", cpf), pk if n == 1 else None) for cpf, pk, n in cursor.fetchall())
-    return found
-
-
-def _insert(rows: list[_Candidate], *, received_at: datetime) -> dict[str, int]:
-    """Insert in one statement; returns event_id -> pk of the rows really inserted (the others
-    were already there).
-
-    The batch travels as one JSON document read by jsonb_to_recordset: one parameter to quote
-    instead of thousands of array elements, and the properties go in as they were encoded."""
-    if not rows:
-        return {}
-    document = _ENCODER.encode(
-        [
-            {
-                "e": r.event_id,
-                "a": r.affiliate_id,
-                "t": r.type,
-                "o": r.occurred_at,
-                "s": r.source,
-                "m": r.amount,
-                "p": r.properties,
-            }
-            for r in rows
-        ]
-    )
-    sql = f"""
-        INSERT INTO {_table(Event)}
-            (event_id, affiliate_id, type, occurred_at, source, amount, properties, received_at)
-        SELECT r.e, r.a, r.t, r.o, r.s, r.m, r.p, %s
-        FROM jsonb_to_recordset(%s::jsonb)
-            AS r(e varchar, a bigint, t varchar, o timestamptz, s varchar, m numeric, p jsonb)
-        ON CONFLICT (event_id) DO NOTHING
-        RETURNING event_id, id
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [received_at, document.decode()])
-        return dict(cursor.fetchall())
-
-
 # --- derived fields -----------------------------------------------------------------------------
 
 
@@ -530,92 +467,6 @@ def _refresh(affiliate_ids: Sequence[int] | None) -> RefreshResult:
     return RefreshResult(changed=len(rows), stage_changes=changes)
 
 
-@dataclass(slots=True)
-class _Advance:
-    """What a batch's new events add to one affiliate: the furthest stage rank they reach, the
-    earliest time it was reached among them, and the cash in they bring."""
-
-    rank: int = -1
-    first_at: datetime | None = None
-    cash_in: Decimal = Decimal(0)
-
-
-def _advances(events: Sequence[AcceptedEvent]) -> dict[int, _Advance]:
-    advances: dict[int, _Advance] = {}
-    for event in events:
-        if event.type not in DERIVING_EVENT_TYPES:
-            continue
-        advance = advances.setdefault(event.affiliate_id, _Advance())
-        rank = STAGE_RANK[STAGE_BY_EVENT_TYPE[event.type]]
-        if rank > advance.rank:
-            advance.rank, advance.first_at = rank, event.occurred_at
-        elif rank == advance.rank and advance.first_at is not None and event.occurred_at < advance.first_at:
-            advance.first_at = event.occurred_at
-        if event.type == EventType.CASH_IN and event.amount is not None:
-            advance.cash_in += event.amount
-    return advances
-
-
-def _derived_advance(events: Sequence[AcceptedEvent]) -> list[StageChange]:
-    """Move the derived fields of the affiliates of newly inserted events forward, from the new
-    events alone: the stage only ever moves to a further one (an older event of the current stage
-    moves stage_changed_at earlier), cash in adds up, the tier follows the total. The same values
-    as `_refresh` recomputing from the whole timeline, at a cost that follows the batch.
-
-    One statement: the affiliates are locked first, in id order (concurrent batches wait for each
-    other instead of deadlocking), and the update builds on the values read under that lock."""
-    advances = _advances(events)
-    if not advances:
-        return []
-    aff, stages = _table(Affiliate), _stage_array()
-    document = _ENCODER.encode(
-        [
-            {"id": pk, "rank": advance.rank, "at": advance.first_at, "cash": advance.cash_in}
-            for pk, advance in advances.items()
-        ]
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH adv AS MATERIALIZED (
-                SELECT * FROM jsonb_to_recordset(%s::jsonb)
-                    AS r(id bigint, rank int, at timestamptz, cash numeric(14, 2))
-            ),
-            locked AS MATERIALIZED (
-                SELECT a.id, a.stage, a.stage_changed_at, a.total_cash_in,
-                       coalesce(array_position({stages}, a.stage) - 1, 0) AS rank
-                FROM {aff} a WHERE a.id = ANY(%s)
-                ORDER BY a.id FOR NO KEY UPDATE
-            ),
-            computed AS (
-                SELECT l.id, l.stage AS old_stage, l.stage_changed_at AS old_at,
-                       CASE WHEN v.rank > l.rank THEN ({stages})[v.rank + 1] ELSE l.stage END AS stage,
-                       CASE WHEN v.rank > l.rank THEN v.at
-                            WHEN v.rank = l.rank AND (l.stage_changed_at IS NULL OR v.at < l.stage_changed_at)
-                                THEN v.at
-                            ELSE l.stage_changed_at END AS at,
-                       l.total_cash_in + v.cash AS total, v.cash > 0 AS money
-                FROM locked l JOIN adv v ON v.id = l.id
-            ),
-            updated AS (
-                UPDATE {aff} a
-                SET stage = c.stage, stage_changed_at = c.at, total_cash_in = c.total,
-                    tier = CASE WHEN c.money THEN {_tier_of("c.total")} ELSE a.tier END, updated_at = now()
-                FROM computed c
-                WHERE a.id = c.id AND (c.money OR c.stage <> c.old_stage OR c.at IS DISTINCT FROM c.old_at)
-                RETURNING a.id, c.old_stage, a.stage, a.stage_changed_at
-            )
-            SELECT id, old_stage, stage, stage_changed_at FROM updated
-            WHERE stage <> old_stage ORDER BY id
-            """,  # noqa: S608
-            [document.decode(), list(advances)],
-        )
-        return [
-            StageChange(affiliate_id=pk, old_stage=old, new_stage=new, changed_at=at)
-            for pk, old, new, at in cursor.fetchall()
-        ]
-
-
 @transaction.atomic
 def affiliates_refresh_derived(
     *, affiliate_ids: Sequence[int] | None = None, notify: bool = True
@@ -647,13 +498,145 @@ def tiers_recompute() -> int:
 # --- ingest -------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+def _ingest_sql() -> str:
+    """The whole ingest of a batch in one statement (one round trip, no explicit transaction: a
+    statement is atomic on its own). For each candidate, in order: resolve its affiliate (by id,
+    external id or CPF; two hits on a CPF make it ambiguous), keep the first resolved occurrence of
+    each event id, insert those in event-id order (concurrent batches with overlapping ids then wait
+    for each other instead of deadlocking) and skip ids already stored; then move the derived fields
+    of the affiliates of the inserted events forward: the stage only ever moves to a further one (an
+    older event of the current stage moves stage_changed_at earlier), cash in adds up, the tier
+    follows the total — the values `_refresh` would recompute from the whole timeline. The
+    affiliates are locked in id order and the update builds on the values read under the lock.
+    Returns one row per candidate ("o": index, affiliate, hits,
+    occurrence, pk) and one per stage change ("c": affiliate, old stage, new stage, when)."""
+    aff, event, stages = _table(Affiliate), _table(Event), _stage_array()
+    return f"""
+        WITH input AS MATERIALIZED (
+            SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+                i int, e varchar, t varchar, o timestamptz, s varchar, m numeric, p jsonb,
+                k text, a bigint, v varchar)
+        ),
+        ranked AS MATERIALIZED (
+            SELECT input.*, found.ids,
+                   CASE WHEN cardinality(found.ids) = 1 THEN
+                       row_number() OVER (PARTITION BY input.e, cardinality(found.ids) = 1 ORDER BY input.i)
+                   END AS nth
+            FROM input CROSS JOIN LATERAL (
+                SELECT array_agg(f.id) AS ids FROM (
+                    SELECT x.id FROM {aff} x WHERE input.k = 'i' AND x.id = input.a
+                    UNION ALL
+                    SELECT x.id FROM {aff} x WHERE input.k = 'x' AND x.external_id = input.v
+                    UNION ALL
+                    (SELECT x.id FROM {aff} x WHERE input.k = 'c' AND x.cpf = input.v LIMIT 2)
+                ) f
+            ) found
+        ),
+        inserted AS (
+            INSERT INTO {event} (event_id, affiliate_id, type, occurred_at, source, amount, properties, received_at)
+            SELECT e, ids[1], t, o, s, m, p, %(received_at)s FROM ranked WHERE nth = 1 ORDER BY e
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING id, event_id, affiliate_id, type, occurred_at, amount
+        ),
+        adv AS (
+            SELECT ins.affiliate_id AS id, max(r.rank) AS rank,
+                   (array_agg(ins.occurred_at ORDER BY r.rank DESC, ins.occurred_at))[1] AS at,
+                   coalesce(sum(ins.amount) FILTER (WHERE ins.type = 'cash_in'), 0) AS cash
+            FROM inserted ins JOIN (VALUES {_stage_rank_values()}) AS r(type, rank) ON r.type = ins.type
+            GROUP BY ins.affiliate_id
+        ),
+        locked AS MATERIALIZED (
+            SELECT l.*, v.rank AS new_rank, v.at AS new_at, v.cash
+            FROM (SELECT * FROM adv ORDER BY id) v CROSS JOIN LATERAL (
+                SELECT a.id, a.stage, a.stage_changed_at, a.total_cash_in,
+                       coalesce(array_position({stages}, a.stage) - 1, 0) AS rank
+                FROM {aff} a WHERE a.id = v.id FOR NO KEY UPDATE
+            ) l
+        ),
+        computed AS (
+            SELECT id, stage AS old_stage, stage_changed_at AS old_at,
+                   CASE WHEN new_rank > rank THEN ({stages})[new_rank + 1] ELSE stage END AS stage,
+                   CASE WHEN new_rank > rank THEN new_at
+                        WHEN new_rank = rank AND (stage_changed_at IS NULL OR new_at < stage_changed_at)
+                            THEN new_at
+                        ELSE stage_changed_at END AS at,
+                   total_cash_in + cash AS total, cash > 0 AS money
+            FROM locked
+        ),
+        updated AS (
+            UPDATE {aff} a
+            SET stage = c.stage, stage_changed_at = c.at, total_cash_in = c.total,
+                tier = CASE WHEN c.money THEN {_tier_of("c.total")} ELSE a.tier END, updated_at = now()
+            FROM computed c
+            WHERE a.id = c.id AND (c.money OR c.stage <> c.old_stage OR c.at IS DISTINCT FROM c.old_at)
+            RETURNING a.id, c.old_stage, a.stage, a.stage_changed_at
+        )
+        SELECT 'o', r.i, r.ids[1], cardinality(r.ids), r.nth, ins.id, NULL, NULL, NULL::timestamptz
+        FROM ranked r LEFT JOIN inserted ins ON r.nth = 1 AND ins.event_id = r.e
+        UNION ALL
+        SELECT 'c', NULL, u.id, NULL, NULL, NULL, u.old_stage, u.stage, u.stage_changed_at
+        FROM updated u WHERE u.stage <> u.old_stage
+    """  # noqa: S608
+
+
+_REF_KINDS = {"affiliate_id": "i", "external_id": "x", "cpf": "c"}
+
+
+def _ingest_run(candidates: list[_Candidate], *, received_at: datetime) -> list[tuple[Any, ...]]:
+    """Run `_ingest_sql` for the candidates, as a prepared statement: a single event would otherwise
+    spend more on planning the statement (about a millisecond) than on running it. PostgreSQL plans
+    it again by itself when the connection's search_path (the UDN) changes."""
+    document = _ENCODER.encode(
+        [
+            {
+                "i": n,
+                "e": c.event_id,
+                "t": c.type,
+                "o": c.occurred_at,
+                "s": c.source,
+                "m": c.amount,
+                "p": c.properties,
+                "k": _REF_KINDS[c.ref_kind],
+                "a": c.ref if c.ref_kind == "affiliate_id" else None,
+                "v": None if c.ref_kind == "affiliate_id" else c.ref,
+            }
+            for n, c in enumerate(candidates)
+        ]
+    )
+    params = {"rows": document.decode(), "received_at": received_at}
+    # Django's cursor sets the UDN's search_path; the statement then goes through a psycopg cursor
+    # of the same connection (same transaction), binding on the server, which is what prepares.
+    with (
+        connection.cursor() as django_cursor,
+        connection.wrap_database_errors,
+        psycopg.Cursor(django_cursor.cursor.connection) as cursor,
+    ):
+        cursor.execute(_INGEST_SQL.get(), params, prepare=True)
+        return cursor.fetchall()
+
+
+class _LazySQL:
+    """The statement, built once on first use (it names the tables, known once apps are loaded)."""
+
+    def __init__(self, build: Callable[[], str]) -> None:
+        self.build, self.sql = build, ""
+
+    def get(self) -> str:
+        if not self.sql:
+            self.sql = self.build()
+        return self.sql
+
+
+_INGEST_SQL = _LazySQL(_ingest_sql)
+
+
 def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes:
     """Store a batch of events; one outcome per item, in input order (see the module doc).
 
     `source` is the default for items without their own (e.g. the API client's name). Unknown
     types are rejected unless registered as an EventKind. Accepted events move the derived
-    fields of their affiliates; stage changes are on the result and go to the listeners."""
+    fields of their affiliates; stage changes are on the result and go to the listeners (after
+    the commit: the statement's own, or the caller's transaction's)."""
     if not items:
         return IngestOutcomes()
     now = timezone.now()
@@ -675,78 +658,33 @@ def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes
                 field=rejected.field,
             )
 
-    resolved = _resolve(candidates) if candidates else {}
-    to_insert: dict[str, _Candidate] = {}
-    for cand in candidates:
-        key = (cand.ref_kind, cand.ref)
-        if key not in resolved:
-            outcomes[cand.index] = EventOutcome(
-                event_id=cand.event_id,
-                status="rejected",
-                code="affiliate_not_found",
-                message=_("No affiliate with this %(field)s.") % {"field": cand.ref_kind},
-                field=cand.ref_kind,
-            )
-            continue
-        pk = resolved[key]
-        if pk is None:
-            outcomes[cand.index] = EventOutcome(
-                event_id=cand.event_id,
-                status="rejected",
-                code="affiliate_ambiguous",
-                message=_("Several affiliates have this CPF; use the affiliate id or external id."),
-                field=cand.ref_kind,
-            )
-            continue
-        cand.affiliate_id = pk
-        if cand.event_id in to_insert:
-            outcomes[cand.index] = EventOutcome(
-                event_id=cand.event_id,
-                status="duplicate",
-                code="duplicate_in_batch",
-                message=_("This event id appears earlier in the batch."),
-                field="event_id",
-                affiliate_id=pk,
-            )
-            continue
-        to_insert[cand.event_id] = cand
-
-    # A stable order keeps concurrent batches with overlapping ids from deadlocking.
-    rows = sorted(to_insert.values(), key=lambda cand: cand.event_id)
-    inserted = _insert(rows, received_at=now)
-
     accepted: list[AcceptedEvent] = []
-    for cand in rows:
-        pk = inserted.get(cand.event_id)
-        if pk is None:
-            outcomes[cand.index] = EventOutcome(
-                event_id=cand.event_id,
-                status="duplicate",
-                code="duplicate",
-                message=_("This event was already recorded."),
-                field="event_id",
-                affiliate_id=cand.affiliate_id,
+    stage_changes: list[StageChange] = []
+    for kind, n, affiliate_id, hits, nth, pk, old_stage, new_stage, changed_at in (
+        _ingest_run(candidates, received_at=now) if candidates else ()
+    ):
+        if kind == "c":
+            stage_changes.append(
+                StageChange(
+                    affiliate_id=affiliate_id, old_stage=old_stage, new_stage=new_stage, changed_at=changed_at
+                )
             )
             continue
-        outcomes[cand.index] = EventOutcome(
-            event_id=cand.event_id,
-            status="accepted",
-            pk=pk,
-            affiliate_id=cand.affiliate_id,
-            warnings=cand.warnings,
-        )
-        accepted.append(
-            AcceptedEvent(
-                pk=pk,
-                event_id=cand.event_id,
-                affiliate_id=cand.affiliate_id,
-                type=cand.type,
-                occurred_at=cand.occurred_at,
-                amount=cand.amount,
+        cand = candidates[n]
+        outcomes[cand.index] = _outcome(cand, affiliate_id=affiliate_id, hits=hits, nth=nth, pk=pk)
+        if pk is not None:
+            accepted.append(
+                AcceptedEvent(
+                    pk=pk,
+                    event_id=cand.event_id,
+                    affiliate_id=affiliate_id,
+                    type=cand.type,
+                    occurred_at=cand.occurred_at,
+                    amount=cand.amount,
+                )
             )
-        )
 
-    stage_changes = _derived_advance(accepted)
+    stage_changes.sort(key=lambda change: change.affiliate_id)
     if stage_changes:
         _notify_stage_changes(stage_changes)
     if accepted:
@@ -754,6 +692,41 @@ def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(items), "every item gets an outcome"
     return IngestOutcomes(done, stage_changes)
+
+
+def _outcome(
+    cand: _Candidate, *, affiliate_id: int | None, hits: int | None, nth: int | None, pk: int | None
+) -> EventOutcome:
+    """What became of a candidate, from its row of `_ingest_sql`."""
+    status: OutcomeStatus
+    if hits == 1 and nth == 1 and pk is not None:
+        return EventOutcome(
+            event_id=cand.event_id,
+            status="accepted",
+            pk=pk,
+            affiliate_id=affiliate_id,
+            warnings=cand.warnings,
+        )
+    if not hits:
+        status, code, field = "rejected", "affiliate_not_found", cand.ref_kind
+        message = _("No affiliate with this %(field)s.") % {"field": cand.ref_kind}
+    elif hits > 1:
+        status, code, field = "rejected", "affiliate_ambiguous", cand.ref_kind
+        message = _("Several affiliates have this CPF; use the affiliate id or external id.")
+    elif nth != 1:
+        status, code, field = "duplicate", "duplicate_in_batch", "event_id"
+        message = _("This event id appears earlier in the batch.")
+    else:
+        status, code, field = "duplicate", "duplicate", "event_id"
+        message = _("This event was already recorded.")
+    return EventOutcome(
+        event_id=cand.event_id,
+        status=status,
+        code=code,
+        message=message,
+        field=field,
+        affiliate_id=affiliate_id if status == "duplicate" else None,
+    )
 
 
 def event_record(*, item: EventInput, source: str) -> EventOutcome:

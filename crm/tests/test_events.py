@@ -329,7 +329,7 @@ def test_a_full_refresh_recomputes_derived_fields_from_the_events(joana):
     assert affiliates_refresh_derived().changed == 0
 
 
-def test_a_batch_of_a_thousand_takes_a_constant_number_of_queries(in_a, django_assert_max_num_queries):
+def test_a_batch_of_a_thousand_takes_one_statement(in_a, django_assert_max_num_queries, monkeypatch):
     people = Affiliate.objects.bulk_create(
         Affiliate(external_id=f"P-{i}", name=f"Pessoa {i}", cpf=f"{i:011d}") for i in range(1, 301)
     )
@@ -348,14 +348,45 @@ def test_a_batch_of_a_thousand_takes_a_constant_number_of_queries(in_a, django_a
             )
         )
 
-    with django_assert_max_num_queries(10):
+    runs = []
+    real_run = events._ingest_run
+    monkeypatch.setattr(
+        events, "_ingest_run", lambda *args, **kwargs: runs.append(1) or real_run(*args, **kwargs)
+    )
+    with django_assert_max_num_queries(0):  # the one statement goes by a psycopg cursor (prepared)
         outcomes = events_ingest(items=items, source="bench")
 
+    assert runs == [1]
     assert outcomes.tally()["accepted"] == 1000
     assert (
         Affiliate.objects.filter(stage="cash_in", total_cash_in=Decimal("10.00"), tier="Bronze").count()
         == 300
     )
+
+
+def test_the_prepared_statement_writes_into_the_udn_of_the_moment(udn_a, udn_b):
+    """One connection, one prepared statement, two UDNs in turn: each event lands in its own UDN's
+    schema (PostgreSQL plans the statement again when the search_path changes)."""
+    people = {}
+    for udn in (udn_a, udn_b):
+        with tenant_context(udn):
+            people[udn.slug] = Affiliate.objects.create(external_id="SAME-1", name=f"Pessoa {udn.slug}")
+    for round_ in range(7):  # past psycopg's and PostgreSQL's thresholds for preparing and planning
+        for udn in (udn_a, udn_b):
+            with tenant_context(udn):
+                item = EventInput(
+                    event_id=f"{udn.slug}-{round_}",
+                    type="app_downloaded",
+                    occurred_at=T0,
+                    external_id="SAME-1",
+                )
+                assert event_record(item=item, source="api").affiliate_id == people[udn.slug].pk
+    for udn in (udn_a, udn_b):
+        with tenant_context(udn):
+            assert set(Event.objects.values_list("event_id", flat=True)) == {
+                f"{udn.slug}-{n}" for n in range(7)
+            }
+            assert Affiliate.objects.get().stage == "app_downloaded"
 
 
 def test_concurrent_batches_for_the_same_affiliate_lose_no_cash(django_db_setup, committed):
