@@ -93,7 +93,10 @@ class Affiliate(models.Model):
     consent_sms = models.BooleanField(_("SMS consent"), default=False)
     consent_push = models.BooleanField(_("push consent"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    # No index: every derived-field update (each cash in, each stage reached) changes it, and an
+    # indexed column would make each of those updates write every index anew instead of a HOT
+    # update in place. Its readers scan: the nightly lake export, a sort of the list page.
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("affiliate")
