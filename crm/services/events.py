@@ -18,7 +18,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import partial
+from functools import cache, partial
 from typing import Any, Literal
 
 import msgspec
@@ -498,6 +498,7 @@ def tiers_recompute() -> int:
 # --- ingest -------------------------------------------------------------------------------------
 
 
+@cache  # built on first use: it names the tables, known once the apps are loaded
 def _ingest_sql() -> str:
     """The whole ingest of a batch in one statement (one round trip, no explicit transaction: a
     statement is atomic on its own). For each candidate, in order: resolve its affiliate (by id,
@@ -611,23 +612,8 @@ def _ingest_run(candidates: list[_Candidate], *, received_at: datetime) -> list[
         connection.wrap_database_errors,
         psycopg.Cursor(django_cursor.cursor.connection) as cursor,
     ):
-        cursor.execute(_INGEST_SQL.get(), params, prepare=True)
+        cursor.execute(_ingest_sql(), params, prepare=True)
         return cursor.fetchall()
-
-
-class _LazySQL:
-    """The statement, built once on first use (it names the tables, known once apps are loaded)."""
-
-    def __init__(self, build: Callable[[], str]) -> None:
-        self.build, self.sql = build, ""
-
-    def get(self) -> str:
-        if not self.sql:
-            self.sql = self.build()
-        return self.sql
-
-
-_INGEST_SQL = _LazySQL(_ingest_sql)
 
 
 def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes:
