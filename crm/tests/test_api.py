@@ -123,6 +123,18 @@ def test_create_api_key_command_prints_the_key_alone_on_its_last_line(udn_a):
     assert Api(udn_a, key).get("/api/v1/affiliates/").status_code == 200
 
 
+def test_create_api_key_command_takes_scopes_apart_or_together_and_names_the_key_itself(udn_a):
+    for scopes in (["events:write", "affiliates:read"], ["events:write,affiliates:read"]):
+        out = StringIO()
+        call_command("create_api_key", "--udn", "alpha", "--scopes", *scopes, stdout=out)
+        key = out.getvalue().strip().splitlines()[-1]
+        with tenant_context(udn_a):
+            api_key = api_key_for_token(token=key)
+        assert api_key is not None
+        assert sorted(api_key.scopes) == ["affiliates:read", "events:write"]
+        assert api_key.name.startswith("Criada pelo terminal em ")
+
+
 def test_create_api_key_command_refuses_unknown_scopes_and_udns(udn_a):
     with pytest.raises(CommandError):
         call_command("create_api_key", udn="alpha", scopes="root", name="x", stdout=StringIO())

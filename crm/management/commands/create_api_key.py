@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 
 from crm.api.services import ApiKeyError, api_key_create
 from crm.models import ApiScope
@@ -20,17 +21,27 @@ class Command(UDNCommand):
         parser.add_argument(
             "--scopes",
             required=True,
-            metavar="A,B",
-            help=f"comma-separated scopes: {', '.join(ApiScope.values)}",
+            nargs="+",
+            metavar="SCOPE",
+            help=f"scopes, separated by spaces or commas: {', '.join(ApiScope.values)}",
         )
-        parser.add_argument("--name", required=True, help="what the key is for (e.g. the partner system)")
+        parser.add_argument(
+            "--name",
+            help="what the key is for, e.g. the partner system (default: when and where it was made)",
+        )
         parser.add_argument("--created-by", default="manage.py", help="who asked for it (an e-mail)")
 
     def handle_udn(self, udn: UDN, /, *args: Any, **options: Any) -> None:  # type: ignore[override]
-        scopes = [scope for scope in options["scopes"].split(",") if scope.strip()]
+        given = options["scopes"]
+        scopes = [
+            scope.strip()
+            for part in ([given] if isinstance(given, str) else given)
+            for scope in part.split(",")
+        ]
+        name = options["name"] or f"Criada pelo terminal em {timezone.localtime():%d/%m/%Y %H:%M}"
         try:
             api_key, key = api_key_create(
-                name=options["name"], scopes=scopes, created_by=options["created_by"]
+                name=name, scopes=[s for s in scopes if s], created_by=options["created_by"]
             )
         except ApiKeyError as error:
             raise CommandError(str(error)) from None
