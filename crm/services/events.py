@@ -246,7 +246,6 @@ class _Candidate:
     ref_kind: str  # "affiliate_id" | "external_id" | "cpf"
     ref: Any
     warnings: tuple[str, ...]
-    affiliate_id: int = 0
 
 
 def _json_default(value: Any) -> Any:
