@@ -4,6 +4,7 @@ call → respond. Auth, scopes, throttling, size limit and the error format come
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -261,6 +262,45 @@ def _result(index: int | None, outcome: EventOutcome) -> dict[str, Any]:
     return result
 
 
+def accepted_example(event_id: str) -> OpenApiExample:
+    """The documented 201 of an endpoint that records one event."""
+    return OpenApiExample(
+        "Accepted",
+        value={
+            "id": event_id,
+            "status": "accepted",
+            "code": None,
+            "message": None,
+            "field": None,
+            "affiliate_id": 42,
+            "warnings": [],
+        },
+        response_only=True,
+        status_codes=["201"],
+    )
+
+
+def _same_path(field: str | None) -> str | None:
+    return field
+
+
+def event_response(
+    outcome: EventOutcome, *, path: Callable[[str | None], str | None] = _same_path
+) -> Response:
+    """The answer to an endpoint that records one event: the error with a 422 when it was rejected,
+    else its result (201 accepted, 200 already recorded). `path` renames the field paths of an
+    endpoint whose body is not the event contract (the statuses)."""
+    if outcome.status == "rejected":
+        return Response(
+            error_body(code=outcome.code, message=outcome.message, field=path(contract_field(outcome.field))),
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    result = _result(None, outcome)
+    result["field"] = path(result["field"])
+    code = status.HTTP_201_CREATED if outcome.status == "accepted" else status.HTTP_200_OK
+    return Response(result, status=code)
+
+
 class EventView(ApiView):
     required_scopes = [ApiScope.EVENTS_WRITE]
 
@@ -283,20 +323,7 @@ class EventView(ApiView):
         },
         examples=[
             OpenApiExample("A cash in", value=_EVENT_EXAMPLE, request_only=True),
-            OpenApiExample(
-                "Accepted",
-                value={
-                    "id": "pay-2026-000123",
-                    "status": "accepted",
-                    "code": None,
-                    "message": None,
-                    "field": None,
-                    "affiliate_id": 42,
-                    "warnings": [],
-                },
-                response_only=True,
-                status_codes=["201"],
-            ),
+            accepted_example("pay-2026-000123"),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -307,14 +334,7 @@ class EventView(ApiView):
             item = event_input_parse(self.request.data)
         except ContractError as error:
             raise ApiError(code=error.code, message=error.message, field=error.field or None) from None
-        outcome = events_ingest(items=[item], source=self.event_source())[0]
-        if outcome.status == "rejected":
-            return Response(
-                error_body(code=outcome.code, message=outcome.message, field=contract_field(outcome.field)),
-                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            )
-        code = status.HTTP_201_CREATED if outcome.status == "accepted" else status.HTTP_200_OK
-        return Response(_result(None, outcome), status=code)
+        return event_response(events_ingest(items=[item], source=self.event_source())[0])
 
 
 class EventBatchView(ApiView):

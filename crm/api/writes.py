@@ -17,7 +17,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.contract import ContractError, contract_field, event_input_parse
+from crm.api.contract import ContractError, event_input_parse
 from crm.api.errors import ApiError, error_body
 from crm.api.idempotency import idempotent
 from crm.api.serializers import (
@@ -32,8 +32,9 @@ from crm.api.views import (
     AffiliateDetailView,
     AffiliateListView,
     ApiView,
-    _result,
+    accepted_example,
     batch_items,
+    event_response,
 )
 from crm.models import Affiliate, ApiScope, Channel, EventType, Stage
 from crm.normalize import STANDARD_FIELDS
@@ -578,20 +579,7 @@ class StatusView(ApiView):
                 },
                 request_only=True,
             ),
-            OpenApiExample(
-                "Accepted",
-                value={
-                    "id": "gc-status-9912",
-                    "status": "accepted",
-                    "code": None,
-                    "message": None,
-                    "field": None,
-                    "affiliate_id": 42,
-                    "warnings": [],
-                },
-                response_only=True,
-                status_codes=["201"],
-            ),
+            accepted_example("gc-status-9912"),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -662,19 +650,7 @@ class StatusView(ApiView):
             outcome = recorded
         else:
             outcome = events_ingest(items=[item], source=self.event_source())[0]
-        if outcome.status == "rejected":
-            return Response(
-                error_body(
-                    code=outcome.code,
-                    message=outcome.message,
-                    field=_status_path(contract_field(outcome.field)),
-                ),
-                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            )
-        result = _result(None, outcome)
-        result["field"] = _status_path(result["field"])
-        code = status.HTTP_201_CREATED if outcome.status == "accepted" else status.HTTP_200_OK
-        return Response(result, status=code)
+        return event_response(outcome, path=_status_path)
 
 
 # --- funnel -------------------------------------------------------------------------------------

@@ -44,8 +44,6 @@ STAGE_BY_EVENT_TYPE: dict[str, str] = {
 }
 STAGE_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(STAGE_ORDER)}
 MONEY_EVENT_TYPES = frozenset({EventType.CASH_IN.value, EventType.CASHBACK.value, EventType.CASHOUT.value})
-# Types whose arrival can change an affiliate's derived fields (stage, total cash in, tier).
-DERIVING_EVENT_TYPES = frozenset(STAGE_BY_EVENT_TYPE) | {EventType.CASH_IN.value}
 # Expected, not required: an event without them is kept, and the outcome carries a warning.
 EXPECTED_PROPERTIES: dict[str, str] = {
     EventType.CONSULTATION_SCHEDULED: "specialty",

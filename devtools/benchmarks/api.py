@@ -15,9 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -166,34 +167,23 @@ def _gunicorn() -> Iterator[Server]:
                 proc.wait()
 
 
-async def _ingest_async(base: str, host: str, key: str, bodies: list[bytes]) -> tuple[float, int]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+def _ingest(base: str, host: str, key: str, bodies: list[bytes]) -> tuple[float, int]:
+    """POST every batch from CLIENTS concurrent keep-alive connections; (seconds, events accepted)."""
     headers = {"Host": host, "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     accepted = 0
 
-    async def client(session: aiohttp.ClientSession) -> None:
+    def count(status: int, text: str) -> None:
         nonlocal accepted
-        while not queue.empty():
-            body = queue.get_nowait()
-            async with session.post(f"{base}/api/v1/events/batch/", data=body, headers=headers) as response:
-                text = await response.text()
-                if response.status != 200:
-                    raise RuntimeError(f"batch ingest failed: {response.status} {text[:300]}")
-                accepted += json.loads(text)["accepted"]
+        if status != 200:
+            raise RuntimeError(f"batch ingest failed: {status} {text[:300]}")
+        accepted += json.loads(text)["accepted"]
 
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(CLIENTS)))
-        return time.perf_counter() - started, accepted
-
-
-def _ingest(base: str, host: str, key: str, bodies: list[bytes]) -> tuple[float, int]:
-    """POST every batch from CLIENTS concurrent keep-alive connections; (seconds, events accepted)."""
-    return asyncio.run(_ingest_async(base, host, key, bodies))
+    elapsed = asyncio.run(
+        _closed_loop_async(
+            f"{base}/api/v1/events/batch/", headers, bodies, len(bodies), connections=CLIENTS, check=count
+        )
+    )
+    return elapsed, accepted
 
 
 def _raw_copy(rows: list[dict]) -> float:
@@ -224,27 +214,41 @@ def _raw_copy(rows: list[dict]) -> float:
     return len(rows) / elapsed
 
 
+def _session(connections: int) -> aiohttp.ClientSession:
+    """Keep-alive HTTP client with up to `connections` connections (a busy one is not reused until
+    it answers)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+    )
+
+
+async def _send(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes | None
+) -> tuple[int, str]:
+    """One GET (no body) or POST; its status and text."""
+    if body is None:
+        request = session.get(url, headers=headers)
+    else:
+        request = session.post(url, data=body, headers=headers)
+    async with request as response:
+        return response.status, await response.text()
+
+
 async def _paced_async(
     url: str, headers: dict[str, str], bodies: list[bytes] | None, count: int
 ) -> list[float]:
     loop = asyncio.get_running_loop()
     errors: list[str] = []
-    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with _session(CONNECTIONS) as session:
         start = loop.time() + 0.2
 
         async def one(i: int) -> float:
             scheduled = start + i / RATE
             await asyncio.sleep(max(0.0, scheduled - loop.time()))
-            if bodies is None:
-                request = session.get(url, headers=headers)
-            else:
-                request = session.post(url, data=bodies[i], headers=headers)
-            async with request as response:
-                text = await response.text()
-            if response.status >= 300:
-                errors.append(f"{response.status} {text[:300]}")
+            status, text = await _send(session, url, headers, None if bodies is None else bodies[i])
+            if status >= 300:
+                errors.append(f"{status} {text[:300]}")
             return (loop.time() - scheduled) * 1000
 
         latencies = await asyncio.gather(*(one(i) for i in range(count)))
@@ -261,28 +265,35 @@ def _paced(url: str, headers: dict[str, str], bodies: list[bytes] | None, count:
 
 
 async def _closed_loop_async(
-    url: str, headers: dict[str, str], bodies: list[bytes] | None, count: int
+    url: str,
+    headers: dict[str, str],
+    bodies: list[bytes] | None,
+    count: int,
+    *,
+    connections: int,
+    check: Callable[[int, str], None],
 ) -> float:
+    """`count` requests from `connections` clients, each sending its next as soon as the last is
+    answered (`check` sees each status and text, and raises on a failure); the seconds it took."""
     left = list(range(count))
-    connector = aiohttp.TCPConnector(limit=CAPACITY_CONNECTIONS)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with _session(connections) as session:
 
         async def client() -> None:
             while left:
                 i = left.pop()
-                if bodies is None:
-                    request = session.get(url, headers=headers)
-                else:
-                    request = session.post(url, data=bodies[i], headers=headers)
-                async with request as response:
-                    text = await response.text()
-                if response.status >= 300:
-                    raise RuntimeError(f"{url}: {response.status} {text[:300]}")
+                check(*await _send(session, url, headers, None if bodies is None else bodies[i]))
 
         started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CAPACITY_CONNECTIONS)))
-        return count / (time.perf_counter() - started)
+        await asyncio.gather(*(client() for _ in range(connections)))
+        return time.perf_counter() - started
+
+
+def _succeeded(url: str) -> Callable[[int, str], None]:
+    def check(status: int, text: str) -> None:
+        if status >= 300:
+            raise RuntimeError(f"{url}: {status} {text[:300]}")
+
+    return check
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -321,10 +332,13 @@ def _capacity(server: Server, url: str, headers: dict[str, str], bodies: list[by
     one is answered (closed loop: the server's ceiling); the CPU one request costs the server and
     PostgreSQL is told on stderr."""
     count = len(bodies) if bodies is not None else CAPACITY_REQUESTS
-    asyncio.run(_closed_loop_async(url, headers, bodies[:WARMUP] if bodies else None, WARMUP))
+    closed_loop = partial(
+        _closed_loop_async, url, headers, connections=CAPACITY_CONNECTIONS, check=_succeeded(url)
+    )
+    asyncio.run(closed_loop(bodies[:WARMUP] if bodies else None, WARMUP))
     workers, backends = _gunicorn_pids(server), _backend_pids()
     before = _cpu_seconds(workers), _cpu_seconds(backends)
-    rate = asyncio.run(_closed_loop_async(url, headers, bodies[WARMUP:] if bodies else None, count - WARMUP))
+    rate = (count - WARMUP) / asyncio.run(closed_loop(bodies[WARMUP:] if bodies else None, count - WARMUP))
     web, database = (
         (after - start) * 1000 / (count - WARMUP)
         for after, start in zip((_cpu_seconds(workers), _cpu_seconds(backends)), before, strict=True)
