@@ -262,21 +262,23 @@ def _result(index: int | None, outcome: EventOutcome) -> dict[str, Any]:
     return result
 
 
+def _accepted_result(event_id: str) -> dict[str, Any]:
+    """The documented result of an accepted event."""
+    return {
+        "id": event_id,
+        "status": "accepted",
+        "code": None,
+        "message": None,
+        "field": None,
+        "affiliate_id": 42,
+        "warnings": [],
+    }
+
+
 def accepted_example(event_id: str) -> OpenApiExample:
     """The documented 201 of an endpoint that records one event."""
     return OpenApiExample(
-        "Accepted",
-        value={
-            "id": event_id,
-            "status": "accepted",
-            "code": None,
-            "message": None,
-            "field": None,
-            "affiliate_id": 42,
-            "warnings": [],
-        },
-        response_only=True,
-        status_codes=["201"],
+        "Accepted", value=_accepted_result(event_id), response_only=True, status_codes=["201"]
     )
 
 
@@ -370,16 +372,7 @@ class EventBatchView(ApiView):
                     "duplicate": 0,
                     "rejected": 1,
                     "results": [
-                        {
-                            "index": 0,
-                            "id": "pay-2026-000123",
-                            "status": "accepted",
-                            "code": None,
-                            "message": None,
-                            "field": None,
-                            "affiliate_id": 42,
-                            "warnings": [],
-                        },
+                        {"index": 0, **_accepted_result("pay-2026-000123")},
                         {
                             "index": 1,
                             "id": "app-77",
