@@ -17,7 +17,6 @@ from django.db.models import (
     Case,
     CharField,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -26,9 +25,18 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Concat, Lower, Substr
+from django.db.models.functions import Concat, Substr
 
-from crm.models import STAGE_ORDER, Affiliate, Channel, ConsentChange, DepositTier, Event, EventKind
+from crm.models import (
+    STAGE_ORDER,
+    Affiliate,
+    Channel,
+    ConsentChange,
+    DepositTier,
+    Event,
+    EventKind,
+    Folded,
+)
 
 
 def affiliate_count() -> int:
@@ -51,21 +59,10 @@ DEFAULT_SORT = "name"
 #: shorter runs of digits would match a large share of the base by accident.
 MIN_SEARCH_DIGITS = 4
 
-# Accented letters folded to ASCII in SQL. PostgreSQL's `unaccent` is an extension (a migration
-# and superuser rights); `translate()` is built in. Upper case is listed too, so the folding does
-# not depend on the database's ctype; `lower()` then only needs ASCII.
-_ACCENTED = "áàâãäåéèêëíìîïóòôõöúùûüçñýÿÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ"
-_PLAIN = "aaaaaaeeeeiiiiooooouuuucnyyAAAAAAEEEEIIIIOOOOOUUUUCNY"
 
-
-class _Translate(Func):
-    function = "translate"
-    output_field = CharField()
-
-
-def _folded(field: str) -> Lower:
+def _folded(field: str) -> Folded:
     """SQL: the field in lower case without accents."""
-    return Lower(_Translate(F(field), Value(_ACCENTED), Value(_PLAIN)))
+    return Folded(F(field))
 
 
 def fold_text(text: str) -> str:
@@ -151,9 +148,12 @@ def affiliate_search(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
             )
         )
         field = "stage_rank"
-    order = F(field).desc() if descending else F(field).asc()
+    # Names in the Brazilian order (accents and case beside their plain letters: see Folded),
+    # the name itself breaking ties; the order affiliate_name_sort_idx is built in.
+    keys = [_folded("name"), F("name")] if field == "name" else [F(field)]
+    order = [key.desc() if descending else key.asc() for key in keys]
     # The primary key breaks ties, so pages never overlap or skip rows.
-    return qs.order_by(order, "-pk" if descending else "pk")
+    return qs.order_by(*order, "-pk" if descending else "pk")
 
 
 def _cpf_masked() -> Case:
