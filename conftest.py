@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,43 +162,59 @@ def _stop(proc: subprocess.Popen) -> None:
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the test database and the test Redis."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crm",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=_process_env("test-celery-worker"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    from crm.celery import app
+def _start(name: str, *, env: dict[str, str], ready: Callable[[subprocess.Popen], bool], django_db_blocker):
+    """Start process `name` exactly as `./dev up` does (devtools/processes.py), logging to
+    test-artifacts/<name>.log; wait until `ready`."""
+    from devtools.processes import argv
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(argv(name, env=env), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
-    while not app.control.ping(timeout=0.5):
+    while not ready(proc):
         if proc.poll() is not None or time.monotonic() > deadline:
             with django_db_blocker.unblock():
                 _stop(proc)
-            raise RuntimeError(f"Celery worker did not start; see {ARTIFACTS / 'celery-worker.log'}")
-    yield proc
+            raise RuntimeError(f"{name} did not start; see {ARTIFACTS / (name + '.log')}")
+        time.sleep(0.2)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def celery_workers(django_db_setup, django_db_blocker) -> Iterator[dict[str, subprocess.Popen]]:
+    """The real Celery workers of both queues (prefork pools, the argv of `./dev up`) on the test
+    database and the test Redis, by process name (`worker`, `worker-long`)."""
+    from crm.celery import app
+    from crm.queues import DEFAULT_QUEUE, LONG_QUEUE
+
+    def answering(queue: str) -> Callable[[subprocess.Popen], bool]:
+        return lambda _proc: any(
+            f"{queue}@" in name for reply in app.control.ping(timeout=0.5) for name in reply
+        )
+
+    workers = {
+        name: _start(
+            name,
+            env=_process_env(f"test-{name}"),
+            ready=answering(queue),
+            django_db_blocker=django_db_blocker,
+        )
+        for name, queue in (("worker", DEFAULT_QUEUE), ("worker-long", LONG_QUEUE))
+    }
+    yield workers
+    for proc in workers.values():
+        proc.terminate()  # all at once: _stop then waits for every database session to end
     with django_db_blocker.unblock():
-        _stop(proc)
-    log.close()
+        for proc in workers.values():
+            _stop(proc)
+            proc.log.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(celery_workers) -> subprocess.Popen:
+    """The workers are running; this is the default queue's."""
+    return celery_workers["worker"]
 
 
 def _free_port() -> int:
@@ -212,30 +227,20 @@ def _free_port() -> int:
 def web_server(django_db_setup, django_db_blocker) -> Iterator[str]:
     """A real web server process on the test database; yields its port as a string."""
     port = str(_free_port())
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "web-server.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env=_process_env("test-web-server"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
+    env = {**_process_env("test-web"), "HOST": "127.0.0.1", "PORT": port}
+
+    def listening(_proc: subprocess.Popen) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", int(port)), timeout=0.5):
-                break
+                return True
         except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                with django_db_blocker.unblock():
-                    _stop(proc)
-                raise RuntimeError(f"web server did not start; see {ARTIFACTS / 'web-server.log'}") from None
-            time.sleep(0.2)
+            return False
+
+    proc = _start("web", env=env, ready=listening, django_db_blocker=django_db_blocker)
     yield port
     with django_db_blocker.unblock():
         _stop(proc)
-    log.close()
+    proc.log.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -27,6 +27,14 @@ class CrmConfig(AppConfig):
         )
         udn_periodic_task_register(
             UDNPeriodicTask(
+                prefix="imports-reap",
+                task="crm.imports_reap",
+                description="Mark failed the imports whose worker died",
+                every_seconds=60,
+            )
+        )
+        udn_periodic_task_register(
+            UDNPeriodicTask(
                 prefix="webhooks-send",
                 task="crm.webhooks_send",
                 description="Send due webhook deliveries",

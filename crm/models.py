@@ -289,6 +289,7 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class ImportJob(models.Model):
@@ -318,6 +319,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Each queueing (the first run, each retry) is a new attempt; a task runs only the attempt it was
+    # queued for, so a message redelivered after its worker died never runs a job twice.
+    attempt = models.PositiveIntegerField(_("attempt"), default=0)
 
     class Meta:
         verbose_name = _("import")

@@ -33,6 +33,7 @@ Rules worth knowing (shared by both faces):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -408,14 +409,20 @@ def email_normalize(value: object) -> str:
 _PARTICLE_TITLES = frozenset(p.title() for p in NAME_PARTICLES)
 # str.title() and polars' to_titlecase agree (letters after any non-letter start a word) except that polars before
 # 1.35 did not start a word after a digit ("3rd", not "3Rd"); follow whichever polars is installed.
-_TITLE_AFTER_DIGIT = pl.Series(["a1b"]).str.to_titlecase().item() == "A1B"
+# Asked on first use, never at import: running any polars expression starts its thread pool, and a
+# process that forks after that (the Celery worker's prefork pool) leaves its children deadlocked.
+@functools.cache
+def _title_after_digit() -> bool:
+    return bool(pl.Series(["a1b"]).str.to_titlecase().item() == "A1B")
+
+
 _LETTERS_AFTER_DIGIT_RE = re.compile(r"(?<=[0-9])[^\W\d_]+")
 
 
 def name_normalize(value: object) -> str:
     """ "  JOÃO   DA SILVA " -> "João da Silva" (Title Case; da/de/do/das/dos/e lower-case after the first word)."""
     text = _SPACES_RE.sub(" ", _text(value)).title()
-    if not _TITLE_AFTER_DIGIT:
+    if not _title_after_digit():
         text = _LETTERS_AFTER_DIGIT_RE.sub(lambda m: m[0].lower(), text)
     if not text:
         return ""

@@ -130,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*")
     p.set_defaults(func=cmd_bench)
     sub.add_parser("down", help="stop the embedded PostgreSQL and Redis").set_defaults(func=cmd_down)
-    ns = parser.parse_args(argv)
+    ns, unknown = parser.parse_known_args(argv)
+    if unknown and ns.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:  # `./dev test -x -k name`: options before any path go to pytest too
+        ns.pytest_args = [*unknown, *ns.pytest_args]
     return ns.func(ns)
 
 

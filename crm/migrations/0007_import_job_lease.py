@@ -1,4 +1,4 @@
-from django.db import migrations
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -6,4 +6,27 @@ class Migration(migrations.Migration):
         ("crm", "0006_affiliate_updated_at_unindexed"),
     ]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name="importjob",
+            name="attempt",
+            field=models.PositiveIntegerField(default=0, verbose_name="attempt"),
+        ),
+        migrations.AlterField(
+            model_name="importjob",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("uploaded", "Uploaded"),
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("done", "Done"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                ],
+                default="uploaded",
+                max_length=16,
+                verbose_name="status",
+            ),
+        ),
+    ]

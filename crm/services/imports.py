@@ -41,6 +41,7 @@ from crm.readers import (
     source_row_estimate,
 )
 from crm.selectors.imports import ATTRIBUTE_PREFIX, EXTRA_KEY, FIELD_LABELS, import_progress_key
+from crm.services.leases import lease_hold, lease_stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +124,19 @@ def import_mapping_save(*, job: ImportJob, mapping: dict[str, str]) -> ImportJob
     return job
 
 
+@transaction.atomic
 def import_queue(*, job: ImportJob) -> ImportJob:
-    """Hand the run to a worker (once this transaction commits); the page follows its progress."""
+    """Hand a new attempt of the run to a worker (once this transaction commits); the page follows
+    its progress. Counters and rejected rows of an earlier attempt are cleared when it starts."""
     from crm.tasks.imports import import_run
 
     job.status = ImportStatus.QUEUED
-    job.save(update_fields=["status"])
-    job_id = str(job.pk)
-    transaction.on_commit(lambda: import_run.delay(job_id))
+    job.attempt += 1
+    job.error = ""
+    job.finished_at = None
+    job.save(update_fields=["status", "attempt", "error", "finished_at"])
+    job_id, attempt = str(job.pk), job.attempt
+    transaction.on_commit(lambda: import_run.delay(job_id, attempt))
     return job
 
 
@@ -490,6 +496,15 @@ KEYS_SQL = [
 Counts = tuple[int, int, int, int]  # created, updated, unchanged, repeated in the file
 
 
+class ImportCancelled(Exception):
+    """Someone asked the run to stop (import_job_cancel)."""
+
+
+def import_lease_name(*, job: ImportJob) -> str:
+    """The lease a run of `job` holds (crm.services.leases): alive while its process is."""
+    return f"import:{job.pk}:{job.attempt}"
+
+
 def affiliates_import(
     *, job: ImportJob, path: Path | None = None, on_progress: Progress | None = None
 ) -> ImportJob:
@@ -505,13 +520,30 @@ def affiliates_import(
     except ImportFileError as exc:
         _fail(job, str(exc))
         raise
+    lease = import_lease_name(job=job)
+
+    def progress(job: ImportJob) -> None:
+        # Between batches: the only points where stopping loses nothing (the base changes at the end).
+        if lease_stop_requested(name=lease):
+            raise ImportCancelled
+        if on_progress is not None:
+            on_progress(job)
+
     try:
-        with connection.cursor() as cursor:
+        with lease_hold(name=lease), connection.cursor() as cursor:
             counts = (
-                _initial_load(cursor, job, source, on_progress) if _initial_load_fits(cursor, job) else None
+                _initial_load(cursor, job, source, progress) if _initial_load_fits(cursor, job) else None
             )
             if counts is None:
-                counts = _staged_upsert(cursor, job, source, on_progress)
+                counts = _staged_upsert(cursor, job, source, progress)
+    except ImportCancelled:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.CANCELLED,
+            error=_("Cancelled before it changed the base."),
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
     except ImportFileError as exc:
         _fail(job, str(exc))
         raise

@@ -1,15 +1,14 @@
 from crm.celery import app
-from crm.models import ImportJob
-from crm.readers import ImportFileError
-from crm.services.imports import affiliates_import
+from crm.services.import_jobs import import_job_run, import_jobs_reap
 
 
 @app.task(name="crm.import_run")
-def import_run(job_id: str) -> str:
-    """Run a queued import inside its UDN's schema; the job row carries progress and the outcome."""
-    job = ImportJob.objects.get(pk=job_id)
-    try:
-        job = affiliates_import(job=job)
-    except ImportFileError as exc:
-        return f"failed: {exc}"  # recorded on the job; an unreadable file is not worth a retry
-    return job.status
+def import_run(job_id: str, attempt: int = 1) -> str:
+    """Run a queued attempt of an import inside its UDN's schema (the `long` queue)."""
+    return import_job_run(job_id=job_id, attempt=attempt)
+
+
+@app.task(name="crm.imports_reap", ignore_result=True)
+def imports_reap() -> int:
+    """Beat, per UDN every minute: mark failed the imports whose worker died."""
+    return import_jobs_reap()

@@ -21,6 +21,7 @@ from crm.selectors.imports import (
     import_preview,
     rejected_rows_csv,
 )
+from crm.services.import_jobs import RETRYABLE, import_job_cancel, import_job_retry
 from crm.services.imports import import_job_create, import_job_path, import_mapping_save, import_queue
 from tenants.access import udn_write_required
 
@@ -129,8 +130,30 @@ def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "job": job,
         "rejected": rejected,
         "running": job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+        "retryable": job.status in RETRYABLE,
     }
     return render(request, template, context)
+
+
+@require_POST
+@udn_write_required
+def import_cancel(request: HttpRequest, pk: str) -> HttpResponse:
+    job = import_job_cancel(job=get_object_or_404(ImportJob, pk=pk))
+    if job.status == ImportStatus.CANCELLED:
+        messages.success(request, _("Import cancelled."))
+    elif job.status == ImportStatus.RUNNING:
+        messages.info(request, _("Cancelling: the import stops after the batch it is reading."))
+    return redirect("import-detail", pk=job.pk)
+
+
+@require_POST
+@udn_write_required
+def import_retry(request: HttpRequest, pk: str) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.status in RETRYABLE:
+        import_job_retry(job=job)
+        messages.success(request, _("Import queued again."))
+    return redirect("import-detail", pk=job.pk)
 
 
 def import_rejected_csv(request: HttpRequest, pk: str) -> StreamingHttpResponse:

@@ -1,0 +1,9 @@
+"""Celery queue names, shared by the settings (task routes) and the process definitions
+(devtools/processes.py): short, frequent work never waits behind work that takes minutes."""
+
+# UDN ticks, webhook and message sending, reaping: each task takes seconds at most.
+DEFAULT_QUEUE = "default"
+# Imports, lake exports, quality snapshots: may take minutes on a big base.
+LONG_QUEUE = "long"
+
+LONG_TASKS = ("crm.import_run", "crm.lake_export", "crm.quality_snapshot")
