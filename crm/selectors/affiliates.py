@@ -150,8 +150,11 @@ def affiliate_search(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
         field = "stage_rank"
     # Names in the Brazilian order (accents and case beside their plain letters: see Folded),
     # the name itself breaking ties; the order affiliate_name_sort_idx is built in.
-    keys = [_folded("name"), F("name")] if field == "name" else [F(field)]
-    order = [key.desc() if descending else key.asc() for key in keys]
+    if field == "name":
+        folded = _folded("name")
+        order = [folded.desc(), F("name").desc()] if descending else [folded.asc(), F("name").asc()]
+    else:
+        order = [F(field).desc() if descending else F(field).asc()]
     # The primary key breaks ties, so pages never overlap or skip rows.
     return qs.order_by(*order, "-pk" if descending else "pk")
 
