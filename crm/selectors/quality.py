@@ -39,9 +39,15 @@ CONSENT_CHANNELS: tuple[str, ...] = ("email", "whatsapp", "sms", "push")
 INVALID_FIELDS: tuple[str, ...] = ("cpf", "phone", "email", "birth_date")
 #: A record neither changed nor saw an event in this many days is stale.
 STALE_DAYS = 180
-#: How long the UDN page reuses live figures (the key carries the schema: see settings.CACHES).
-FIGURES_CACHE_KEY = "quality:figures"
-FIGURES_CACHE_SECONDS = 5 * 60
+#: Computing the figures reads the whole base (11-14 s a million affiliates), so the page never
+#: does it: it shows the newest stored snapshot, and queues a computation when that one is older
+#: than this (the nightly run keeps it within a day) or missing.
+FIGURES_MAX_AGE = timedelta(hours=24)
+#: Whether a computation is queued or running (per UDN: keys carry the schema, see settings.CACHES):
+#: {"queued_at": datetime | None, "started_at": datetime | None}. It lapses after the lease, so a
+#: worker that died never leaves the page "em cálculo" for good.
+COMPUTING_CACHE_KEY = "quality:computing"
+COMPUTING_LEASE_SECONDS = 15 * 60
 #: Snapshots drawn in the trend chart (a quarter of nightly snapshots).
 TREND_SNAPSHOTS = 90
 FIGURES_VERSION = 1
@@ -205,9 +211,25 @@ def quality_figures() -> dict[str, Any]:
     }
 
 
-def quality_figures_cached() -> dict[str, Any]:
-    """`quality_figures()`, reused for FIGURES_CACHE_SECONDS (per UDN: keys carry the schema)."""
-    return cast(dict[str, Any], cache.get_or_set(FIGURES_CACHE_KEY, quality_figures, FIGURES_CACHE_SECONDS))
+@dataclass(frozen=True)
+class QualityComputing:
+    """A computation of the current UDN's figures that a worker has queued (`started_at` None)
+    or is running."""
+
+    queued_at: datetime | None
+    started_at: datetime | None
+
+    @property
+    def since(self) -> datetime | None:
+        return self.started_at or self.queued_at
+
+
+def quality_computing() -> QualityComputing | None:
+    """The computation under way for the current UDN, if any (one cache read, no query)."""
+    state = cache.get(COMPUTING_CACHE_KEY)
+    if not isinstance(state, dict):
+        return None
+    return QualityComputing(queued_at=state.get("queued_at"), started_at=state.get("started_at"))
 
 
 def quality_snapshot_list(*, limit: int = TREND_SNAPSHOTS) -> list[QualitySnapshot]:
@@ -346,16 +368,29 @@ def _channel_label(channel: str) -> str:
 
 @dataclass(frozen=True)
 class QualityDashboard:
-    figures: dict[str, Any]
+    figures: dict[str, Any] | None  # the newest snapshot's; None before the first is computed
     computed_at: datetime | None
     snapshots: list[QualitySnapshot]  # oldest first
-    previous: QualitySnapshot | None  # the newest snapshot of a day before today
+    previous: QualitySnapshot | None  # the newest snapshot of a day before the newest one's
     drops: list[DropRow] = field(default_factory=list)
     chart: TrendChart | None = None
+    computing: QualityComputing | None = None
+
+    @property
+    def stale(self) -> bool:
+        """No figures yet, or older than FIGURES_MAX_AGE: time to compute them again."""
+        return self.computed_at is None or self.computed_at < timezone.now() - FIGURES_MAX_AGE
+
+    @property
+    def _shown(self) -> dict[str, Any]:
+        """The figures the tables list (the page shows no table before there are any)."""
+        if self.figures is None:
+            raise ValueError("no figures computed yet")
+        return self.figures
 
     @property
     def completeness_rows(self) -> list[FigureRow]:
-        completeness, filled = self.figures["completeness"], self.figures["filled"]
+        completeness, filled = self._shown["completeness"], self._shown["filled"]
         return [
             FigureRow(key=name, label=_field_label(name), percent=completeness[name], count=filled[name])
             for name in QUALITY_FIELDS
@@ -364,14 +399,14 @@ class QualityDashboard:
     @property
     def invalid_rows(self) -> list[FigureRow]:
         return [
-            FigureRow(key=name, label=_field_label(name), count=self.figures["invalid"][name])
+            FigureRow(key=name, label=_field_label(name), count=self._shown["invalid"][name])
             for name in INVALID_FIELDS
         ]
 
     @property
     def consent_rows(self) -> list[FigureRow]:
         return [
-            FigureRow(key=ch, label=_channel_label(ch), percent=self.figures["consent"][ch])
+            FigureRow(key=ch, label=_channel_label(ch), percent=self._shown["consent"][ch])
             for ch in CONSENT_CHANNELS
         ]
 
@@ -393,21 +428,32 @@ def _drop_label(group: str, name: str) -> str:
     return name
 
 
+def _computed_at(snapshot: QualitySnapshot) -> datetime:
+    """When `snapshot`'s figures were computed (when it was stored, for one that does not say)."""
+    computed_at = snapshot.figures.get("computed_at")
+    return datetime.fromisoformat(computed_at) if isinstance(computed_at, str) else snapshot.taken_at
+
+
 def quality_dashboard(*, snapshots: int = TREND_SNAPSHOTS) -> QualityDashboard:
-    """Everything the UDN's data-quality page shows: today's live figures (cached), the
-    stored snapshots and their chart, and what fell since the last snapshot before today.
-    Two queries at most (figures, when not cached, and the snapshots)."""
+    """Everything the UDN's data-quality page shows: the newest stored figures and when they were
+    computed, the snapshots and their chart, what fell since the newest snapshot of an earlier
+    day, and whether a computation is under way. One query (the snapshots) and one cache read:
+    the figures themselves are computed by a worker (crm.services.quality), never here."""
     from crm.services.quality import quality_drops  # the services module imports this one
 
-    figures = quality_figures_cached()
     stored = quality_snapshot_list(limit=snapshots)
-    today = date.fromisoformat(figures["today"])
-    previous = next((snap for snap in reversed(stored) if snap.day < today), None)
-    drops = quality_drops(today=figures, previous=previous.figures) if previous is not None else []
-    computed_at = datetime.fromisoformat(figures["computed_at"]) if figures.get("computed_at") else None
+    latest = stored[-1] if stored else None
+    figures = latest.figures if latest is not None else None
+    previous = None
+    if latest is not None:
+        previous = next((snap for snap in reversed(stored) if snap.day < latest.day), None)
+    drops = []
+    if figures is not None and previous is not None:
+        drops = quality_drops(today=figures, previous=previous.figures)
     return QualityDashboard(
         figures=figures,
-        computed_at=computed_at,
+        computed_at=_computed_at(latest) if latest is not None else None,
+        computing=quality_computing(),
         snapshots=stored,
         previous=previous,
         drops=[

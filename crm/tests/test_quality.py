@@ -5,30 +5,44 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, Event, QualitySnapshot
-from crm.selectors.quality import FIGURES_CACHE_KEY, quality_figures, quality_figures_cached, udn_today
-from crm.services.quality import QualityDrop, quality_drops, quality_snapshot_take
+from crm.selectors.quality import COMPUTING_CACHE_KEY, quality_computing, quality_figures, udn_today
+from crm.services.quality import (
+    QualityDrop,
+    quality_drops,
+    quality_recompute_request,
+    quality_snapshot_compute,
+    quality_snapshot_take,
+)
 from crm.tasks.quality import quality_snapshot
+from tenants.models import UDN
+
+
+def _forget_computations() -> None:
+    for slug in ("alpha", "beta"):
+        with tenant_context(UDN.objects.get(slug=slug)):
+            cache.delete(COMPUTING_CACHE_KEY)
 
 
 @pytest.fixture(autouse=True)
-def _no_cached_figures(udn_a, udn_b):
-    """Live figures are cached per UDN for minutes; each test starts (and ends) without them."""
-    for udn in (udn_a, udn_b):
-        with tenant_context(udn):
-            cache.delete(FIGURES_CACHE_KEY)
+def _no_computation_under_way(django_db_setup, django_db_blocker):
+    """The "em cálculo" state lives in the cache per UDN; each test starts (and ends) without it."""
+    with django_db_blocker.unblock():
+        _forget_computations()
     yield
-    for udn in (udn_a, udn_b):
-        with tenant_context(udn):
-            cache.delete(FIGURES_CACHE_KEY)
+    with django_db_blocker.unblock():
+        _forget_computations()
 
 
 def cpf_with_check_digits(first_nine: str) -> str:
@@ -175,16 +189,6 @@ def test_an_empty_base_has_no_percentages_and_no_score(udn_b):
     assert figures["score"] is None
 
 
-def test_live_figures_are_cached_per_udn(udn_a, udn_b):
-    with tenant_context(udn_a):
-        Affiliate.objects.create(external_id="A-1", name="Ana")
-        assert quality_figures_cached()["total"] == 1
-        Affiliate.objects.create(external_id="A-2", name="Bia")
-        assert quality_figures_cached()["total"] == 1  # reused for five minutes
-    with tenant_context(udn_b):
-        assert quality_figures_cached()["total"] == 0
-
-
 def test_a_snapshot_is_upserted_once_a_day_in_the_udns_time_zone(udn_a):
     # 01:30 UTC on the 10th is still the 9th in São Paulo.
     with time_machine.travel(datetime(2026, 3, 10, 1, 30, tzinfo=UTC), tick=False), tenant_context(udn_a):
@@ -246,6 +250,7 @@ def test_the_nightly_task_takes_the_snapshot_in_the_schema_it_carries(udn_a, udn
     assert result.get()["day"] == udn_today().isoformat()
     with tenant_context(udn_a):
         assert QualitySnapshot.objects.get().figures["total"] == 1
+        assert quality_computing() is None  # the page no longer says "em cálculo"
     with tenant_context(udn_b):
         assert not QualitySnapshot.objects.exists()
 
@@ -263,10 +268,13 @@ def data_value(html: str, testid: str, field: str) -> str:
 
 
 def test_the_udn_page_shows_todays_figures_to_an_analyst(udn_a, analyst, client_for):
-    with tenant_context(udn_a):
-        build_known_base()
+    # 14:32 in São Paulo.
+    with time_machine.travel(datetime(2026, 3, 10, 17, 32, tzinfo=UTC), tick=False):
+        with tenant_context(udn_a):
+            build_known_base()
+            quality_snapshot_take()
 
-    response = client_for(udn_a, analyst).get("/quality/")
+        response = client_for(udn_a, analyst).get("/quality/")
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -277,47 +285,173 @@ def test_the_udn_page_shows_todays_figures_to_an_analyst(udn_a, analyst, client_
     assert re.search(
         r'data-testid="quality-score">\s*<h2>.*?</h2>\s*<p class="bignum" data-value="52.5"', html, re.S
     )
-    assert 'data-testid="quality-trend-empty"' in html  # no snapshots yet
-    assert 'data-testid="quality-snapshot-take"' not in html  # read-only role
+    assert 'data-testid="quality-trend-empty"' in html  # one snapshot: no trend yet
+    assert "Calculados em 10/03/2026 às 14:32." in html
+    assert 'data-testid="quality-computing"' not in html
+    assert 'data-testid="quality-recompute"' not in html  # read-only role
+
+
+def test_the_page_never_computes_the_figures_when_recent_ones_exist(udn_a, marketer, client_for):
+    with time_machine.travel(datetime(2026, 3, 10, 9, 0, tzinfo=UTC), tick=False), tenant_context(udn_a):
+        build_known_base()
+        quality_snapshot_take()
+        Affiliate.objects.bulk_create(clean_affiliate(n) for n in range(100, 105))
+
+    # 23 hours later the nightly figures are still recent: shown as they are, nothing computed.
+    with time_machine.travel(datetime(2026, 3, 11, 8, 0, tzinfo=UTC), tick=False):
+        with CaptureQueriesContext(connection) as queries:
+            response = client_for(udn_a, marketer).get("/quality/")
+
+        html = response.content.decode()
+        assert re.search(
+            r'data-testid="quality-total">\s*<h2>.*?</h2>\s*<p class="bignum" data-value="20"', html, re.S
+        )
+        assert "Calculados em 10/03/2026 às 06:00." in html
+        assert not [q["sql"] for q in queries.captured_queries if "crm_affiliate" in q["sql"]]
+        with tenant_context(udn_a):
+            assert quality_computing() is None
+        assert 'data-testid="quality-recompute"' in html
+
+
+def test_without_recent_figures_the_page_queues_one_computation_and_says_so(
+    udn_a, analyst, client_for, django_capture_on_commit_callbacks
+):
+    with tenant_context(udn_a):
+        build_known_base()
+    client = client_for(udn_a, analyst)
+
+    with django_capture_on_commit_callbacks() as queued:
+        first = client.get("/quality/").content.decode()
+        again = client.get("/quality/").content.decode()
+
+    assert len(queued) == 1  # one computation, however many times the page is opened
+    for html in (first, again):
+        assert 'data-testid="quality-pending"' in html
+        assert 'data-testid="quality-computing"' in html and 'hx-get="/quality/status/"' in html
+        assert 'data-testid="quality-empty"' not in html  # not "no affiliates": not computed yet
+    with tenant_context(udn_a):
+        assert quality_computing() is not None
+        assert not QualitySnapshot.objects.exists()  # the page computed nothing itself
+
+
+def test_figures_older_than_a_day_are_shown_while_new_ones_are_computed(
+    udn_a, analyst, client_for, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(datetime(2026, 3, 10, 9, 0, tzinfo=UTC), tick=False), tenant_context(udn_a):
+        build_known_base()
+        quality_snapshot_take()
+
+    later = time_machine.travel(datetime(2026, 3, 11, 9, 30, tzinfo=UTC), tick=False)
+    with later, django_capture_on_commit_callbacks() as queued:
+        html = client_for(udn_a, analyst).get("/quality/").content.decode()
+
+    assert len(queued) == 1
+    assert "Calculados em 10/03/2026 às 06:00." in html
+    assert 'data-testid="quality-computing"' in html
+    assert 'data-testid="quality-score"' in html  # the old figures stay on the page meanwhile
 
 
 def test_an_empty_base_shows_an_empty_state(udn_a, marketer, client_for):
+    with tenant_context(udn_a):
+        quality_snapshot_take()
+
     response = client_for(udn_a, marketer).get("/quality/")
 
     assert response.status_code == 200
     assert 'data-testid="quality-empty"' in response.content.decode()
 
 
-def test_analysts_may_not_take_a_snapshot(udn_a, analyst, client_for):
-    response = client_for(udn_a, analyst).post("/quality/snapshot/", HTTP_HX_REQUEST="true")
+def test_analysts_may_not_recompute(udn_a, analyst, client_for, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as queued:
+        response = client_for(udn_a, analyst).post("/quality/recompute/", HTTP_HX_REQUEST="true")
 
     assert response.status_code == 403
+    assert queued == []
     with tenant_context(udn_a):
-        assert not QualitySnapshot.objects.exists()
+        assert quality_computing() is None
 
 
-def test_a_marketer_takes_a_snapshot_with_htmx_and_gets_the_trend_back(udn_a, marketer, client_for):
+def test_a_marketer_recomputes_and_the_page_follows_until_the_figures_are_stored(
+    udn_a, marketer, client_for, django_capture_on_commit_callbacks
+):
+    clock = time_machine.travel(datetime(2026, 3, 10, 13, 0, tzinfo=UTC), tick=False)
+    traveller = clock.start()
+    try:
+        with tenant_context(udn_a):
+            Affiliate.objects.create(external_id="A-1", name="Ana")
+            quality_snapshot_take()
+        client = client_for(udn_a, marketer)
+
+        with django_capture_on_commit_callbacks() as queued:
+            response = client.post("/quality/recompute/", HTTP_HX_REQUEST="true")
+            client.post("/quality/recompute/", HTTP_HX_REQUEST="true")  # a second click queues nothing
+
+        assert len(queued) == 1
+        html = response.content.decode()
+        assert html.lstrip().startswith("<p") and 'id="quality-computing"' in html
+        assert 'hx-get="/quality/status/"' in html and 'hx-trigger="every 2s"' in html
+        assert "Cálculo na fila…" in html
+        polled = client.get("/quality/status/", HTTP_HX_REQUEST="true")
+        assert 'id="quality-computing"' in polled.content.decode() and "HX-Refresh" not in polled.headers
+
+        traveller.shift(timedelta(minutes=5))
+        with tenant_context(udn_a):
+            Affiliate.objects.create(external_id="A-2", name="Bia")
+            quality_snapshot_compute()  # what the queued task does
+
+        done = client.get("/quality/status/", HTTP_HX_REQUEST="true")
+        assert done.status_code == 200 and done.headers["HX-Refresh"] == "true"
+        page = client.get("/quality/").content.decode()
+    finally:
+        clock.stop()
+
+    assert "Calculados em 10/03/2026 às 10:05." in page
+    assert re.search(
+        r'data-testid="quality-total">\s*<h2>.*?</h2>\s*<p class="bignum" data-value="2"', page, re.S
+    )
+
+
+def test_the_computing_state_shows_since_when_a_worker_runs_it(udn_a, marketer, client_for):
     with tenant_context(udn_a):
-        Affiliate.objects.create(external_id="A-1", name="Ana")
+        cache.set(
+            COMPUTING_CACHE_KEY, {"queued_at": None, "started_at": datetime(2026, 3, 10, 13, 5, tzinfo=UTC)}
+        )
+
+    html = client_for(udn_a, marketer).get("/quality/status/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "Em cálculo desde 10:05…" in html
+
+
+def test_recompute_without_htmx_redirects_back_with_a_message(udn_a, marketer, client_for):
     client = client_for(udn_a, marketer)
-
-    page = client.get("/quality/").content.decode()
-    response = client.post("/quality/snapshot/", HTTP_HX_REQUEST="true")
-
-    assert 'data-testid="quality-snapshot-take"' in page
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert html.lstrip().startswith('<section class="card quality-trend" id="quality-trend"')
-    assert 'data-testid="quality-snapshot-taken"' in html
-    with tenant_context(udn_a):
-        assert QualitySnapshot.objects.get().day == udn_today()
-
-
-def test_a_snapshot_without_htmx_redirects_back_to_the_page(udn_a, marketer, client_for):
-    response = client_for(udn_a, marketer).post("/quality/snapshot/")
+    response = client.post("/quality/recompute/")
 
     assert response.status_code == 302
     assert response.url == "/quality/"
+    assert "Os números estão sendo calculados" in client.get("/quality/").content.decode()
+
+
+def test_a_queued_computation_runs_in_the_worker_and_clears_the_computing_state(
+    django_db_setup, committed, celery_worker_process
+):
+    alpha = UDN.objects.get(slug="alpha")
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            QualitySnapshot.objects.all().delete()
+            Affiliate.objects.filter(external_id__startswith="W-").delete()
+
+    committed.append(cleanup)
+    with tenant_context(alpha):
+        Affiliate.objects.create(external_id="W-1", name="Wanda")
+        assert quality_recompute_request() is True
+
+        deadline = time.monotonic() + 60
+        while quality_computing() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)  # waiting for another process, not for the clock
+
+        assert quality_computing() is None, "the worker did not finish the computation"
+        assert QualitySnapshot.objects.get(day=udn_today()).figures["total"] == 1
 
 
 def snapshot_figures(**changes) -> dict:
@@ -347,6 +481,7 @@ def test_the_page_warns_about_drops_since_the_previous_snapshot_and_draws_the_tr
         )
         QualitySnapshot.objects.create(day=today - timedelta(days=3), figures=snapshot_figures(score=88.0))
         QualitySnapshot.objects.create(day=today - timedelta(days=1), figures=snapshot_figures())
+        quality_snapshot_take()
 
     html = client_for(udn_a, analyst).get("/quality/").content.decode()
 
@@ -373,13 +508,15 @@ def test_the_udn_page_stays_within_a_few_queries(udn_a, analyst, client_for, dja
             QualitySnapshot(day=today - timedelta(days=d), figures=snapshot_figures(score=80.0 + d))
             for d in range(1, 31)
         )
+        quality_snapshot_take()
     client = client_for(udn_a, analyst)
 
     # Routing (host lookup and two SET search_path), session, user, membership, switcher UDNs
-    # and their domains; then the page's own: three for the figures and one for 30 snapshots.
-    with django_assert_max_num_queries(12):
+    # and their domains; then the page's own: one for 31 snapshots (the figures are the newest
+    # one's: never computed on request).
+    with django_assert_max_num_queries(9):
         cold = client.get("/quality/")
-    # Cached figures and routing: one SET search_path and the page's one snapshot query.
+    # Routing: one SET search_path and the page's one snapshot query.
     with django_assert_max_num_queries(7):
         warm = client.get("/quality/")
 
@@ -429,7 +566,7 @@ def test_members_see_only_their_own_udns(udn_a, udn_b, marketer, outsider, clien
     assert overview_rows(theirs) == ["beta"]
 
 
-def test_the_overview_needs_a_signed_in_user(client_for):
+def test_the_overview_needs_a_signed_in_user(db, client_for):
     response = client_for(None).get("/quality/")
 
     assert response.status_code == 302
