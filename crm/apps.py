@@ -2,12 +2,21 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _tick_figures() -> dict[str, object]:
+    """What each UDN tick reports from the CRM (tenancy asks through udn_figures_register)."""
+    from crm.selectors.affiliates import affiliate_count
+
+    return {"affiliates": affiliate_count()}
+
+
 class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = _("CRM")
 
     def ready(self) -> None:
-        from tenants.services import UDNPeriodicTask, udn_periodic_task_register
+        from tenants.services import UDNPeriodicTask, udn_figures_register, udn_periodic_task_register
+
+        udn_figures_register(_tick_figures)
 
         udn_periodic_task_register(
             UDNPeriodicTask(

@@ -82,6 +82,8 @@ def cmd_test(ns: argparse.Namespace) -> int:
         ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
         ("ruff format", [os.path.join(bindir, "ruff"), "format", "--check", "."]),
         ("mypy", [os.path.join(bindir, "mypy"), "crm", "tenants", "campaigns", "warroom", "devtools"]),
+        # DESIGN.md's "who may import whom", as the contracts in pyproject.toml write it.
+        ("import contracts", [os.path.join(bindir, "lint-imports")]),
     ]
     if not ns.pytest_args:
         for label, argv in steps:
@@ -103,7 +105,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     env["DATABASE_URL"] = services.fresh_database(env["DATABASE_URL"], suffix="_bench")
     env.setdefault("SECRET_KEY", "bench-only-not-secret")
     env.setdefault("SECURE_SSL_REDIRECT", "0")  # benchmarks speak plain HTTP on loopback
-    return manage(["bench", *ns.names], env)
+    return subprocess.call([PYTHON, "-m", "devtools.bench", *ns.names], cwd=ROOT, env=env)
 
 
 def cmd_down(ns: argparse.Namespace) -> int:

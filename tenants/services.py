@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -165,13 +166,25 @@ def udn_schedules_ensure(*, udn: UDN) -> list[PeriodicTask]:
     return tasks
 
 
+# What the UDN apps report about a UDN on each tick (e.g. crm: how many affiliates): each a callable
+# run inside the UDN's schema, returning figures by name. Tenancy knows no UDN app; they register here.
+UDN_FIGURES: list[Callable[[], dict[str, object]]] = []
+
+
+def udn_figures_register(figures: Callable[[], dict[str, object]]) -> None:
+    """Apps add what a tick reports about a UDN (from AppConfig.ready)."""
+    if figures not in UDN_FIGURES:
+        UDN_FIGURES.append(figures)
+
+
 def udn_heartbeat_record() -> dict[str, object]:
     """Record that a worker ran inside the current UDN's schema; return what it saw there."""
-    from crm.selectors.affiliates import affiliate_count
-
     schema = current_schema()
     UDN.objects.filter(schema_name=schema).update(last_tick_at=timezone.now())
-    return {"schema": schema, "affiliates": affiliate_count()}
+    seen: dict[str, object] = {"schema": schema}
+    for figures in UDN_FIGURES:
+        seen.update(figures())
+    return seen
 
 
 def udn_tick_request() -> None:

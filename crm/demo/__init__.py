@@ -1,4 +1,5 @@
-"""The demo `./dev up` loads: two UDNs and a user per role. Safe to run again."""
+"""The demo `./dev up` loads: two UDNs with a realistic base each (crm.demo.base), and a user per role.
+Safe to run again."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from dataclasses import dataclass
 
 from django_tenants.utils import tenant_context
 
+from crm.demo.base import demo_base_load, demo_home_states
 from crm.models import Affiliate
-from crm.services.demo import demo_base_load, demo_home_states
 from crm.services.quality import quality_snapshot_take
 from tenants.models import UDN, Role, User
 from tenants.selectors import udn_list

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from tenants.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
+from crm.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
 from tenants.selectors import udn_list
 from tenants.services import public_tenant_ensure, udn_schedules_ensure, udn_template_ensure
 
