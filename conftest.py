@@ -63,6 +63,16 @@ def _back_to_public() -> Iterator[None]:
     tenant_cache_clear()  # UDNs a test created (and rolled back) must not outlive it
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttles() -> Iterator[None]:
+    """Sign-in and reset throttles live in Redis, outside the test transaction, and all test
+    clients share one address: start each test with none counted."""
+    from django.core.cache import caches
+
+    caches["global"].delete_pattern("throttle:*")
+    yield
+
+
 @pytest.fixture
 def udn_a(db) -> UDN:
     return UDN.objects.get(slug="alpha")

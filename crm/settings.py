@@ -82,7 +82,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "crm.urls_public"
 ROOT_URLCONF = "crm.urls_tenant"
-SHOW_PUBLIC_IF_NO_TENANT_FOUND = True
+# A host that is no UDN's and not the shared space's gets a 404: serving it as the shared space
+# would let any `*.localhost` (or any name pointed here) pose as the product.
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 # One `SET search_path` a request, not one a cursor.
 TENANT_LIMIT_SET_CALLS = True
 # Seconds a web process remembers which UDN a host name belongs to (0: look it up every request).
@@ -146,11 +148,27 @@ CACHES = {
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm-test" if TESTING else "crm"),
-    }
+    },
+    # Keys without the schema, for what is the same whatever the host (sign-in throttles: users
+    # live once, in the public schema). Its own prefix keeps them apart from every UDN's keys.
+    "global": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm-test" if TESTING else "crm") + "-global",
+    },
 }
 
 AUTH_USER_MODEL = "tenants.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# ModelBackend that refuses sign-ins while an account or an address is throttled (tenants/auth.py).
+AUTHENTICATION_BACKENDS = ["tenants.auth.ThrottledModelBackend"]
+# Sign-in throttling (tenants/throttle.py): failed sign-ins allowed per account and per client
+# address in LOGIN_FAILURE_WINDOW seconds (a sliding window); beyond that the form asks to wait,
+# even with the right password. Password-reset requests per e-mail and per address, per hour.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+PASSWORD_RESETS_PER_EMAIL = env_int("PASSWORD_RESETS_PER_EMAIL", 3)
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 10)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

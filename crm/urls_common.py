@@ -5,10 +5,17 @@ from django.urls import include, path
 
 from crm.health import healthz
 from tenants import views as tenant_views
+from tenants.auth import SignInForm
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=SignInForm),
+        name="login",
+    ),
+    path("accounts/password_reset/", tenant_views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/handoff/", tenant_views.handoff, name="handoff"),
+    path("accounts/handoff/start/", tenant_views.handoff_start, name="handoff-start"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("switch/<slug:slug>/", tenant_views.switch, name="switch"),
     path("i18n/", include("django.conf.urls.i18n")),

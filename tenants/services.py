@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import zoneinfo
@@ -22,6 +23,7 @@ from django_tenants.utils import get_public_schema_name, schema_exists
 
 from tenants.models import UDN, Domain, Membership, User, slug_validator
 from tenants.schemas import current_schema, use_public_schema
+from tenants.throttle import Limit, throttle_hit, throttle_reset, throttle_wait_seconds
 
 TICK_TASK = "tenants.udn_tick"
 HANDOFF_SALT = "tenants.handoff"
@@ -222,20 +224,30 @@ class Handoff:
     next_path: str
 
 
-def handoff_token_create(*, user: User, target: UDN, next_path: str = "/") -> str:
-    """A signed token that signs `user` in on `target`'s host; valid HANDOFF_MAX_AGE seconds, once."""
+def handoff_binding_new() -> tuple[str, str]:
+    """A fresh browser secret for a hand-off and its binding: (secret, SHA-256 of it in hex).
+    The target host keeps the secret in a cookie; the token carries only the hash."""
+    secret = secrets.token_urlsafe(32)
+    return secret, hashlib.sha256(secret.encode()).hexdigest()
+
+
+def handoff_token_create(*, user: User, target: UDN, binding: str, next_path: str = "/") -> str:
+    """A signed token that signs `user` in on `target`'s host, valid HANDOFF_MAX_AGE seconds, once,
+    and only in the browser holding the secret whose hash is `binding` (see tenants.views.switch)."""
     payload = {
         "u": user.pk,
         "s": target.schema_name,
         "h": user.get_session_auth_hash(),
+        "b": binding,
         "n": secrets.token_urlsafe(12),
         "next": next_path if next_path.startswith("/") and not next_path.startswith("//") else "/",
     }
     return signing.dumps(payload, salt=HANDOFF_SALT, compress=True)
 
 
-def handoff_token_redeem(*, token: str) -> Handoff:
-    """Check a hand-off token for the current schema; raises PermissionError if it is not good."""
+def handoff_token_redeem(*, token: str, browser_secret: str) -> Handoff:
+    """Check a hand-off token for the current schema and for this browser (`browser_secret`, from
+    the cookie the target host set); raises PermissionError if it is not good."""
     try:
         payload = signing.loads(token, salt=HANDOFF_SALT, max_age=settings.HANDOFF_MAX_AGE)
     except signing.SignatureExpired as exc:
@@ -244,6 +256,11 @@ def handoff_token_redeem(*, token: str) -> Handoff:
         raise PermissionError(_("This sign-in link is not valid.")) from exc
     if payload.get("s") != current_schema():
         raise PermissionError(_("This sign-in link is for another space."))
+    # Login CSRF: a link someone else asked for (for their own account) must not sign this
+    # browser in; only the browser that started the hand-off holds the secret.
+    secret_hash = hashlib.sha256(browser_secret.encode()).hexdigest()
+    if not browser_secret or not secrets.compare_digest(secret_hash, str(payload.get("b", ""))):
+        raise PermissionError(_("This sign-in link was started in another browser. Sign in here."))
     # Single use: the nonce is remembered a little longer than the token lives.
     if not cache.add(f"handoff:{payload['n']}", 1, timeout=settings.HANDOFF_MAX_AGE * 2):
         raise PermissionError(_("This sign-in link was already used."))
@@ -251,3 +268,61 @@ def handoff_token_redeem(*, token: str) -> Handoff:
     if user is None or not secrets.compare_digest(user.get_session_auth_hash(), payload["h"]):
         raise PermissionError(_("This sign-in link is not valid."))
     return Handoff(user=user, next_path=payload["next"])
+
+
+# --- sign-in and password-reset throttling ---------------------------------------------------------
+
+
+def _login_limits() -> tuple[Limit, Limit]:
+    window = settings.LOGIN_FAILURE_WINDOW
+    return (
+        Limit("login-account", settings.LOGIN_FAILURES_PER_ACCOUNT, window),
+        Limit("login-address", settings.LOGIN_FAILURES_PER_ADDRESS, window),
+    )
+
+
+def _account_identity(email: str) -> str:
+    return email.strip().lower()
+
+
+def login_wait_seconds(*, email: str, address: str) -> int:
+    """Seconds before `email` may try to sign in from `address` again (0: now). Failures count
+    per account (a slow guess from many addresses) and per address (one address trying many
+    accounts); either limit blocks, whatever password comes next."""
+    per_account, per_address = _login_limits()
+    wait = throttle_wait_seconds(limit=per_account, identity=_account_identity(email))
+    if address:
+        wait = max(wait, throttle_wait_seconds(limit=per_address, identity=address))
+    return wait
+
+
+def login_attempt_record(*, email: str, address: str, succeeded: bool) -> None:
+    """Count a failed sign-in against the account and the address; a success clears the
+    account's failures (not the address's: one good account must not launder guesses at others)."""
+    per_account, per_address = _login_limits()
+    if succeeded:
+        throttle_reset(limit=per_account, identity=_account_identity(email))
+        return
+    throttle_hit(limit=per_account, identity=_account_identity(email))
+    if address:
+        throttle_hit(limit=per_address, identity=address)
+
+
+class PasswordResetThrottled(Exception):
+    """Too many reset requests from this address; the message says so, for a person."""
+
+
+def password_reset_request_check(*, email: str, address: str) -> bool:
+    """Count a password-reset request; True when its mail may go out.
+
+    Raises PasswordResetThrottled when the address asked too often (that says nothing about any
+    account). Past the per-e-mail limit it returns False and the caller answers exactly as if a
+    mail went out, so the answer never tells whether the account exists."""
+    hour = 60 * 60
+    per_address = Limit("reset-address", settings.PASSWORD_RESETS_PER_ADDRESS, hour)
+    per_email = Limit("reset-email", settings.PASSWORD_RESETS_PER_EMAIL, hour)
+    if address:
+        if throttle_wait_seconds(limit=per_address, identity=address):
+            raise PasswordResetThrottled(_("Too many password-reset requests. Wait an hour and try again."))
+        throttle_hit(limit=per_address, identity=address)
+    return throttle_hit(limit=per_email, identity=_account_identity(email)) <= per_email.count

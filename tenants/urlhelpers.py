@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from tenants.models import UDN
@@ -13,3 +14,11 @@ def space_url(request: HttpRequest, tenant: UDN, path: str = "/") -> str:
     default_port = "443" if request.is_secure() else "80"
     netloc = host if port in ("", default_port) else f"{host}:{port}"
     return f"{request.scheme}://{netloc}{path}"
+
+
+def shared_space_netloc(request: HttpRequest) -> str:
+    """The shared space's canonical host (BASE_DOMAIN) with this server's port when it is not the
+    scheme's default. The port comes from the server (SERVER_PORT), never from the Host header."""
+    port = request.get_port()
+    default_port = "443" if request.is_secure() else "80"
+    return settings.BASE_DOMAIN if port in ("", default_port) else f"{settings.BASE_DOMAIN}:{port}"

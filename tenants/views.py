@@ -2,46 +2,142 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 from django_tenants.utils import get_public_schema_name
 
+from tenants.auth import CanonicalHostPasswordResetForm
 from tenants.models import UDN
 from tenants.selectors import heartbeat_of, membership_for, udn_list, udn_list_for_user
-from tenants.services import handoff_token_create, handoff_token_redeem
+from tenants.services import (
+    PasswordResetThrottled,
+    handoff_binding_new,
+    handoff_token_create,
+    handoff_token_redeem,
+    password_reset_request_check,
+)
+from tenants.throttle import client_address
 from tenants.urlhelpers import space_url
+
+# The UDN switcher signs the person in on another host (when SESSION_COOKIE_DOMAIN does not share
+# one session cookie across hosts). A bare signed token in a URL would sign in *whoever opens it*:
+# someone could ask for a link to their own account and send it to a colleague, who would then
+# work (and type data) inside the wrong account (login CSRF). So the token is bound to the browser
+# that asked for it, in three hops:
+#   1. origin  /switch/<slug>/           → target /accounts/handoff/start/?back=<origin slug>
+#   2. target  sets a random secret in a cookie of its own host (HttpOnly, SameSite=Lax, 60 s)
+#              → origin /switch/<slug>/?binding=<SHA-256 of the secret>
+#   3. origin  (signed in, member of the target) signs a token carrying the user and the binding
+#              → target /accounts/handoff/?token=…, which signs in only if this browser's cookie
+#              hashes to the token's binding.
+# A link made in another browser carries the hash of a secret that only that browser's cookie
+# holds; making a victim's browser run hop 1 or 2 only ever yields a token for the victim's own
+# session on the origin host. The cookie is host-only (`__Host-` under HTTPS), so a sibling host
+# cannot plant one.
+HANDOFF_BINDING_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _handoff_cookie_name(request: HttpRequest) -> str:
+    return "__Host-udn-handoff" if request.is_secure() else "udn-handoff"
+
+
+def _space_by_slug(slug: str) -> UDN:
+    if slug == "shared":
+        return get_object_or_404(UDN, schema_name=get_public_schema_name())
+    return get_object_or_404(UDN.objects.exclude(schema_name=get_public_schema_name()), slug=slug)
+
+
+def _slug_of(tenant: UDN) -> str:
+    return "shared" if tenant.is_public else tenant.slug
 
 
 @login_required
 @require_GET
 def switch(request: HttpRequest, slug: str) -> HttpResponse:
-    """Go to another space (a UDN, or `shared`) signed in, through a one-time hand-off."""
-    if slug == "shared":
-        target = get_object_or_404(UDN, schema_name=get_public_schema_name())
-    else:
-        target = get_object_or_404(UDN.objects.exclude(schema_name=get_public_schema_name()), slug=slug)
+    """Go to another space (a UDN, or `shared`) signed in, through a hand-off bound to this browser."""
+    target = _space_by_slug(slug)
+    if not target.is_public:
         membership_for(user=request.user, udn=target)  # type: ignore[arg-type]
-    token = handoff_token_create(user=request.user, target=target)  # type: ignore[arg-type]
+    binding = request.GET.get("binding", "")
+    if not HANDOFF_BINDING_RE.fullmatch(binding):
+        back = _slug_of(request.tenant)  # type: ignore[attr-defined]
+        return HttpResponseRedirect(
+            space_url(request, target, "/accounts/handoff/start/?" + urlencode({"back": back}))
+        )
+    token = handoff_token_create(user=request.user, target=target, binding=binding)  # type: ignore[arg-type]
     return HttpResponseRedirect(
         space_url(request, target, "/accounts/handoff/?" + urlencode({"token": token}))
     )
 
 
 @require_GET
+def handoff_start(request: HttpRequest) -> HttpResponse:
+    """Hop 2 (on the target host): remember a secret in this browser, send its hash back."""
+    origin = _space_by_slug(request.GET.get("back", ""))
+    secret, binding = handoff_binding_new()
+    response = HttpResponseRedirect(
+        space_url(
+            request,
+            origin,
+            f"/switch/{_slug_of(request.tenant)}/?" + urlencode({"binding": binding}),  # type: ignore[attr-defined]
+        )
+    )
+    response.set_cookie(
+        _handoff_cookie_name(request),
+        secret,
+        max_age=settings.HANDOFF_MAX_AGE,
+        path="/",
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+@require_GET
 def handoff(request: HttpRequest) -> HttpResponse:
+    cookie = _handoff_cookie_name(request)
     try:
-        result = handoff_token_redeem(token=request.GET.get("token", ""))
+        result = handoff_token_redeem(
+            token=request.GET.get("token", ""), browser_secret=request.COOKIES.get(cookie, "")
+        )
     except PermissionError as exc:
         messages.error(request, str(exc))
-        return redirect("login")
-    login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
-    return redirect(result.next_path)
+        response = redirect("login")
+    else:
+        login(request, result.user, backend="tenants.auth.ThrottledModelBackend")
+        response = redirect(result.next_path)
+    response.delete_cookie(cookie, path="/", samesite="Lax")
+    return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Password reset, limited per address and per e-mail (tenants.services) without telling
+    whether the account exists; links point at the shared space's canonical host."""
+
+    form_class = CanonicalHostPasswordResetForm
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        try:
+            may_send = password_reset_request_check(
+                email=form.cleaned_data["email"], address=client_address(self.request)
+            )
+        except PasswordResetThrottled as exc:
+            form.add_error("email", str(exc))  # the template shows this field's errors
+            return self.form_invalid(form)
+        if not may_send:
+            return HttpResponseRedirect(self.get_success_url())  # the same answer as a mail sent
+        return super().form_valid(form)
 
 
 @login_required
