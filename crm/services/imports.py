@@ -33,6 +33,8 @@ from crm.models import ColumnMapping, ImportJob, ImportStatus
 from crm.normalize import STANDARD_FIELDS, frame_normalize, reason_message
 from crm.readers import (
     EXTRA_PREFIX,
+    PROBLEM_COLUMN,
+    UNCLOSED_QUOTE,
     ImportFileError,
     SourceFile,
     header_key,
@@ -154,7 +156,9 @@ class PreparedBatch:
 
 def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBatch:
     """Map a raw batch (file columns + _row) to the standard fields, normalise, and split."""
-    headers = [c for c in batch.columns if c != "_row" and not c.startswith(EXTRA_PREFIX)]
+    headers = [
+        c for c in batch.columns if c not in ("_row", PROBLEM_COLUMN) and not c.startswith(EXTRA_PREFIX)
+    ]
     extras = [c for c in batch.columns if c.startswith(EXTRA_PREFIX)]
     renames = {
         h: t for h, t in mapping.items() if t and not t.startswith(ATTRIBUTE_PREFIX) and h in batch.columns
@@ -190,6 +194,8 @@ def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBa
         attributes.alias("attributes"),
         extra.alias("_extra"),
         blank_code.alias("_blank_code"),
+        # A row the reader could only read in part (see crm.readers.PROBLEM_COLUMN) is rejected.
+        (pl.col(PROBLEM_COLUMN) if PROBLEM_COLUMN in batch.columns else pl.lit("")).alias("_problem"),
     )
     combined = pl.concat([normalised, side], how="horizontal").with_columns(
         pl.when(pl.col("_blank_code"))
@@ -197,11 +203,11 @@ def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBa
         .otherwise(pl.col("external_id"))
         .alias("key")
     )
-    is_valid = (pl.col("_reasons").list.len() == 0) & (pl.col("_extra") == "")
+    is_valid = (pl.col("_reasons").list.len() == 0) & (pl.col("_extra") == "") & (pl.col("_problem") == "")
     valid = combined.filter(is_valid)
     # The rare rejected rows get the costly parts: messages and the row as read.
     rejected_mask = combined.select(~is_valid).to_series()
-    rejected = combined.filter(rejected_mask).select("_row", "_reasons", "_extra")
+    rejected = combined.filter(rejected_mask).select("_row", "_reasons", "_extra", "_problem")
     raw = batch.filter(rejected_mask).select(pl.struct([pl.col(h) for h in headers]).alias("_raw_struct"))
     rejected = pl.concat([rejected, raw], how="horizontal")
     too_many = (
@@ -209,7 +215,12 @@ def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBa
         .then(pl.lit(["too_many_columns"]))
         .otherwise(pl.lit([], pl.List(pl.Utf8)))
     )
-    rejected = rejected.with_columns(pl.concat_list(too_many, pl.col("_reasons")).alias("_reasons"))
+    problem = (
+        pl.when(pl.col("_problem") != "")
+        .then(pl.concat_list("_problem"))
+        .otherwise(pl.lit([], pl.List(pl.Utf8)))
+    )
+    rejected = rejected.with_columns(pl.concat_list(too_many, problem, pl.col("_reasons")).alias("_reasons"))
     messages = {code: _reason_text(code) for code in _all_codes(rejected)}
     rejected = rejected.with_columns(
         pl.col("_reasons")
@@ -221,8 +232,8 @@ def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBa
         )
         .otherwise(pl.col("_raw_struct").struct.json_encode())
         .alias("_raw"),
-    ).drop("_raw_struct", "_extra")
-    return PreparedBatch(valid=valid.drop("_reasons", "_extra", "_blank_code"), rejected=rejected)
+    ).drop("_raw_struct", "_extra", "_problem")
+    return PreparedBatch(valid=valid.drop("_reasons", "_extra", "_blank_code", "_problem"), rejected=rejected)
 
 
 def _all_codes(frame: pl.DataFrame) -> list[str]:
@@ -232,14 +243,18 @@ def _all_codes(frame: pl.DataFrame) -> list[str]:
 def _reason_text(code: str) -> str:
     if code == "too_many_columns":
         return _("more columns than the header (a separator inside a value?)")
+    if code == UNCLOSED_QUOTE:
+        return _('a quote (") is not closed properly (the line was read as plain text)')
     return str(reason_message(code))
 
 
 def _pg_array(column: str) -> pl.Expr:
     """A list of strings as a PostgreSQL array literal for COPY: {"a","b"}."""
+    # Inside an array element, `\` and `"` are escaped with a backslash (literal replacements: in a
+    # regular expression's replacement they would be read differently).
     quoted = pl.col(column).list.eval(
         pl.lit('"')
-        + pl.element().str.replace_all("\\\\", "\\\\\\\\").str.replace_all('"', '\\\\"')
+        + pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
         + pl.lit('"')
     )
     return (pl.lit("{") + quoted.list.join(",") + pl.lit("}")).alias(column)

@@ -435,3 +435,157 @@ def test_only_a_big_file_within_the_memory_bound_takes_the_initial_load(
 
     assert bool(taken) is initial
     assert job["status"] == ImportStatus.DONE
+
+
+# --- ugly files: every good row survives one bad line ----------------------------------------------
+
+
+def import_file(udn, path: Path, mapping: dict[str, str]) -> ImportJob:
+    with tenant_context(udn):
+        job = import_job_create(path=path)
+        import_mapping_save(job=job, mapping=mapping)
+        return affiliates_import(job=job)
+
+
+def test_an_unclosed_quote_rejects_only_its_row_saying_why_and_the_rows_after_it_import(udn_a, tmp_path):
+    path = tmp_path / "aspas.csv"
+    path.write_text('codigo;nome\n1;Ana\n2;"Bruno Lima\n3;Carla\n4;Dora\n')
+
+    job = import_file(udn_a, path, {"codigo": "external_id", "nome": "name"})
+
+    assert job.status == ImportStatus.DONE and (job.total_rows, job.created, job.rejected) == (4, 3, 1)
+    with tenant_context(udn_a):
+        assert sorted(Affiliate.objects.values_list("name", flat=True)) == ["Ana", "Carla", "Dora"]
+        bad = job.rejected_rows.get()
+    assert bad.row_number == 3 and bad.data == {"codigo": "2", "nome": '"Bruno Lima'}
+    assert bad.reasons == ['aspas (") não fechadas corretamente (a linha foi lida como texto simples)']
+
+
+def test_a_quoted_value_with_a_line_break_still_reads_as_one_row(udn_a, tmp_path):
+    path = tmp_path / "quebra.csv"
+    path.write_text('codigo;nome;obs\n1;Ana;"linha 1\nlinha 2"\n2;Bruno;\n')
+
+    job = import_file(udn_a, path, {"codigo": "external_id", "nome": "name", "obs": "attr:obs"})
+
+    assert (job.created, job.rejected) == (2, 0)
+    with tenant_context(udn_a):
+        assert Affiliate.objects.get(external_id="1").attributes == {"obs": "linha 1\nlinha 2"}
+
+
+def test_a_quote_in_the_header_loses_no_rows(udn_a, tmp_path):
+    path = tmp_path / "cabecalho.csv"
+    path.write_text('codigo;"nome\n1;Ana\n2;Bruno\n')
+
+    with tenant_context(udn_a):
+        assert import_job_create(path=path).headers == ["codigo", "nome"]
+    job = import_file(udn_a, path, {"codigo": "external_id", "nome": "name"})
+
+    assert (job.total_rows, job.created, job.rejected) == (2, 2, 0)
+
+
+@pytest.mark.parametrize("initial_load_min_rows", [1, 1_000_000], ids=["initial load", "general way"])
+def test_tags_and_attributes_with_quotes_and_backslashes_round_trip(
+    udn_a, tmp_path, monkeypatch, initial_load_min_rows
+):
+    import crm.services.imports
+
+    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
+    path = tmp_path / "tags.csv"
+    path.write_text('codigo;nome;tags;obs\n1;Ana;"vip ""ouro"", C:\\dir";"diz ""oi"" \\ tchau"\n')
+
+    job = import_file(
+        udn_a, path, {"codigo": "external_id", "nome": "name", "tags": "tags", "obs": "attr:obs"}
+    )
+
+    assert (job.status, job.created) == (ImportStatus.DONE, 1), job.error
+    with tenant_context(udn_a):
+        ana = Affiliate.objects.get(external_id="1")
+    assert ana.tags == ['vip "ouro"', "c:\\dir"]  # tags are kept in lower case
+    assert ana.attributes == {"obs": 'diz "oi" \\ tchau'}
+
+
+def test_nul_bytes_deep_in_a_file_lose_no_rows(udn_a, tmp_path):
+    lines = ["codigo;nome"] + [f"{i};Pessoa {i}" for i in range(2, 6002)]
+    lines[5001] = "5002;Pes\x00soa\x00 5002"  # row 5,002, past the part looked at on upload
+    path = tmp_path / "nul.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+
+    job = import_file(udn_a, path, {"codigo": "external_id", "nome": "name"})
+
+    assert job.status == ImportStatus.DONE and (job.created, job.rejected) == (6000, 0)
+    with tenant_context(udn_a):
+        assert Affiliate.objects.get(external_id="5002").name == "Pessoa 5002"
+
+
+def test_a_file_mixing_utf8_and_windows_1252_reads_each_line_right(udn_a, tmp_path):
+    path = tmp_path / "misto.csv"
+    path.write_bytes(
+        "código;nome\n1;José Araújo\n".encode() + "2;João Conceição\n".encode("cp1252") + "3;Zoë\n".encode()
+    )
+
+    job = import_file(udn_a, path, {"código": "external_id", "nome": "name"})
+
+    assert job.created == 3
+    with tenant_context(udn_a):
+        names = dict(Affiliate.objects.values_list("external_id", "name"))
+    assert names == {"1": "José Araújo", "2": "João Conceição", "3": "Zoë"}
+
+
+def _claim_whole_sheet(path: Path) -> None:
+    """Rewrite the sheet's dimension as a sheet with a formatted whole row claims it."""
+    import re
+    import zipfile
+
+    original = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(original)) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, count = re.subn(
+                    rb'<dimension ref="[^"]+"\s*/>', b'<dimension ref="A1:XFD1048576"/>', data
+                )
+                assert count == 1
+            target.writestr(item, data)
+
+
+def test_an_xlsx_claiming_the_whole_sheet_is_read_only_as_far_as_its_cells(udn_a, tmp_path, monkeypatch):
+    from openpyxl import Workbook
+
+    import crm.readers
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Código", "Nome"])
+    sheet.append([1, "Ana"])
+    sheet.append([2, "Bruno"])
+    for number in range(4, 300):  # formatted, empty rows
+        sheet.cell(row=number, column=1).number_format = "@"
+    path = tmp_path / "planilha.xlsx"
+    workbook.save(path)
+    _claim_whole_sheet(path)
+    cells_read = 0
+    cell_text = crm.readers._cell_text
+
+    def counting(value):
+        nonlocal cells_read
+        cells_read += 1
+        return cell_text(value)
+
+    monkeypatch.setattr(crm.readers, "_cell_text", counting)
+
+    job = import_file(udn_a, path, {"Código": "external_id", "Nome": "name"})
+
+    assert job.expected_rows == 2  # not the 1,048,575 the sheet claims
+    assert (job.total_rows, job.created) == (2, 2)
+    # Without the claimed width, each row holds its columns and a few beyond, not 16,384.
+    assert cells_read < 300 * (2 + crm.readers.XLSX_EXTRA_CELLS) + 10
+
+
+def test_a_file_wider_than_the_column_limit_is_refused_saying_so(udn_a, tmp_path):
+    from crm.readers import MAX_COLUMNS
+
+    path = tmp_path / "largo.csv"
+    path.write_text(";".join(f"c{i}" for i in range(10_000)) + "\n" + ";".join("x" * 10_000) + "\n")
+
+    with tenant_context(udn_a), pytest.raises(ImportFileError, match=f"10.000 .*{MAX_COLUMNS}"):
+        import_job_create(path=path)
