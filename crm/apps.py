@@ -50,9 +50,17 @@ class CrmConfig(AppConfig):
                 every_seconds=30,
             )
         )
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="webhooks-purge",
+                task="crm.webhooks_purge",
+                description="Delete webhook deliveries past WEBHOOK_LOG_RETENTION_DAYS",
+                crontab="30 4 * * *",
+            )
+        )
 
+        from crm import hooks
         from crm.services import webhooks
-        from crm.services.events import events_subscribe, stage_changes_subscribe
 
-        stage_changes_subscribe(webhooks.on_stage_changes)
-        events_subscribe(webhooks.on_events)
+        hooks.stage_changed.subscribe(webhooks.on_stage_changes)
+        hooks.events_stored.subscribe(webhooks.on_events)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.db import models
 from django.db.models.functions import Left, Length, Substr
 from django.db.models.lookups import Exact, Range
@@ -529,3 +529,18 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription_id} ({self.status})"
+    # After a rotation the old secret still signs (a second v1) until it expires, so a receiver
+    # can switch secrets without refusing a delivery; after that it is ignored, then cleared.
+    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True)
+            models.CheckConstraint(
+                condition=(models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=True))
+                | (~models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=False)),
+                name="webhook_previous_secret_expires",
+            ),
+    # The last manual redelivery (UI or API): when, and by whom.
+    redelivered_at = models.DateTimeField(_("redelivered at"), null=True, blank=True)
+    redelivered_by = models.CharField(_("redelivered by"), max_length=254, blank=True)
+            # The retention purge's range (rows are appended in created_at order): a BRIN index
+            # is a few pages and costs the ingest path next to nothing.
+            BrinIndex(fields=["created_at"], name="webhook_delivery_created"),

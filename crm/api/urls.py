@@ -23,6 +23,16 @@ urlpatterns = [
         webhooks.WebhookDeliveryListView.as_view(),
         name="api-webhook-deliveries",
     ),
+    path(
+        "webhooks/<int:pk>/rotate-secret/",
+        webhooks.WebhookRotateSecretView.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/",
+        webhooks.WebhookRedeliverView.as_view(),
+        name="api-webhook-redeliver",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^", views.ApiNotFoundView.as_view()),  # last: JSON 404 for anything else here

@@ -1,5 +1,6 @@
-"""/api/v1/webhooks/: a partner manages its UDN's webhook subscriptions and reads the delivery
-log (scope `webhooks:manage`). Thin views over crm.services.webhooks / crm.selectors.webhooks."""
+"""/api/v1/webhooks/: a partner manages its UDN's webhook subscriptions (create, rotate the
+secret), reads the delivery log and redelivers a delivery (scope `webhooks:manage`). Thin views
+over crm.services.webhooks / crm.selectors.webhooks."""
 
 from __future__ import annotations
 
@@ -16,13 +17,27 @@ from crm.api.serializers import ErrorSerializer, cursor_page_serializer
 from crm.api.views import ERROR_RESPONSES, IDEMPOTENCY_RESPONSES, ApiCursorPagination, ApiView
 from crm.models import ApiScope, WebhookDelivery, WebhookEvent, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
-from crm.services.webhooks import WebhookError, webhook_subscription_create
+from crm.services.webhooks import (
+    WebhookError,
+    webhook_delivery_redeliver,
+    webhook_subscription_create,
+    webhook_subscription_rotate_secret,
+)
 
 
 class WebhookSubscriptionSerializer(serializers.ModelSerializer[WebhookSubscription]):
     class Meta:
         model = WebhookSubscription
-        fields = ["id", "url", "events", "secret", "active", "created_at", "created_by"]
+        fields = [
+            "id",
+            "url",
+            "events",
+            "secret",
+            "previous_secret_expires_at",
+            "active",
+            "created_at",
+            "created_by",
+        ]
         read_only_fields = fields
 
 
@@ -53,6 +68,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 WebhookSubscriptionPageSerializer = cursor_page_serializer(
     "WebhookSubscriptionPageSerializer", WebhookSubscriptionSerializer
 )
+            "redelivered_at",
 WebhookDeliveryPageSerializer = cursor_page_serializer(
     "WebhookDeliveryPageSerializer", WebhookDeliverySerializer
 )
@@ -77,6 +93,7 @@ _SUBSCRIPTION_EXAMPLE = {
 
 
 class WebhookListView(ApiView):
+    "previous_secret_expires_at": None,
     required_scopes = [ApiScope.WEBHOOKS_MANAGE]
 
     @extend_schema(
@@ -96,8 +113,10 @@ class WebhookListView(ApiView):
         description=(
             "Each delivery is a POST of JSON `{id, event, created_at, udn, data}` with headers "
             "`X-UDN-Event`, `X-UDN-Delivery` and `X-UDN-Signature: t=<unix ts>,v1=<hex>` where v1 is "
-            "HMAC-SHA256 of `<ts>.<raw body>` with the secret. A 2xx answer within 10 s is a "
-            "delivery; anything else is retried after 1 min, 5 min, 30 min, 2 h and 12 h."
+            "HMAC-SHA256 of `<ts>.<raw body>` with the secret (for 24 h after a rotation a second "
+            "v1 is made with the old secret: accept the request when any v1 matches). A 2xx answer "
+            "within 10 s is a delivery; anything else is retried after 1 min, 5 min, 30 min, 2 h "
+            "and 12 h. The URL must be http(s), without user@ or backslashes, on a public address."
         ),
         request=WebhookSubscriptionInSerializer,
         parameters=[
@@ -167,3 +186,76 @@ class WebhookDeliveryListView(ApiView):
             webhook_delivery_log(subscription=subscription), request, view=self
         )
         return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+
+class WebhookRotateSecretView(ApiView):
+    required_scopes = [ApiScope.WEBHOOKS_MANAGE]
+
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        summary="Give a subscription a new signing secret; the old one still signs for 24 h",
+        description=(
+            "The response carries the new secret. Until `previous_secret_expires_at` each delivery's "
+            "`X-UDN-Signature` has two v1 values, the new secret's first: "
+            "`t=<ts>,v1=<new>,v1=<old>`. Rotating again within those 24 h retires the older secret."
+        ),
+        request=None,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
+        ],
+        responses={
+            200: WebhookSubscriptionSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such subscription"),
+            **IDEMPOTENCY_RESPONSES,
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return idempotent(request, lambda: self._rotate(pk), on_error=self.handle_exception)
+
+    def _rotate(self, pk: int) -> Response:
+        subscription = get_object_or_404(WebhookSubscription, pk=pk)
+        rotated = webhook_subscription_rotate_secret(
+            subscription=subscription, rotated_by=f"api:{self.api_key.prefix}"
+        )
+        return Response(WebhookSubscriptionSerializer(rotated).data)
+
+
+class WebhookRedeliverView(ApiView):
+    required_scopes = [ApiScope.WEBHOOKS_MANAGE]
+
+    @extend_schema(
+        operation_id="webhooks_redeliver",
+        summary="Send a delivered or failed delivery again, now",
+        description=(
+            "The delivery becomes pending and due at once, with the whole retry schedule; it keeps "
+            "its id (`X-UDN-Delivery`) and body. A delivery still pending is already queued: 409."
+        ),
+        request=None,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
+        ],
+        responses={
+            202: WebhookDeliverySerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such subscription or delivery"),
+            409: OpenApiResponse(
+                ErrorSerializer, description="already_queued, or idempotency_key_in_progress"
+            ),
+            422: IDEMPOTENCY_RESPONSES[422],
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, pk: int, delivery_pk: int) -> Response:
+        return idempotent(request, lambda: self._redeliver(pk, delivery_pk), on_error=self.handle_exception)
+
+    def _redeliver(self, pk: int, delivery_pk: int) -> Response:
+        delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, subscription_id=pk)
+        try:
+            queued = webhook_delivery_redeliver(
+                delivery=delivery, redelivered_by=f"api:{self.api_key.prefix}"
+            )
+        except WebhookError as error:
+            raise ApiError(
+                code="already_queued", message=str(error), status_code=status.HTTP_409_CONFLICT
+            ) from None
+        return Response(WebhookDeliverySerializer(queued).data, status=status.HTTP_202_ACCEPTED)

@@ -15,6 +15,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from crm import hooks
+from crm.hooks import AffiliateChanged
 from crm.models import Affiliate, AffiliateChange
 from crm.normalize import MAX_LENGTHS, STANDARD_FIELDS, Reason, affiliate_record_normalize, reason_message
 from crm.services.events import EventInput, EventOutcome, events_ingest
@@ -107,7 +109,7 @@ def _key_by_cpf(cpfs: Sequence[str]) -> dict[str, str]:
 
 @transaction.atomic
 def affiliate_create(
-    *, record: Mapping[str, object], attributes: Mapping[str, Any] | None = None
+    *, record: Mapping[str, object], attributes: Mapping[str, Any] | None = None, source: str = "api"
 ) -> Affiliate:
     """A new affiliate from a record of standard fields. AffiliateInvalid when it does not
     normalise; AffiliateExists when its external id (or, without one, its CPF) is known."""
@@ -122,7 +124,7 @@ def affiliate_create(
         raise AffiliateExists(external_id=values["external_id"], affiliate_id=existing)
     try:
         with transaction.atomic():
-            return Affiliate.objects.create(**values, attributes=dict(attributes or {}))
+            affiliate = Affiliate.objects.create(**values, attributes=dict(attributes or {}))
     except IntegrityError:  # created by a concurrent request since the check
         existing = (
             Affiliate.objects.filter(external_id=values["external_id"]).values_list("pk", flat=True).first()
@@ -130,6 +132,10 @@ def affiliate_create(
         if existing is None:
             raise
         raise AffiliateExists(external_id=values["external_id"], affiliate_id=existing) from None
+    hooks.affiliate_changed.send(
+        [AffiliateChanged(affiliate_id=affiliate.pk, created=True, fields=tuple(values), source=source)]
+    )
+    return affiliate
 
 
 @transaction.atomic
@@ -184,6 +190,9 @@ def affiliate_update(
                 external_id=str(new_values.get("external_id", "")), affiliate_id=0
             ) from None
         AffiliateChange.objects.create(affiliate=affiliate, changes=diff, source=source)
+        hooks.affiliate_changed.send(
+            [AffiliateChanged(affiliate_id=affiliate.pk, created=False, fields=tuple(diff), source=source)]
+        )
     return affiliate
 
 
@@ -261,6 +270,8 @@ def affiliates_upsert(
 def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> dict[str, int]:
     """Stage the rows (one INSERT from a JSON array), merge repeated keys, record the changes and
     upsert with the import's statements; returns {external_id: affiliate id}."""
+    keys = {row["key"] for row in rows}
+    known = set(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", flat=True))
     payload = json.dumps(
         [{name: row.get(name) for name in _STAGE_NAMES} for row in rows], cls=DjangoJSONEncoder
     )
@@ -278,8 +289,14 @@ def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> dict[str, int]:
         )
         cursor.execute(UPSERT_SQL.replace("{source}", "api_upsert"))
         cursor.execute("DROP TABLE api_upsert_rows, api_upsert")
-    keys = {row["key"] for row in rows}
-    return dict(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", "pk"))
+    ids = dict(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", "pk"))
+    hooks.affiliate_changed.send(
+        [
+            AffiliateChanged(affiliate_id=pk, created=key not in known, fields=(), source=source)
+            for key, pk in ids.items()
+        ]
+    )
+    return ids
 
 
 @transaction.atomic

@@ -17,6 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import hooks
+from crm.hooks import ConsentChanged
 from crm.models import Affiliate, Channel, ConsentChange
 
 CONSENT_FIELDS: dict[str, str] = {
@@ -94,6 +96,17 @@ def _state_refresh(affiliate_ids: Sequence[int]) -> int:
         f"bool_or(granted) FILTER (WHERE channel = '{channel}') AS {column}"
         for channel, column in CONSENT_FIELDS.items()
     )
+        hooks.consent_changed.send(
+            [
+                ConsentChanged(
+                    affiliate_id=affiliate.pk,
+                    channel=channel,
+                    granted=granted,
+                    occurred_at=occurred_at,
+                    source=source,
+                )
+            ]
+        )
     assignments = ", ".join(
         f"{column} = coalesce(p.{column}, a.{column})" for column in CONSENT_FIELDS.values()
     )
@@ -156,9 +169,28 @@ def consent_bulk_grant(
     proof: str = "",
     occurred_at: datetime | None = None,
 ) -> int:
+    hooks.consent_changed.send(_newest_of_batch(ids, recorded_at=recorded_at))
     """Grant `channels` to every affiliate in `affiliate_ids` (imports, demo): one ledger entry
     per affiliate and channel. Returns the number of entries written."""
     occurred_at = occurred_at or timezone.now()
+def _newest_of_batch(affiliate_ids: Sequence[int], *, recorded_at: datetime) -> list[ConsentChanged]:
+    """The entries of the batch written at `recorded_at` that are now their channel's newest."""
+    ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT affiliate_id, channel, granted, occurred_at, source FROM (
+                SELECT DISTINCT ON (affiliate_id, channel) affiliate_id, channel, granted, occurred_at,
+                       source, recorded_at
+                FROM {ledger} WHERE affiliate_id = ANY(%s)
+                ORDER BY affiliate_id, channel, occurred_at DESC, id DESC
+            ) newest WHERE recorded_at = %s
+            """,  # noqa: S608 - constant table name
+            [list(affiliate_ids), recorded_at],
+        )
+        return [ConsentChanged(*row) for row in cursor.fetchall()]
+
+
     return consent_bulk_record(
         entries=[
             ConsentInput(

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import cache, partial
+from functools import cache
 from typing import Any, Literal
 
 import msgspec
@@ -29,6 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType, Stage
+from crm import hooks
+from crm.hooks import AcceptedEvent, StageChange
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -121,61 +123,12 @@ class IngestOutcomes(list[EventOutcome]):
 
 
 @dataclass(frozen=True, slots=True)
-class StageChange:
-    affiliate_id: int
-    old_stage: str
-    new_stage: str
-    changed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class RefreshResult:
     changed: int
     stage_changes: list[StageChange]
 
     def __int__(self) -> int:
         return self.changed
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedEvent:
-    pk: int
-    event_id: str
-    affiliate_id: int
-    type: str
-    occurred_at: datetime
-    amount: Decimal | None
-
-
-# --- listeners (webhooks, journeys) -------------------------------------------------------------
-
-StageChangeListener = Callable[[list[StageChange]], None]
-EventsListener = Callable[[list[AcceptedEvent]], None]
-_stage_change_listeners: list[StageChangeListener] = []
-_events_listeners: list[EventsListener] = []
-
-
-def stage_changes_subscribe(listener: StageChangeListener) -> None:
-    """Call `listener(changes)` after the transaction that changed stages commits (in the same
-    schema). Keep it cheap: enqueue a task. Apps subscribe from AppConfig.ready."""
-    if listener not in _stage_change_listeners:
-        _stage_change_listeners.append(listener)
-
-
-def events_subscribe(listener: EventsListener) -> None:
-    """Call `listener(events)` with the newly stored events after their transaction commits."""
-    if listener not in _events_listeners:
-        _events_listeners.append(listener)
-
-
-def _notify_stage_changes(changes: list[StageChange]) -> None:
-    for listener in _stage_change_listeners:
-        transaction.on_commit(partial(listener, changes))
-
-
-def _notify_events(events: list[AcceptedEvent]) -> None:
-    for listener in _events_listeners:
-        transaction.on_commit(partial(listener, events))
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -473,7 +426,7 @@ def affiliates_refresh_derived(
     the stage changes; with `notify`, stage-change listeners hear of them on commit."""
     result = _refresh(affiliate_ids)
     if notify and result.stage_changes:
-        _notify_stage_changes(result.stage_changes)
+        hooks.stage_changed.send(result.stage_changes)
     return result
 
 
@@ -669,9 +622,9 @@ def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes
 
     stage_changes.sort(key=lambda change: change.affiliate_id)
     if stage_changes:
-        _notify_stage_changes(stage_changes)
+        hooks.stage_changed.send(stage_changes)
     if accepted:
-        _notify_events(accepted)
+        hooks.events_stored.send(accepted)
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(items), "every item gets an outcome"
     return IngestOutcomes(done, stage_changes)

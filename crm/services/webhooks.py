@@ -7,30 +7,33 @@ transaction, so two senders never take the same row and no transaction stays ope
 
 Each POST carries `X-UDN-Signature: t=<unix ts>,v1=<hex HMAC-SHA256("<ts>.<body>", secret)>`,
 `X-UDN-Event` and `X-UDN-Delivery`. A 2xx is delivered; anything else is retried after 1 min,
-5 min, 30 min, 2 h and 12 h, then the delivery is failed.
+5 min, 30 min, 2 h and 12 h, then the delivery is failed. For SECRET_OVERLAP after a secret is
+rotated the header carries a second v1, made with the old secret (as Stripe does): a receiver
+accepts a request when any v1 matches a secret it knows.
+
+Every POST goes through crm.outbound (one parse, one resolution, a connection to the checked
+address, timeouts, no redirects, a bounded read). Delivered and failed rows older than
+WEBHOOK_LOG_RETENTION_DAYS are purged daily.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
+import logging
 import secrets
-import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from urllib3.exceptions import HTTPError as Urllib3Error
 
+from crm.hooks import AcceptedEvent, StageChange
 from crm.models import (
     Affiliate,
     Event,
@@ -39,9 +42,12 @@ from crm.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from crm.services.events import AcceptedEvent, StageChange
+from crm.outbound import OutboundError, outbound_request, outbound_url_refusal
+
+logger = logging.getLogger(__name__)
 
 SEND_TASK = "crm.webhooks_send"
+PURGE_TASK = "crm.webhooks_purge"
 TIMEOUT_SECONDS = 10
 # The waits after each failed attempt; after the last one the delivery is failed (6 attempts).
 BACKOFF: tuple[timedelta, ...] = (
@@ -52,12 +58,18 @@ BACKOFF: tuple[timedelta, ...] = (
     timedelta(hours=12),
 )
 MAX_ATTEMPTS = len(BACKOFF) + 1
+# At most this much of an answer is read and kept in the log (the rest is never downloaded).
 RESPONSE_KEEP_BYTES = 2048
 # A claimed row is hidden from other senders this long: enough for a full batch of timeouts
 # (SEND_BATCH x TIMEOUT_SECONDS); if the sender dies, the row comes back due after it.
 SEND_BATCH = 100
 CLAIM_LEASE = timedelta(seconds=SEND_BATCH * TIMEOUT_SECONDS + 120)
 SECRET_BYTES = 32
+# How long the old secret keeps signing after a rotation: a day for a partner to deploy the new one.
+SECRET_OVERLAP = timedelta(hours=24)
+# Log rows deleted per statement by the retention purge: short transactions and bounded WAL
+# bursts, so a large log is purged in many small steps beside the live senders.
+PURGE_BATCH = 5000
 USER_AGENT = "UDN-CRM-Webhooks/1"
 
 
@@ -73,35 +85,30 @@ def _table(model: type[Any]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
-    """The `X-UDN-Signature` header value for `body` sent at `timestamp` (unix seconds)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def webhook_signature(*, signing_secrets: Sequence[str], timestamp: int, body: bytes) -> str:
+    """The `X-UDN-Signature` header value for `body` sent at `timestamp` (unix seconds): one
+    v1 per secret, the current secret's first."""
+    signed = f"{timestamp}.".encode() + body
+    macs = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in signing_secrets]
+    return ",".join([f"t={timestamp}", *(f"v1={mac}" for mac in macs)])
+
+
+def webhook_signing_secrets(*, subscription: WebhookSubscription, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with at `now`: the current one, and the previous one
+    while its overlap lasts."""
+    expires = subscription.previous_secret_expires_at
+    if subscription.previous_secret and expires is not None and now < expires:
+        return [subscription.secret, subscription.previous_secret]
+    return [subscription.secret]
 
 
 def webhook_url_refusal(url: str) -> str | None:
-    """Why deliveries may not go to `url`, or None. Its host must resolve to public addresses
-    only: a partner must not make our workers call the loopback, the private network or a cloud
-    metadata address (SSRF). Checked when subscribing and again before every attempt (DNS may
-    change). The WEBHOOK_ALLOW_PRIVATE_URLS setting lifts it (development, tests)."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        host = None
-    if not host:
-        return _("The URL has no host.")
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
-    except (OSError, UnicodeError):
-        return _("The host %(host)s does not resolve.") % {"host": host}
-    for address in sorted(addresses):
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            return _(
-                "%(host)s is a private or local address (%(address)s); deliveries only go to public addresses."
-            ) % {"host": host, "address": address}
-    return None
+    """Why deliveries may not go to `url`, or None: a malformed URL (user@, backslashes, other
+    schemes) always; where WEBHOOK_ALLOW_PRIVATE_URLS is off (production), also a host that
+    resolves to a loopback, private, link-local (cloud metadata) or other non-public address,
+    since a partner must not make our workers call inside our network (SSRF). Checked when
+    subscribing; every attempt is checked again by crm.outbound, which connects where it checked."""
+    return outbound_url_refusal(url=url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS)
 
 
 # --- subscriptions ------------------------------------------------------------------------------
@@ -111,8 +118,6 @@ def webhook_url_refusal(url: str) -> str | None:
 def webhook_subscription_create(*, url: str, events: Sequence[str], created_by: str) -> WebhookSubscription:
     """A new active subscription of `url` to `events`, with a fresh random signing secret."""
     url = url.strip()
-    if not url.startswith(("http://", "https://")):
-        raise WebhookError(_("The URL must start with http:// or https://."), "url")
     clean = sorted({event for event in events})
     unknown = [event for event in clean if event not in WebhookEvent.values]
     if unknown:
@@ -121,12 +126,31 @@ def webhook_subscription_create(*, url: str, events: Sequence[str], created_by: 
         raise WebhookError(_("Choose at least one event."), "events")
     if refusal := webhook_url_refusal(url):
         raise WebhookError(refusal, "url")
+    if len(url) > 500:
+        raise WebhookError(_("The URL is too long (500 characters at most)."), "url")
     return WebhookSubscription.objects.create(
-        url=url[:500],
-        events=clean,
-        secret=f"whsec_{secrets.token_urlsafe(SECRET_BYTES)}",
-        created_by=created_by,
+        url=url, events=clean, secret=_new_secret(), created_by=created_by
     )
+
+
+def _new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(SECRET_BYTES)}"
+
+
+@transaction.atomic
+def webhook_subscription_rotate_secret(
+    *, subscription: WebhookSubscription, rotated_by: str
+) -> WebhookSubscription:
+    """A new signing secret for `subscription`. The current one keeps signing too (a second v1)
+    for SECRET_OVERLAP, so the receiver can switch without refusing a delivery. Rotating again
+    within the overlap retires the older one at once: only the latest two ever sign."""
+    now = timezone.now()
+    locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    locked.previous_secret, locked.secret = locked.secret, _new_secret()
+    locked.previous_secret_expires_at = now + SECRET_OVERLAP
+    locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    logger.info("webhook %s: secret rotated by %s", locked.pk, rotated_by)
+    return locked
 
 
 @transaction.atomic
@@ -170,8 +194,8 @@ def _deliveries_insert(*, event: str, payload: str, source: str, order: str, par
             f"""
             INSERT INTO {_table(WebhookDelivery)}
                 (subscription_id, event, payload, status, attempts, next_attempt_at,
-                 last_response, last_error, created_at)
-            SELECT s.id, %(event)s, {payload}, 'pending', 0, %(now)s, '', '', %(now)s
+                 last_response, last_error, created_at, redelivered_by)
+            SELECT s.id, %(event)s, {payload}, 'pending', 0, %(now)s, '', '', %(now)s, ''
             FROM {_table(WebhookSubscription)} s
             {source}
             WHERE s.active AND s.events @> ARRAY[%(event)s]::varchar[]
@@ -289,40 +313,47 @@ def _body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(envelope, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
 
 
-def _post(session: requests.Session, delivery: WebhookDelivery) -> tuple[int | None, str, str]:
-    """(status code, first bytes of the response, error) of one attempt."""
-    if refusal := webhook_url_refusal(delivery.subscription.url):
-        return None, "", refusal
+def _excerpt(head: bytes) -> str:
+    """What the log keeps of an answer: its first RESPONSE_KEEP_BYTES as text, without control
+    characters (newlines and tabs stay)."""
+    text = head[:RESPONSE_KEEP_BYTES].decode("utf-8", errors="replace")
+    return "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and ch != "\x7f"))
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
+    """(status code, first bytes of the response, error) of one attempt. A refused URL is
+    never called (so there is no answer to keep)."""
     body = _body(delivery)
-    timestamp = int(timezone.now().timestamp())
+    now = timezone.now()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-UDN-Event": delivery.event,
         "X-UDN-Delivery": str(delivery.pk),
         "X-UDN-Signature": webhook_signature(
-            secret=delivery.subscription.secret, timestamp=timestamp, body=body
+            signing_secrets=webhook_signing_secrets(subscription=delivery.subscription, now=now),
+            timestamp=int(now.timestamp()),
+            body=body,
         ),
     }
     try:
-        with session.post(
-            delivery.subscription.url,
-            data=body,
+        response = outbound_request(
+            method="POST",
+            url=delivery.subscription.url,
+            body=body,
             headers=headers,
             timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            head = response.raw.read(RESPONSE_KEEP_BYTES, decode_content=True) or b""
-            return response.status_code, head.decode("utf-8", errors="replace"), ""
-    # urllib3's own errors (a read timeout mid-body) reach us unwrapped from response.raw.
-    except (requests.RequestException, Urllib3Error, OSError) as error:
-        return None, "", f"{type(error).__name__}: {error}"[:1000]
+            max_body_bytes=RESPONSE_KEEP_BYTES,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
+        )
+    except OutboundError as error:
+        return None, "", str(error)
+    return response.status, _excerpt(response.head), ""
 
 
 def _record(delivery: WebhookDelivery, code: int | None, response: str, error: str) -> None:
     now = timezone.now()
-    delivery.last_status_code, delivery.last_response = code, response.replace("\x00", "")
+    delivery.last_status_code, delivery.last_response = code, response
     delivery.last_error = error or ("" if code is not None and 200 <= code < 300 else f"HTTP {code}")
     if code is not None and 200 <= code < 300:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
@@ -354,12 +385,68 @@ def webhook_deliveries_send_due(*, limit: int = SEND_BATCH) -> int:
     if not claimed:
         return 0
     delivered = 0
-    with requests.Session() as session:
-        for delivery in claimed:
-            code, response, error = _post(session, delivery)
-            _record(delivery, code, response, error)
-            delivered += delivery.status == WebhookDeliveryStatus.DELIVERED
+    for delivery in claimed:
+        code, response, error = _post(delivery)
+        _record(delivery, code, response, error)
+        delivered += delivery.status == WebhookDeliveryStatus.DELIVERED
     return delivered
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery, redelivered_by: str) -> WebhookDelivery:
+    """Send a delivered or failed delivery again, now: it is pending and due again, with the
+    whole retry schedule (attempts start over), the same id and the same body, so a receiver
+    that deduplicates by `X-UDN-Delivery` recognises it. A pending one is already queued (and
+    may be on its way this moment): WebhookError, nothing changes."""
+    now = timezone.now()
+    queued = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .exclude(status=WebhookDeliveryStatus.PENDING)
+        .update(
+            status=WebhookDeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            delivered_at=None,
+            redelivered_at=now,
+            redelivered_by=redelivered_by,
+        )
+    )
+    if not queued:
+        raise WebhookError(_("This delivery is already queued to be sent."))
+    _send_soon()
+    delivery.refresh_from_db()
+    return delivery
+
+
+def webhook_deliveries_purge(*, now: datetime | None = None) -> int:
+    """Delete delivered and failed deliveries created more than WEBHOOK_LOG_RETENTION_DAYS ago,
+    PURGE_BATCH rows a statement (each its own short transaction); pending ones stay whatever
+    their age. Also forgets previous secrets whose overlap has ended. Returns the rows deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        with connection.cursor() as cursor:
+            # The outer conditions are re-checked on rows changed meanwhile (a redelivery).
+            cursor.execute(
+                f"""
+                DELETE FROM {_table(WebhookDelivery)}
+                WHERE id IN (
+                    SELECT id FROM {_table(WebhookDelivery)}
+                    WHERE created_at < %(cutoff)s AND status <> 'pending'
+                    LIMIT %(batch)s
+                ) AND created_at < %(cutoff)s AND status <> 'pending'
+                """,  # noqa: S608
+                {"cutoff": cutoff, "batch": PURGE_BATCH},
+            )
+            batch = cursor.rowcount
+        deleted += batch
+        if batch < PURGE_BATCH:
+            break
+    WebhookSubscription.objects.filter(previous_secret_expires_at__lte=now).update(
+        previous_secret="", previous_secret_expires_at=None
+    )
+    return deleted
 
 
 # --- hooks (subscribed in CrmConfig.ready) --------------------------------------------------------

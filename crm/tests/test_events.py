@@ -13,6 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from crm import hooks
 from crm.models import Affiliate, DepositTier, Event, EventKind
 from crm.services import events
 from crm.services.events import (
@@ -21,7 +22,6 @@ from crm.services.events import (
     event_record,
     event_types_known,
     events_ingest,
-    stage_changes_subscribe,
     tiers_recompute,
 )
 from tenants.models import UDN
@@ -291,9 +291,9 @@ def test_no_cash_in_means_no_tier(joana):
 def test_stage_changes_are_reported_and_listeners_hear_them_after_commit(
     joana, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(events, "_stage_change_listeners", [])
+    monkeypatch.setattr(hooks.stage_changed, "listeners", [])
     heard = []
-    stage_changes_subscribe(heard.extend)
+    hooks.stage_changed.subscribe(heard.extend)
     other = Affiliate.objects.create(external_id="A-2", name="Pedro Alves")
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -8,15 +8,18 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from crm.models import WebhookEvent, WebhookSubscription
+from crm.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import (
     WebhookError,
+    webhook_delivery_redeliver,
     webhook_subscription_create,
+    webhook_subscription_rotate_secret,
     webhook_subscription_set_active,
 )
 from tenants.access import udn_write_required
@@ -38,7 +41,12 @@ class WebhookForm(forms.Form):
 
 def _page(request: HttpRequest, *, form: WebhookForm, status: int = 200) -> HttpResponse:
     log = Paginator(webhook_delivery_log(), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"subscriptions": list(webhook_subscription_list()), "form": form, "page": log}
+    context = {
+        "subscriptions": list(webhook_subscription_list()),
+        "form": form,
+        "page": log,
+        "now": timezone.now(),  # a rotated secret's overlap is shown while it lasts
+    }
     return render(request, "crm/webhooks.html", context, status=status)
 
 
@@ -70,4 +78,26 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
 def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(WebhookSubscription, pk=pk)
     webhook_subscription_set_active(subscription=subscription, active=request.POST.get("active") == "1")
+    return redirect("webhooks")
+
+
+@require_POST
+@udn_write_required
+def webhook_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = get_object_or_404(WebhookSubscription, pk=pk)
+    webhook_subscription_rotate_secret(subscription=subscription, rotated_by=request.user.email)  # type: ignore[union-attr]
+    messages.success(request, _("New signing secret made; the previous one still signs for 24 hours."))
+    return redirect("webhooks")
+
+
+@require_POST
+@udn_write_required
+def webhook_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(WebhookDelivery, pk=pk)
+    try:
+        webhook_delivery_redeliver(delivery=delivery, redelivered_by=request.user.email)  # type: ignore[union-attr]
+    except WebhookError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Delivery queued to be sent again."))
     return redirect("webhooks")
