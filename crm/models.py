@@ -329,7 +329,13 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.original_name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The file's name without its folders: a command-line import keeps the server path in
+        `original_name`, which people in the UI have no business seeing."""
+        return self.original_name.replace("\\", "/").rsplit("/", 1)[-1] or self.original_name
 
 
 class RejectedRow(models.Model):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from tenants.selectors import membership_for
@@ -79,3 +80,20 @@ _TENANT_CACHE: dict[str, tuple[float, object]] = {}
 
 def tenant_cache_clear() -> None:
     _TENANT_CACHE.clear()
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` (Django's never_cache headers) on every response to a signed-in
+    person and on the partner API: pages, fragments and exports carry personal data, which no
+    browser cache, shared proxy or back button may keep. Static files never get here (WhiteNoise
+    answers them first)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or request.path_info.startswith("/api/"):
+            add_never_cache_headers(response)
+        return response

@@ -37,6 +37,7 @@ from crm.models import (
     EventKind,
     Folded,
 )
+from tenants.models import Membership
 
 
 def affiliate_count() -> int:
@@ -159,24 +160,43 @@ def affiliate_search(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
     return qs.order_by(*order, "-pk" if descending else "pk")
 
 
-def _cpf_masked() -> Case:
-    """SQL: the CPF as ***.456.789-** (LGPD: lists and exports show only the middle digits,
-    so the full number never leaves the database for them)."""
+# --- the CPF policy (LGPD data minimisation) ------------------------------------------------------
+# One rule, applied by the affiliate page, the list and the CSV export alike: marketers (who act
+# on affiliates: support, campaigns, corrections) see the CPF in full; read-only analysts, whose
+# work is counts and trends, see only its middle digits (***.456.789-**), everywhere. The mask is
+# applied in SQL, so for them the full number never leaves the database. The partner API is a
+# UDN's own systems matching records by CPF, authorised per key and scope, and keeps it in full.
+
+
+def cpf_full_allowed(*, membership: Membership) -> bool:
+    """Whether this member sees CPFs in full (marketers, and superusers acting as marketers)."""
+    return membership.can_write
+
+
+def cpf_for_display(*, cpf: str, full: bool) -> str:
+    """One CPF as the policy shows it: 123.456.789-09 in full, ***.456.789-** masked, "" if none."""
+    if not cpf:
+        return ""
+    if full:
+        return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
+    return f"***.{cpf[3:6]}.{cpf[6:9]}-**"
+
+
+def _cpf_shown(*, full: bool) -> Case:
+    """SQL: the CPF as `cpf_for_display` shows it."""
+    if full:
+        parts: list[Any] = [Substr("cpf", 1, 3), Value("."), Substr("cpf", 4, 3), Value(".")]
+        parts += [Substr("cpf", 7, 3), Value("-"), Substr("cpf", 10, 2)]
+    else:
+        parts = [Value("***."), Substr("cpf", 4, 3), Value("."), Substr("cpf", 7, 3), Value("-**")]
     return Case(
         When(cpf="", then=Value("")),
-        default=Concat(
-            Value("***."),
-            Substr("cpf", 4, 3),
-            Value("."),
-            Substr("cpf", 7, 3),
-            Value("-**"),
-            output_field=CharField(),
-        ),
+        default=Concat(*parts, output_field=CharField()),
         output_field=CharField(),
     )
 
 
-# Columns the list page shows (the CPF comes masked, as `cpf_masked`); loading only these
+# Columns the list page shows (the CPF as the policy shows it comes as `cpf_shown`); loading only these
 # keeps a page of 50 light.
 LIST_COLUMNS = (
     "name",
@@ -192,23 +212,23 @@ LIST_COLUMNS = (
 )
 
 
-def affiliate_list(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
-    """`affiliate_search` for the list page: its columns only, the CPF masked (`cpf_masked`)
+def affiliate_list(*, params: AffiliateFilters, full_cpf: bool) -> QuerySet[Affiliate]:
+    """`affiliate_search` for the list page: its columns only, the CPF as `cpf_shown`
     and each row's tier colour (`tier_color`, None when the tier is not a configured band)."""
     tier_color = DepositTier.objects.filter(name=OuterRef("tier")).values("color")[:1]
     return (
         affiliate_search(params=params)
         .only(*LIST_COLUMNS)
-        .annotate(cpf_masked=_cpf_masked(), tier_color=Subquery(tier_color))
+        .annotate(cpf_shown=_cpf_shown(full=full_cpf), tier_color=Subquery(tier_color))
     )
 
 
 #: The export's columns, in order (values_list: no model instances for a million rows).
-#: The CPF is masked as on the list page.
+#: The CPF as the policy shows it to whoever exports (`cpf_full_allowed`).
 EXPORT_COLUMNS = (
     "external_id",
     "name",
-    "cpf_masked",
+    "cpf_shown",
     "email",
     "phone",
     "birth_date",
@@ -233,11 +253,11 @@ EXPORT_COLUMNS = (
 EXPORT_CHUNK_SIZE = 2000
 
 
-def affiliate_export_rows(*, params: AffiliateFilters) -> Iterator[tuple[Any, ...]]:
+def affiliate_export_rows(*, params: AffiliateFilters, full_cpf: bool) -> Iterator[tuple[Any, ...]]:
     """The filtered set as tuples of EXPORT_COLUMNS, streamed from a server-side cursor."""
     return (
         affiliate_search(params=params)
-        .annotate(cpf_masked=_cpf_masked())
+        .annotate(cpf_shown=_cpf_shown(full=full_cpf))
         .values_list(*EXPORT_COLUMNS)
         .iterator(chunk_size=EXPORT_CHUNK_SIZE)
     )

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Affiliate, Event, LakeExport
 
@@ -147,9 +148,15 @@ def cpf_hash(*, cpf: str) -> str:
     return hmac.new(_cpf_hash_key(), cpf.encode(), hashlib.sha256).hexdigest()
 
 
-def destination_for_display(*, destination: str) -> str:
-    """The destination without a password (URLs like s3://key:secret@bucket are allowed)."""
+def destination_for_display(*, destination: str, full: bool = True) -> str:
+    """The destination without a password (URLs like s3://key:secret@bucket are allowed). Not
+    `full`: only a neutral label (what kind of storage), for people who are not administrators:
+    a server's folders or a bucket's name tell them nothing they need and an attacker a lot."""
     parts = urlsplit(destination)
+    if not full:
+        if len(parts.scheme) <= 1 or parts.scheme == "file":  # a path (or C:\\...) on the server
+            return _("a folder on the server")
+        return _("%(scheme)s storage") % {"scheme": parts.scheme}
     if parts.password is None:
         return destination
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")

@@ -365,11 +365,10 @@ def test_list_query_count_does_not_grow_with_the_base(
 # --- list contents and empty states ---------------------------------------------------------------
 
 
-def test_the_list_masks_the_cpf_and_formats_each_column(udn_a, joana, marketer, client_for):
+def test_the_list_formats_each_column(udn_a, joana, marketer, client_for):
     html = client_for(udn_a, marketer).get("/affiliates/").content.decode()
 
-    assert "***.456.789-**" in html
-    assert "12345678909" not in html and "123.456.789-09" not in html
+    assert "123.456.789-09" in html  # marketers see the CPF in full (cpf_full_allowed)
     assert "(11) 98765-4321" in html
     assert "R$\u00a01.234,56" in html
     assert "--tier-color: #9aa5b1" in html  # Prata's colour, from DepositTier
@@ -425,7 +424,7 @@ def test_export_streams_the_filtered_set_as_brazilian_csv(udn_a, joana, marketer
     row = dict(zip(EXPORT_COLUMNS, data[0], strict=True))
     assert row["external_id"] == "A-100"
     assert row["name"] == "Joana Conceição da Silva"
-    assert row["cpf_masked"] == "***.456.789-**"
+    assert row["cpf_shown"] == "123.456.789-09"  # a marketer's export: the CPF in full
     assert row["total_cash_in"] == "1.234,56"
     assert row["created_at"] == "28/02/2025"
     assert row["updated_at"] == "05/03/2025"
@@ -447,7 +446,7 @@ def test_export_without_filters_holds_every_affiliate_and_formats_large_amounts(
     assert rows[0]["total_cash_in"] == "1.234.567,80"
     assert rows[0]["birth_date"] == "09/07/1990"
     assert rows[1]["total_cash_in"] == "0,00"
-    assert rows[1]["cpf_masked"] == ""
+    assert rows[1]["cpf_shown"] == ""
 
 
 def test_export_defuses_cells_that_spreadsheets_would_run_as_formulas(udn_a, marketer, client_for):
@@ -457,6 +456,36 @@ def test_export_defuses_cells_that_spreadsheets_would_run_as_formulas(udn_a, mar
     _body, (_header, row) = export_rows(client_for(udn_a, marketer).get("/affiliates/export.csv"))
 
     assert row[EXPORT_COLUMNS.index("name")] == '\'=HYPERLINK("http://x")'
+
+
+# --- the CPF policy: one rule for the page, the list and the export --------------------------------
+
+
+def test_analysts_see_the_cpf_masked_on_the_page_the_list_and_the_export(udn_a, joana, analyst, client_for):
+    client = client_for(udn_a, analyst)
+
+    page = client.get(f"/affiliates/{joana.pk}/").content.decode()
+    listing = client.get("/affiliates/").content.decode()
+    _body, (_header, row) = export_rows(client.get("/affiliates/export.csv"))
+
+    for html in (page, listing):
+        assert "***.456.789-**" in html
+        assert "123.456.789-09" not in html and "12345678909" not in html
+    assert row[EXPORT_COLUMNS.index("cpf_shown")] == "***.456.789-**"
+
+
+def test_marketers_see_the_same_full_cpf_on_the_page_the_list_and_the_export(
+    udn_a, joana, marketer, client_for
+):
+    client = client_for(udn_a, marketer)
+
+    page = client.get(f"/affiliates/{joana.pk}/").content.decode()
+    listing = client.get("/affiliates/").content.decode()
+    _body, (_header, row) = export_rows(client.get("/affiliates/export.csv"))
+
+    assert "123.456.789-09" in page and "123.456.789-09" in listing
+    assert "***" not in page and "***" not in listing
+    assert row[EXPORT_COLUMNS.index("cpf_shown")] == "123.456.789-09"
 
 
 # --- the affiliate page ---------------------------------------------------------------------------

@@ -98,3 +98,23 @@ def test_a_udn_b_member_cannot_reach_udn_a_imports(udn_a, outsider, client_for, 
     settings.MEDIA_ROOT = tmp_path
     shutil.copy(UGLY, tmp_path / "x.csv")
     assert client_for(udn_a, outsider).get("/imports/").status_code == 403
+
+
+def test_a_command_line_import_shows_its_file_name_not_the_server_path(
+    udn_a, marketer, analyst, client_for, tmp_path
+):
+    from crm.services.imports import import_job_create
+
+    folder = tmp_path / "pasta-interna-do-servidor"
+    folder.mkdir()
+    path = folder / "base-junho.csv"
+    shutil.copy(UGLY, path)
+    with tenant_context(udn_a):
+        job = import_job_create(path=path, created_by="terminal", source="cli")
+
+    for person in (marketer, analyst):
+        client = client_for(udn_a, person)
+        for url in ("/imports/", f"/imports/{job.pk}/"):
+            html = client.get(url).content.decode()
+            assert "base-junho.csv" in html, url
+            assert "pasta-interna-do-servidor" not in html and str(tmp_path) not in html, url

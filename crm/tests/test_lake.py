@@ -431,3 +431,22 @@ def test_analysts_see_the_page_without_the_button_and_cannot_export(udn_a, analy
     assert page.status_code == 200
     assert b'data-testid="lake-export-now"' not in page.content
     assert client.post("/lake/export/").status_code == 403
+
+
+def test_the_page_names_the_storage_but_shows_the_server_path_to_superusers_only(
+    udn_a, marketer, analyst, client_for, settings, tmp_path
+):
+    from tenants.models import User
+
+    settings.LAKE_URL = str(tmp_path / "segredo-do-servidor" / "lake")
+    admin = User.objects.create_superuser(email="root@admin.test", password="x-Senha-2026")
+
+    for person in (marketer, analyst):
+        page = client_for(udn_a, person).get("/lake/").content.decode()
+        assert "segredo-do-servidor" not in page and str(tmp_path) not in page
+        assert "uma pasta do servidor" in page
+    assert settings.LAKE_URL in client_for(udn_a, admin).get("/lake/").content.decode()
+
+    settings.LAKE_URL = "s3://chave:senha@bucket-interno/lake"
+    page = client_for(udn_a, marketer).get("/lake/").content.decode()
+    assert "bucket-interno" not in page and "armazenamento s3" in page

@@ -34,6 +34,8 @@ from crm.selectors.affiliates import (
     affiliate_sort_key,
     affiliate_tier_progress,
     affiliate_timeline,
+    cpf_for_display,
+    cpf_full_allowed,
     deposit_tier_list,
     event_kind_labels,
 )
@@ -80,7 +82,8 @@ def affiliate_list_page(request: HttpRequest) -> HttpResponse:
     """/affiliates/: search, filters, sortable columns, 50 a page. htmx requests aimed at the
     results get the results fragment only."""
     form, filters = _filters_of(request)
-    paginator = Paginator(affiliate_list(params=filters), LIST_PAGE_SIZE)
+    full_cpf = cpf_full_allowed(membership=request.membership)  # type: ignore[attr-defined]
+    paginator = Paginator(affiliate_list(params=filters, full_cpf=full_cpf), LIST_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "form": form,
@@ -145,7 +148,7 @@ def _csv_cell(column: str, value: Any, *, tz: ZoneInfo, labels: dict[str, dict[s
 
 def _export_header() -> list[str]:
     names = {
-        "cpf_masked": _("CPF"),
+        "cpf_shown": _("CPF"),
         "consent_email": _("E-mail consent"),
         "consent_whatsapp": _("WhatsApp consent"),
         "consent_sms": _("SMS consent"),
@@ -187,7 +190,14 @@ def affiliate_export(request: HttpRequest) -> StreamingHttpResponse:
     udn = request.tenant  # type: ignore[attr-defined]
     tz = ZoneInfo(udn.time_zone)
     response = StreamingHttpResponse(
-        _csv_stream(affiliate_export_rows(params=filters), tz=tz), content_type="text/csv; charset=utf-8"
+        _csv_stream(
+            affiliate_export_rows(
+                params=filters,
+                full_cpf=cpf_full_allowed(membership=request.membership),  # type: ignore[attr-defined]
+            ),
+            tz=tz,
+        ),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="affiliates-{udn.slug}-{stamp}.csv"'
@@ -256,6 +266,10 @@ def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context: dict[str, Any] = {
         "affiliate": affiliate,
+        "cpf_shown": cpf_for_display(
+            cpf=affiliate.cpf,
+            full=cpf_full_allowed(membership=request.membership),  # type: ignore[attr-defined]
+        ),
         "page": page,
         "timeline": _timeline_entries(page, custom_labels=event_kind_labels()),
     }

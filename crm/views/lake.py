@@ -17,7 +17,10 @@ from tenants.access import udn_write_required
 def lake(request: HttpRequest) -> HttpResponse:
     exports = list(lake_export_list())
     context = {
-        "destination": destination_for_display(destination=settings.LAKE_URL),
+        "destination": destination_for_display(
+            destination=settings.LAKE_URL,
+            full=request.user.is_superuser,  # type: ignore[union-attr]
+        ),
         "exports": exports,
         # While a run is in progress the table refreshes itself (htmx).
         "running": any(export.finished_at is None for export in exports),
