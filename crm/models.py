@@ -310,6 +310,8 @@ class ImportJob(models.Model):
     updated = models.PositiveIntegerField(_("updated"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    # Rows imported with a bad optional field left blank (also counted in created/updated/unchanged).
+    warned = models.PositiveIntegerField(_("imported with warnings"), default=0)
     duplicates = models.PositiveIntegerField(_("duplicates in file"), default=0)
     error = models.TextField(_("error"), blank=True)
     # Users live in the public schema; a foreign key from a UDN schema would make deleting a
@@ -339,11 +341,13 @@ class ImportJob(models.Model):
 
 
 class RejectedRow(models.Model):
-    """An import row that failed validation, kept with its number and every reason."""
+    """An import row with problems, kept with its number and every reason: rejected, or imported with
+    its bad optional fields left blank (`imported`, the reasons are then warnings)."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejected_rows")
     row_number = models.PositiveIntegerField(_("row"))
     reasons = ArrayField(models.CharField(max_length=120), verbose_name=_("reasons"))
+    imported = models.BooleanField(_("imported with warnings"), default=False)
     data = models.JSONField(_("row as read"))
 
     class Meta:

@@ -29,6 +29,11 @@ Rules worth knowing (shared by both faces):
   aaaa-mm-dd (with an optional time, as XLSX values come); not in the future, not before 1900.
 * Tags: split on ; , |, trimmed, lower-cased, cut to 40 characters, deduplicated in order.
 * Too long for its column (external_id 64, name 200, city 120, plan 80): value_too_long.
+
+What a reason costs (`REJECTING_REASONS`): the API refuses a record with any reason; an import rejects only the rows
+without a usable identity (code or valid CPF), without a name, or with a value longer than its column. A row whose
+other fields are bad (phone, e-mail, birth date, state, amount) is imported with those fields left blank and its
+reasons kept as warnings (`_rejected` false); on an update a blank never erases, so the stored value stays.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from crm.models import Origin
 
 __all__ = [
     "OUTPUT_COLUMNS",
+    "REJECTING_REASONS",
     "STANDARD_FIELDS",
     "NormalizationError",
     "NormalizedRecord",
@@ -125,6 +131,15 @@ _REASON_MSGIDS: dict[Reason, str] = {
     Reason.AMOUNT_INVALID: gettext_noop("invalid amount"),
     Reason.VALUE_TOO_LONG: gettext_noop("value too long for the field"),
 }
+
+
+# The reasons an import rejects a row for; any other reason only blanks an optional field (a warning). The CPF is
+# identity too: it is how rows without a code, the API and the next files find the affiliate, so a stored blank
+# would let the row with the right CPF become a second affiliate. A value longer than its column (no real one is)
+# means the row's columns have shifted, and then none of its values can be trusted.
+REJECTING_REASONS: frozenset[Reason] = frozenset(
+    {Reason.ID_MISSING, Reason.CPF_INVALID, Reason.NAME_MISSING, Reason.VALUE_TOO_LONG}
+)
 
 
 def reason_message(code: Reason | str) -> str:
@@ -570,6 +585,11 @@ class NormalizedRecord:
     @property
     def is_valid(self) -> bool:
         return not self.reasons
+
+    @property
+    def rejected(self) -> bool:
+        """Whether an import rejects the record; if not, its reasons are warnings (`REJECTING_REASONS`)."""
+        return not REJECTING_REASONS.isdisjoint(self.reasons)
 
 
 def affiliate_record_normalize(
@@ -1076,7 +1096,9 @@ def _reason_lists(mask: pl.Series) -> pl.Series:
     )
 
 
-OUTPUT_COLUMNS: tuple[str, ...] = ("_row", *STANDARD_FIELDS, "time_zone", "_reasons")
+OUTPUT_COLUMNS: tuple[str, ...] = ("_row", *STANDARD_FIELDS, "time_zone", "_reasons", "_rejected")
+# The bits of the reasons an import rejects a row for.
+_REJECTING_MASK = sum(_BITS[r] for r in REJECTING_REASONS)
 
 
 def frame_normalize(df: pl.DataFrame, *, today: date | None = None) -> pl.DataFrame:
@@ -1086,8 +1108,9 @@ def frame_normalize(df: pl.DataFrame, *, today: date | None = None) -> pl.DataFr
     and dates are turned into text first) and an integer "_row" column. Output (`OUTPUT_COLUMNS`), one row per
     input row in the same order: "_row", the standard fields ("" when blank or rejected; birth_date as pl.Date
     and plan_fee as an exact decimal string like "1234.56", both null when blank or rejected; tags a list),
-    "time_zone" (from the state, "" when unknown) and "_reasons" (the row's `Reason` codes, empty when it is
-    valid). A blank external_id takes the CPF.
+    "time_zone" (from the state, "" when unknown), "_reasons" (the row's `Reason` codes, empty when it is
+    valid) and "_rejected" (whether an import rejects the row; if not, its reasons are warnings: see
+    `REJECTING_REASONS`). A blank external_id takes the CPF.
     """
     today = today or _today()
     height = df.height
@@ -1149,4 +1172,7 @@ def frame_normalize(df: pl.DataFrame, *, today: date | None = None) -> pl.DataFr
         _c("time_zone"),
         mask.alias("_mask"),
     )
-    return out.with_columns(_reason_lists(out.get_column("_mask"))).drop("_mask")
+    return out.with_columns(
+        _reason_lists(out.get_column("_mask")),
+        ((_c("_mask") & _REJECTING_MASK) != 0).alias("_rejected"),
+    ).drop("_mask")

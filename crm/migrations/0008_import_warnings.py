@@ -1,4 +1,4 @@
-from django.db import migrations
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -6,4 +6,15 @@ class Migration(migrations.Migration):
         ("crm", "0007_import_job_lease"),
     ]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name="importjob",
+            name="warned",
+            field=models.PositiveIntegerField(default=0, verbose_name="imported with warnings"),
+        ),
+        migrations.AddField(
+            model_name="rejectedrow",
+            name="imported",
+            field=models.BooleanField(default=False, verbose_name="imported with warnings"),
+        ),
+    ]

@@ -1,4 +1,4 @@
-"""Reads for imports: the column-mapping suggestion, the preview, rejected rows as CSV."""
+"""Reads for imports: the column-mapping suggestion, the preview, the rows with problems as CSV."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from crm.models import ColumnMapping, ImportJob, ImportStatus
 from crm.readers import header_key, source_batches, source_open
@@ -140,6 +141,12 @@ class PreviewRow:
     row: int
     values: dict[str, str]
     reasons: list[str]
+    # False: the row is rejected; true with reasons: imported with those fields left blank (warnings).
+    imported: bool = True
+
+    @property
+    def warned(self) -> bool:
+        return self.imported and bool(self.reasons)
 
 
 @dataclass
@@ -149,6 +156,7 @@ class Preview:
     rows: list[PreviewRow] = field(default_factory=list)
     sampled: int = 0
     sampled_rejected: int = 0
+    sampled_warned: int = 0
 
 
 PREVIEW_ROWS = 20
@@ -156,7 +164,8 @@ PREVIEW_SAMPLE = 2_000
 
 
 def import_preview(*, job: ImportJob, path: Path) -> Preview:
-    """The first rows as they will be stored, with each row's reasons, and a rejection estimate."""
+    """The first rows as they will be stored, with each row's reasons (rejections or warnings), and
+    an estimate of both."""
     from crm.services.imports import frame_prepare
 
     source = source_open(path)
@@ -170,22 +179,25 @@ def import_preview(*, job: ImportJob, path: Path) -> Preview:
         return preview
     prepared = frame_prepare(batch=batch, mapping=job.mapping)
     preview.sampled = batch.height
-    preview.sampled_rejected = prepared.rejected.height
+    preview.sampled_rejected = prepared.rejected
+    preview.sampled_warned = prepared.warned
     first = batch.head(PREVIEW_ROWS).get_column("_row").to_list()
     valid = {r["_row"]: r for r in prepared.valid.filter(pl.col("_row").is_in(first)).iter_rows(named=True)}
-    rejected = {
-        r["_row"]: r for r in prepared.rejected.filter(pl.col("_row").is_in(first)).iter_rows(named=True)
+    problems = {
+        r["_row"]: r for r in prepared.problems.filter(pl.col("_row").is_in(first)).iter_rows(named=True)
     }
     for number in first:
+        reasons = problems[number]["_messages"] if number in problems else []
         if number in valid:
+            # As it will be stored: a field with a warning is blank.
             values = {f: _display(valid[number].get(f)) for f in fields}
-            preview.rows.append(PreviewRow(row=number, values=values, reasons=[]))
+            preview.rows.append(PreviewRow(row=number, values=values, reasons=reasons))
         else:
             # A rejected row is shown as it was read, with what is wrong with it.
-            raw = json.loads(rejected[number]["_raw"])
+            raw = json.loads(problems[number]["_raw"])
             by_field = {target: raw.get(header, "") for header, target in job.mapping.items() if target}
             values = {f: str(by_field.get(f, "")) for f in fields}
-            preview.rows.append(PreviewRow(row=number, values=values, reasons=rejected[number]["_messages"]))
+            preview.rows.append(PreviewRow(row=number, values=values, reasons=reasons, imported=False))
     return preview
 
 
@@ -200,8 +212,9 @@ def _display(value: object) -> str:
 
 
 def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
-    """The rejected rows as a `;` CSV: the original columns plus row number and reasons, ready to fix
-    and import again."""
+    """The rows with problems as a `;` CSV: row number, status (rejected, or imported with warnings),
+    reasons and the original columns, ready to fix and import again (the first three columns are not
+    standard fields: the mapping leaves them out)."""
     headers = list(job.headers)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")
@@ -212,12 +225,17 @@ def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
         buffer.truncate()
         return value
 
-    writer.writerow([str(_("Row")), str(_("Reasons")), *headers])
+    statuses = {
+        False: pgettext("import row status", "rejected"),
+        True: pgettext("import row status", "imported with warnings"),
+    }
+    writer.writerow([str(_("Row")), str(_("Status")), str(_("Reasons")), *headers])
     yield "\ufeff" + flush()
-    rows = job.rejected_rows.order_by("row_number").values_list("row_number", "reasons", "data")
-    for number, reasons, data in rows.iterator(chunk_size=2_000):
+    rows = job.rejected_rows.order_by("row_number").values_list("row_number", "imported", "reasons", "data")
+    for number, imported, reasons, data in rows.iterator(chunk_size=2_000):
         extra = [data[EXTRA_KEY]] if EXTRA_KEY in data else []
-        writer.writerow([number, " | ".join(reasons), *(data.get(h, "") for h in headers), *extra])
+        cells = [number, statuses[imported], " | ".join(reasons), *(data.get(h, "") for h in headers), *extra]
+        writer.writerow(cells)
         yield flush()
 
 
@@ -234,4 +252,5 @@ def import_job_live(*, job: ImportJob) -> ImportJob:
         if live is not None:
             job.total_rows = max(job.total_rows, live["total_rows"])
             job.rejected = max(job.rejected, live["rejected"])
+            job.warned = max(job.warned, live.get("warned", 0))
     return job

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -348,7 +348,7 @@ class FigureRow:
 
 @dataclass(frozen=True)
 class DropRow:
-    """A flagged drop with the words for its field (see crm.services.quality.quality_drops)."""
+    """A flagged drop with the words for its field (see quality_drops)."""
 
     group: str
     field: str
@@ -439,8 +439,6 @@ def quality_dashboard(*, snapshots: int = TREND_SNAPSHOTS) -> QualityDashboard:
     computed, the snapshots and their chart, what fell since the newest snapshot of an earlier
     day, and whether a computation is under way. One query (the snapshots) and one cache read:
     the figures themselves are computed by a worker (crm.services.quality), never here."""
-    from crm.services.quality import quality_drops  # the services module imports this one
-
     stored = quality_snapshot_list(limit=snapshots)
     latest = stored[-1] if stored else None
     figures = latest.figures if latest is not None else None
@@ -521,3 +519,47 @@ def quality_overview_rows(*, user: User) -> list[QualityOverviewRow]:
             )
         )
     return rows
+
+
+#: A percentage that falls by at least this many points between snapshots is flagged.
+DROP_THRESHOLD_POINTS = 5.0
+
+
+class QualityDrop(NamedTuple):
+    """A percentage that fell: `group` is "score", "completeness" or "consent"; `field` the
+    standard field or channel ("score" for the score)."""
+
+    group: str
+    field: str
+    before: float
+    after: float
+
+    @property
+    def points(self) -> float:
+        return round(self.before - self.after, 1)
+
+
+def _percentages(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
+    values: dict[tuple[str, str], float | None] = {("score", "score"): figures.get("score")}
+    completeness = figures.get("completeness") or {}
+    values.update({("completeness", name): completeness.get(name) for name in QUALITY_FIELDS})
+    consent = figures.get("consent") or {}
+    values.update({("consent", ch): consent.get(ch) for ch in CONSENT_CHANNELS})
+    return values
+
+
+def quality_drops(
+    *, today: dict[str, Any], previous: dict[str, Any], threshold_points: float = DROP_THRESHOLD_POINTS
+) -> list[QualityDrop]:
+    """The score, completeness and consent percentages that fell by `threshold_points` or
+    more from `previous` to `today` (two figures dicts). Missing values (an empty base)
+    are never flagged. Score first, then completeness, then consent, in field order."""
+    before, after = _percentages(previous), _percentages(today)
+    drops = []
+    for key, old in before.items():
+        new = after.get(key)
+        if old is None or new is None:
+            continue
+        if round(old - new, 1) >= threshold_points:
+            drops.append(QualityDrop(group=key[0], field=key[1], before=old, after=new))
+    return drops

@@ -1,8 +1,10 @@
 """Importing affiliates from CSV/XLSX: the UI, the Celery task and `import_affiliates` share this.
 
 The run, per batch of the file: map the columns, normalise them vectorised (crm.normalize),
-COPY the valid rows into a temporary staging table and the rejected ones, with their row
-number and reasons, into RejectedRow. Then, in one transaction: resolve keys (external id,
+COPY the rows to import into a temporary staging table and the rows with problems, with their
+row number and reasons, into RejectedRow: the rejected ones (no usable code or CPF, no name) and
+those imported with a bad optional field left blank (warnings; see crm.normalize.REJECTING_REASONS).
+Then, in one transaction: resolve keys (external id,
 falling back to the CPF), merge rows repeated in the file (newest non-blank value per
 field), record what changes, and upsert everything with one INSERT ... ON CONFLICT.
 
@@ -14,18 +16,20 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar
 
 import polars as pl
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, Error, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -147,11 +151,22 @@ def import_queue(*, job: ImportJob) -> ImportJob:
 
 @dataclass(frozen=True)
 class PreparedBatch:
-    """A batch split in two: `valid` (standard fields, `attributes` JSON text, `key`) and
-    `rejected` (`_row`, `_reasons` codes, `_messages` for people, `_raw` the row as read, JSON)."""
+    """A batch split in two: `valid`, the rows to import (standard fields, `attributes` JSON text,
+    `key`), and `problems`, the rows with reasons (`_row`, `_reasons` codes, `_messages` for people,
+    `_raw` the row as read, JSON, `_imported`: true when the row is imported all the same, its bad
+    optional fields left blank, false when it is rejected)."""
 
     valid: pl.DataFrame
-    rejected: pl.DataFrame
+    problems: pl.DataFrame
+
+    @property
+    def warned(self) -> int:
+        """Rows imported with warnings."""
+        return int(self.problems.get_column("_imported").sum())
+
+    @property
+    def rejected(self) -> int:
+        return self.problems.height - self.warned
 
 
 def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBatch:
@@ -203,12 +218,16 @@ def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBa
         .otherwise(pl.col("external_id"))
         .alias("key")
     )
-    is_valid = (pl.col("_reasons").list.len() == 0) & (pl.col("_extra") == "") & (pl.col("_problem") == "")
-    valid = combined.filter(is_valid)
-    # The rare rejected rows get the costly parts: messages and the row as read.
-    rejected_mask = combined.select(~is_valid).to_series()
-    rejected = combined.filter(rejected_mask).select("_row", "_reasons", "_extra", "_problem")
-    raw = batch.filter(rejected_mask).select(pl.struct([pl.col(h) for h in headers]).alias("_raw_struct"))
+    # Imported: a usable identity and a name (bad optional fields are blank already, see frame_normalize).
+    is_valid = ~pl.col("_rejected") & (pl.col("_extra") == "") & (pl.col("_problem") == "")
+    flags = combined.select(is_valid.alias("valid"), (pl.col("_reasons").list.len() > 0).alias("reasons"))
+    valid = combined.filter(flags.get_column("valid"))
+    # The rarer rows with problems get the costly parts: messages and the row as read.
+    problem_mask = flags.select(~pl.col("valid") | pl.col("reasons")).to_series()
+    rejected = combined.filter(problem_mask).select(
+        "_row", "_reasons", "_extra", "_problem", is_valid.alias("_imported")
+    )
+    raw = batch.filter(problem_mask).select(pl.struct([pl.col(h) for h in headers]).alias("_raw_struct"))
     rejected = pl.concat([rejected, raw], how="horizontal")
     too_many = (
         pl.when(pl.col("_extra") != "")
@@ -233,7 +252,9 @@ def frame_prepare(*, batch: pl.DataFrame, mapping: dict[str, str]) -> PreparedBa
         .otherwise(pl.col("_raw_struct").struct.json_encode())
         .alias("_raw"),
     ).drop("_raw_struct", "_extra", "_problem")
-    return PreparedBatch(valid=valid.drop("_reasons", "_extra", "_blank_code", "_problem"), rejected=rejected)
+    return PreparedBatch(
+        valid=valid.drop("_reasons", "_rejected", "_extra", "_blank_code", "_problem"), problems=rejected
+    )
 
 
 def _all_codes(frame: pl.DataFrame) -> list[str]:
@@ -281,25 +302,34 @@ def _staging_copy(valid: pl.DataFrame) -> CopyData:
     return _csv_copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)", staged)
 
 
-def _rejected_copy(job_id: str, rejected: pl.DataFrame) -> CopyData:
-    rows = rejected.select(
+PROBLEMS_COPY_SQL = (
+    "COPY crm_rejectedrow (job_id, row_number, reasons, data, imported) FROM STDIN (FORMAT csv)"
+)
+
+
+def _problems_copy(job_id: str, problems: pl.DataFrame) -> CopyData:
+    rows = problems.select(
         pl.lit(job_id).alias("job_id"),
         pl.col("_row").alias("row_number"),
         _pg_array("_messages"),
         "_raw",
+        "_imported",
     )
-    return _csv_copy("COPY crm_rejectedrow (job_id, row_number, reasons, data) FROM STDIN (FORMAT csv)", rows)
+    return _csv_copy(PROBLEMS_COPY_SQL, rows)
+
+
+Encoded = TypeVar("Encoded")
 
 
 def _prepared_batches(
-    *, source: SourceFile, mapping: dict[str, str], encode: Callable[[PreparedBatch], list[CopyData]]
-) -> Iterator[tuple[int, PreparedBatch, list[CopyData]]]:
+    *, source: SourceFile, mapping: dict[str, str], encode: Callable[[PreparedBatch], Encoded]
+) -> Iterator[tuple[int, PreparedBatch, Encoded]]:
     """Read, prepare and encode the next batch in a thread while the caller COPYs this one: polars
     releases the GIL, so normalising and writing CSV overlap PostgreSQL's work."""
     batches = source_batches(source)
     language = translation.get_language()
 
-    def prepare_next() -> tuple[int, PreparedBatch, list[CopyData]] | None:
+    def prepare_next() -> tuple[int, PreparedBatch, Encoded] | None:
         batch = next(batches, None)
         if batch is None:
             return None
@@ -326,32 +356,43 @@ def _read(
     on_progress: Progress | None,
     copy_valid: Callable[[pl.DataFrame], CopyData],
     keep_valid: bool = False,
+    keep_problems: Callable[[bytes], object] | None = None,
 ) -> list[pl.DataFrame]:
-    """Read the whole file: COPY each batch's valid rows as `copy_valid` says and its rejected rows,
-    with their reasons, into RejectedRow; the job's counters follow. Returns every batch's valid
-    rows when asked to keep them (memory then grows with the file)."""
+    """Read the whole file: COPY each batch's valid rows as `copy_valid` says and its rows with
+    problems, with their reasons, into RejectedRow (or hand their COPY rows to `keep_problems`, to be
+    written later); the job's counters follow. Returns every batch's valid rows when asked to keep
+    them (memory then grows with the file)."""
     job_id = str(job.pk)
 
-    def encode(prepared: PreparedBatch) -> list[CopyData]:
-        copies = [copy_valid(prepared.valid)] if prepared.valid.height else []
-        return copies + ([_rejected_copy(job_id, prepared.rejected)] if prepared.rejected.height else [])
+    def encode(prepared: PreparedBatch) -> tuple[CopyData | None, CopyData | None]:
+        valid = copy_valid(prepared.valid) if prepared.valid.height else None
+        return valid, _problems_copy(job_id, prepared.problems) if prepared.problems.height else None
 
     kept: list[pl.DataFrame] = []
-    total = rejected = 0
+    total = rejected = warned = 0
     progress_key = import_progress_key(job=job)
-    for rows, prepared, copies in _prepared_batches(source=source, mapping=job.mapping, encode=encode):
+    for rows, prepared, (valid, problems) in _prepared_batches(
+        source=source, mapping=job.mapping, encode=encode
+    ):
         started = time.perf_counter()
-        for data in copies:
-            _copy(cursor, data)
+        if valid is not None:
+            _copy(cursor, valid)
+        if problems is not None:
+            if keep_problems is None:
+                _copy(cursor, problems)
+            else:
+                keep_problems(problems[1])
         logger.info("import batch of %s staged in %.2fs", rows, time.perf_counter() - started)
         if keep_valid:
             kept.append(prepared.valid)
         total += rows
-        rejected += prepared.rejected.height
-        ImportJob.objects.filter(pk=job.pk).update(total_rows=total, rejected=rejected)
-        job.total_rows, job.rejected = total, rejected
+        rejected += prepared.rejected
+        warned += prepared.warned
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=total, rejected=rejected, warned=warned)
+        job.total_rows, job.rejected, job.warned = total, rejected, warned
         # Seen at once by the progress page, even inside a transaction (see import_job_live).
-        cache.set(progress_key, {"total_rows": total, "rejected": rejected}, PROGRESS_TTL_SECONDS)
+        live = {"total_rows": total, "rejected": rejected, "warned": warned}
+        cache.set(progress_key, live, PROGRESS_TTL_SECONDS)
         if on_progress is not None:
             on_progress(job)
     return kept
@@ -646,7 +687,52 @@ def _initial_load(cursor, job: ImportJob, source: SourceFile, on_progress: Progr
     """COPY the rows straight into the empty table as they are read (the next batch is prepared
     meanwhile), in one transaction: all or nothing, so the job's counters, updated in it, only show
     at the end. The rows a COPY cannot take as they are (see `_merge_repeated`) are merged last.
-    None when the table was no longer empty: the caller then takes the general way."""
+    None when the table was no longer empty: the caller then takes the general way.
+
+    The rows with problems are set aside meanwhile and written after the transaction, whatever its
+    outcome: a load that fails still keeps its rejected rows, their reasons and its counters."""
+    with tempfile.SpooledTemporaryFile(max_size=PROBLEMS_SPOOL_BYTES) as problems:
+        try:
+            counts = _initial_load_transaction(cursor, job, source, on_progress, problems)
+        except Exception:
+            _problems_keep_after_failure(cursor, job, problems)
+            raise
+        _problems_write(cursor, problems)
+    return counts
+
+
+# The initial load's rows with problems wait in memory up to this size, then in a temporary file.
+PROBLEMS_SPOOL_BYTES = 32 * 1024 * 1024
+# What a COPY is fed at a time from that file.
+PROBLEMS_CHUNK_BYTES = 1024 * 1024
+
+
+def _problems_write(cursor, problems: IO[bytes]) -> None:
+    """COPY the rows with problems set aside (RejectedRow CSV rows) into RejectedRow."""
+    if not problems.tell():
+        return
+    problems.seek(0)
+    with cursor.copy(PROBLEMS_COPY_SQL) as copy:
+        while chunk := problems.read(PROBLEMS_CHUNK_BYTES):
+            copy.write(chunk)
+
+
+def _problems_keep_after_failure(cursor, job: ImportJob, problems: IO[bytes]) -> None:
+    """The load's transaction took the counters it wrote with it: write them, and the rows with problems,
+    now. Best effort: the error that stopped the load is the one to report."""
+    try:
+        with transaction.atomic():
+            _problems_write(cursor, problems)
+            ImportJob.objects.filter(pk=job.pk).update(
+                total_rows=job.total_rows, rejected=job.rejected, warned=job.warned
+            )
+    except Error:
+        logger.exception("import %s: its rows with problems could not be kept", job.pk)
+
+
+def _initial_load_transaction(
+    cursor, job: ImportJob, source: SourceFile, on_progress: Progress | None, problems: IO[bytes]
+) -> Counts | None:
     with transaction.atomic():
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         # Nobody may add affiliates meanwhile: the rows go in without the unique key's check.
@@ -662,6 +748,7 @@ def _initial_load(cursor, job: ImportJob, source: SourceFile, on_progress: Progr
                 on_progress=on_progress,
                 copy_valid=_affiliates_copy,
                 keep_valid=True,
+                keep_problems=problems.write,
             )
         created = _merge_repeated(cursor, pl.concat(read)) if read else 0
         cursor.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")

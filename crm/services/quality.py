@@ -1,10 +1,9 @@
-"""Data-quality snapshots (one a day per UDN) and the drops worth a warning."""
+"""Data-quality snapshots (one a day per UDN), computed by workers only."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import Any, NamedTuple
 
 from django.core.cache import cache
 from django.db import transaction
@@ -14,17 +13,12 @@ from crm.models import QualitySnapshot
 from crm.selectors.quality import (
     COMPUTING_CACHE_KEY,
     COMPUTING_LEASE_SECONDS,
-    CONSENT_CHANNELS,
-    QUALITY_FIELDS,
     QualityDashboard,
     quality_computing,
     quality_dashboard,
     quality_figures,
     udn_today,
 )
-
-#: A percentage that falls by at least this many points between snapshots is flagged.
-DROP_THRESHOLD_POINTS = 5.0
 
 
 @transaction.atomic
@@ -79,43 +73,3 @@ def quality_dashboard_open() -> QualityDashboard:
         quality_recompute_request()
         dashboard = replace(dashboard, computing=quality_computing())
     return dashboard
-
-
-class QualityDrop(NamedTuple):
-    """A percentage that fell: `group` is "score", "completeness" or "consent"; `field` the
-    standard field or channel ("score" for the score)."""
-
-    group: str
-    field: str
-    before: float
-    after: float
-
-    @property
-    def points(self) -> float:
-        return round(self.before - self.after, 1)
-
-
-def _percentages(figures: dict[str, Any]) -> dict[tuple[str, str], float | None]:
-    values: dict[tuple[str, str], float | None] = {("score", "score"): figures.get("score")}
-    completeness = figures.get("completeness") or {}
-    values.update({("completeness", name): completeness.get(name) for name in QUALITY_FIELDS})
-    consent = figures.get("consent") or {}
-    values.update({("consent", ch): consent.get(ch) for ch in CONSENT_CHANNELS})
-    return values
-
-
-def quality_drops(
-    *, today: dict[str, Any], previous: dict[str, Any], threshold_points: float = DROP_THRESHOLD_POINTS
-) -> list[QualityDrop]:
-    """The score, completeness and consent percentages that fell by `threshold_points` or
-    more from `previous` to `today` (two figures dicts). Missing values (an empty base)
-    are never flagged. Score first, then completeness, then consent, in field order."""
-    before, after = _percentages(previous), _percentages(today)
-    drops = []
-    for key, old in before.items():
-        new = after.get(key)
-        if old is None or new is None:
-            continue
-        if round(old - new, 1) >= threshold_points:
-            drops.append(QualityDrop(group=key[0], field=key[1], before=old, after=new))
-    return drops

@@ -17,9 +17,8 @@ from django_tenants.utils import tenant_context
 from crm.api.selectors import api_key_for_token
 from crm.api.services import ApiKeyError, api_key_create, api_key_revoke
 from crm.models import Affiliate, ApiKey, Event, Stage
+from crm.tests.helpers import Api, error_of, make_key
 from tenants.models import UDN
-
-ALL_SCOPES = ["affiliates:read", "events:write"]
 
 ENDPOINTS = [
     ("get", "/api/v1/affiliates/", None),
@@ -27,38 +26,6 @@ ENDPOINTS = [
     ("post", "/api/v1/events/", {}),
     ("post", "/api/v1/events/batch/", []),
 ]
-
-
-def make_key(udn: UDN, scopes: list[str] | None = None, name: str = "App backend") -> str:
-    with tenant_context(udn):
-        return api_key_create(name=name, scopes=scopes or ALL_SCOPES, created_by="admin@alpha.test")[1]
-
-
-class Api:
-    """A client on a UDN's host that speaks JSON with a key."""
-
-    def __init__(self, udn: UDN, key: str | None, language: str = "en") -> None:
-        self.client = Client(HTTP_HOST=udn.get_primary_domain().domain)  # type: ignore[union-attr]
-        self.headers = {"HTTP_ACCEPT_LANGUAGE": language}
-        if key is not None:
-            self.headers["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-
-    def get(self, path: str, params: dict | None = None, **extra):
-        return self.client.get(path, params or {}, **self.headers, **extra)
-
-    def post(self, path: str, body, *, raw: bool = False, **extra):
-        data = body if raw else json.dumps(body)
-        return self.client.post(path, data, content_type="application/json", **self.headers, **extra)
-
-    def call(self, method: str, path: str, body):
-        return self.get(path) if method == "get" else self.post(path, body)
-
-
-def error_of(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "field", "details"}
-    return body["error"]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from crm.models import Affiliate, AffiliateChange, ConsentChange, Event, Stage
 from crm.selectors.funnel import funnel_figures
 from crm.services.affiliates import affiliates_upsert
-from crm.tests.test_api import Api, error_of, make_key
+from crm.tests.helpers import Api, error_of, make_key
 
 WRITE_SCOPES = ["affiliates:read", "affiliates:write", "events:write"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, AffiliateChange, ColumnMapping, ImportJob, ImportStatus
@@ -39,7 +40,10 @@ def run_command(path: Path, *extra: str) -> str:
 def test_an_ugly_windows_1252_semicolon_file_keeps_valid_rows_and_every_rejected_reason(udn_a, ugly_file):
     output = run_command(ugly_file)
 
-    assert "created 4, updated 0, unchanged 0, rejected 7 (rows repeated in the file: 1)" in output
+    assert (
+        "created 7, updated 0, unchanged 0, rejected 4, imported with warnings 3 (rows repeated in the file: 1)"
+        in output
+    )
     with tenant_context(udn_a):
         maria = Affiliate.objects.get(external_id="A001")
         assert maria.name == "Maria da Silva"
@@ -55,17 +59,23 @@ def test_an_ugly_windows_1252_semicolon_file_keeps_valid_rows_and_every_rejected
         beatriz = Affiliate.objects.get(external_id="A007")
         assert beatriz.name == "Beatriz; Costa" and beatriz.state == "SP" and beatriz.origin == "whatsapp"
         assert beatriz.birth_date == dt.date(2000, 1, 1) and beatriz.plan_fee == Decimal("99.00")
+        # Bad optional fields only (phone without DDD, landline, impossible birth date): imported, blank there.
+        assert Affiliate.objects.get(external_id="A004").phone == ""
+        assert Affiliate.objects.get(external_id="A008").phone == ""
+        fernanda = Affiliate.objects.get(external_id="A009")
+        assert fernanda.birth_date is None and fernanda.phone == "+5511987654321"
         job = ImportJob.objects.get()
-        assert job.status == ImportStatus.DONE
+        assert job.status == ImportStatus.DONE and (job.rejected, job.warned) == (4, 3)
         rejected = {row.row_number: row for row in job.rejected_rows.all()}
     assert sorted(rejected) == [4, 5, 8, 9, 11, 12, 13]
+    assert [n for n, row in sorted(rejected.items()) if row.imported] == [5, 12, 13]
     assert len(rejected[4].reasons) == 3  # CPF, e-mail and birth date, all at once
     assert rejected[4].data["Nome completo"] == "Ana Paula Ribeiro"  # the row as read, accents intact
     assert rejected[9].data["+"]  # the value beyond the header is kept too
-    report = ugly_file.with_name("base_udn.csv.rejected.csv")
+    report = ugly_file.with_name("base_udn.csv.problems.csv")
     assert report.exists()
     lines = list(csv.reader(report.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
-    assert lines[0][2:] == [h for h in UGLY.read_bytes().decode("cp1252").splitlines()[0].split(";")]
+    assert lines[0][3:] == [h for h in UGLY.read_bytes().decode("cp1252").splitlines()[0].split(";")]
     assert [line[0] for line in lines[1:]] == ["4", "5", "8", "9", "11", "12", "13"]
 
 
@@ -73,9 +83,9 @@ def test_importing_the_same_file_again_changes_nothing(udn_a, ugly_file):
     run_command(ugly_file)
     output = run_command(ugly_file)
 
-    assert "created 0, updated 0, unchanged 4, rejected 7" in output
+    assert "created 0, updated 0, unchanged 7, rejected 4, imported with warnings 3" in output
     with tenant_context(udn_a):
-        assert Affiliate.objects.count() == 4
+        assert Affiliate.objects.count() == 7
 
 
 def test_what_an_import_changes_is_recorded_and_blanks_never_erase(udn_a, tmp_path):
@@ -243,7 +253,7 @@ def test_rejected_rows_download_keeps_the_original_columns(udn_a, ugly_file):
     rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
     assert len(rows) == 1 + 7
     by_row = {r[0]: r for r in rows[1:]}
-    assert by_row["11"][3] == "Sem Código"
+    assert by_row["11"][4] == "Sem Código"
 
 
 def test_an_unreadable_upload_never_creates_a_job(udn_a, tmp_path):
@@ -286,7 +296,7 @@ AFFILIATE_FIELDS = [
     "origin", "stage", "tier", "total_cash_in", "time_zone", "tags", "attributes",
     "consent_email", "consent_whatsapp", "consent_sms", "consent_push",
 ]  # fmt: skip
-JOB_COUNTERS = ["status", "total_rows", "created", "updated", "unchanged", "rejected", "duplicates"]
+JOB_COUNTERS = ["status", "total_rows", "created", "updated", "unchanged", "rejected", "warned", "duplicates"]
 
 
 def import_into(udn, path: Path, monkeypatch, *, initial_load_min_rows: int) -> tuple[dict, list[dict]]:
@@ -357,6 +367,7 @@ def test_an_initial_load_merges_repeated_rows_and_rows_without_a_code_as_the_gen
         "updated": 0,
         "unchanged": 0,
         "rejected": 1,
+        "warned": 0,
         "duplicates": 4,
     }
     by_key = {affiliate["external_id"]: affiliate for affiliate in initial}
@@ -589,3 +600,135 @@ def test_a_file_wider_than_the_column_limit_is_refused_saying_so(udn_a, tmp_path
 
     with tenant_context(udn_a), pytest.raises(ImportFileError, match=f"10.000 .*{MAX_COLUMNS}"):
         import_job_create(path=path)
+
+
+# --- bad optional fields: the row is imported with a warning, never lost -----------------------------
+
+
+def import_as_marketer(udn, path: Path, mapping: dict[str, str], **settings) -> ImportJob:
+    """Import `path` as the UI does, in Portuguese (the reasons are stored in the starter's language)."""
+    import crm.services.imports
+
+    with tenant_context(udn), translation.override("pt-br"), pytest.MonkeyPatch.context() as patch:
+        for name, value in settings.items():
+            patch.setattr(crm.services.imports, name, value)
+        job = import_job_create(path=path)
+        import_mapping_save(job=job, mapping=mapping)
+        return affiliates_import(job=job)
+
+
+PHONES = (
+    "codigo;nome;celular;email;nascimento\n"
+    "T1;Ana;98765-4321;ana@ex.com;\n"  # no DDD
+    "T2;Bruno;(11) 3456-7890;;\n"  # a landline
+    "T3;Carla;(11) 98765-4321;carla@;31/02/1990\n"  # bad e-mail and birth date
+    "T4;Dora;(11) 98765-0000;dora@ex.com;\n"
+    ";Eva;(11) 98765-1111;;\n"  # no code nor CPF: rejected
+)
+PHONES_MAPPING = {
+    "codigo": "external_id",
+    "nome": "name",
+    "celular": "phone",
+    "email": "email",
+    "nascimento": "birth_date",
+}
+
+
+@pytest.mark.parametrize("initial_load_min_rows", [1, 1_000_000], ids=["initial load", "general way"])
+def test_row_with_bad_phone_is_imported_with_a_warning(udn_a, tmp_path, initial_load_min_rows):
+    path = tmp_path / "telefones.csv"
+    path.write_text(PHONES)
+
+    job = import_as_marketer(udn_a, path, PHONES_MAPPING, INITIAL_LOAD_MIN_ROWS=initial_load_min_rows)
+
+    assert job.status == ImportStatus.DONE, job.error
+    assert (job.total_rows, job.created, job.rejected, job.warned) == (5, 4, 1, 3)
+    with tenant_context(udn_a):
+        affiliates = {a.external_id: a for a in Affiliate.objects.all()}
+        problems = {row.row_number: (row.imported, row.reasons) for row in job.rejected_rows.all()}
+    assert sorted(affiliates) == ["T1", "T2", "T3", "T4"]
+    ana = affiliates["T1"]
+    assert (ana.name, ana.phone, ana.email) == ("Ana", "", "ana@ex.com")
+    assert affiliates["T2"].phone == ""
+    carla = affiliates["T3"]
+    assert (carla.phone, carla.email, carla.birth_date) == ("+5511987654321", "", None)
+    assert problems == {
+        2: (True, ["telefone sem DDD"]),
+        3: (True, ["telefone fixo (não é celular)"]),
+        4: (True, ["e-mail inválido", "data de nascimento inválida"]),
+        6: (False, ["sem código nem CPF"]),
+    }
+
+
+@pytest.mark.parametrize("initial_load_min_rows", [1, 1_000_000], ids=["initial load", "general way"])
+def test_update_keeps_stored_phone_when_file_phone_is_invalid(udn_a, tmp_path, initial_load_min_rows):
+    first = tmp_path / "v1.csv"
+    first.write_text("codigo;nome;celular;email;nascimento\nX1;Rosa;11 98888-1234;rosa@ex.com;05/03/1985\n")
+    second = tmp_path / "v2.csv"
+    second.write_text("codigo;nome;celular;email;nascimento\nX1;Rosa Lima;3456-7890;rosa@;31/02/1985\n")
+    import_as_marketer(udn_a, first, PHONES_MAPPING)
+
+    # A base that is no longer empty never takes the initial load: the update goes the general way.
+    job = import_as_marketer(udn_a, second, PHONES_MAPPING, INITIAL_LOAD_MIN_ROWS=initial_load_min_rows)
+
+    assert (job.updated, job.rejected, job.warned) == (1, 0, 1)
+    with tenant_context(udn_a):
+        rosa = Affiliate.objects.get(external_id="X1")
+        change = AffiliateChange.objects.get(affiliate=rosa, import_job=job)
+    assert rosa.name == "Rosa Lima"
+    assert (rosa.phone, rosa.email, rosa.birth_date) == ("+5511988881234", "rosa@ex.com", dt.date(1985, 3, 5))
+    assert change.changes == {"name": ["Rosa", "Rosa Lima"]}  # the invalid values changed nothing
+
+
+def test_problems_file_lists_rejected_and_warned_rows_with_status(udn_a, tmp_path):
+    path = tmp_path / "telefones.csv"
+    path.write_text(PHONES)
+    job = import_as_marketer(udn_a, path, PHONES_MAPPING)
+
+    with tenant_context(udn_a), translation.override("pt-br"):
+        content = "".join(rejected_rows_csv(job=job))
+
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0] == ["Linha", "Status", "Motivos", "codigo", "nome", "celular", "email", "nascimento"]
+    assert rows[1:] == [
+        ["2", "importada com avisos", "telefone sem DDD", "T1", "Ana", "98765-4321", "ana@ex.com", ""],
+        ["3", "importada com avisos", "telefone fixo (não é celular)", "T2", "Bruno", "(11) 3456-7890", "", ""],
+        [
+            "4", "importada com avisos", "e-mail inválido | data de nascimento inválida",
+            "T3", "Carla", "(11) 98765-4321", "carla@", "31/02/1990",
+        ],
+        ["6", "rejeitada", "sem código nem CPF", "", "Eva", "(11) 98765-1111", "", ""],
+    ]  # fmt: skip
+
+
+def test_the_command_summary_counts_rejected_and_warned_rows(udn_a, tmp_path):
+    path = tmp_path / "telefones.csv"
+    path.write_text(PHONES)
+
+    output = run_command(path)
+
+    assert "created 4, updated 0, unchanged 0, rejected 1, imported with warnings 3" in output
+    assert (tmp_path / "telefones.csv.problems.csv").read_text(encoding="utf-8-sig").count("\n") == 5
+
+
+def test_failed_first_import_keeps_its_rejected_rows(udn_a, tmp_path, monkeypatch):
+    import crm.services.imports
+
+    path = tmp_path / "telefones.csv"
+    path.write_text(PHONES)
+
+    def broken(*_args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(crm.services.imports, "_merge_repeated", broken)
+    with pytest.raises(RuntimeError):
+        import_as_marketer(udn_a, path, PHONES_MAPPING, INITIAL_LOAD_MIN_ROWS=1)
+
+    with tenant_context(udn_a):
+        assert not Affiliate.objects.exists()  # the load is all or nothing...
+        job = ImportJob.objects.get()
+        problems = {row.row_number: row.imported for row in job.rejected_rows.all()}
+    # ...but what it found wrong with the file is kept, with the counters, and the job says why it failed.
+    assert job.status == ImportStatus.FAILED and "disk full" in job.error
+    assert (job.total_rows, job.rejected, job.warned) == (5, 1, 3)
+    assert problems == {2: True, 3: True, 4: True, 6: False}

@@ -44,12 +44,23 @@ def test_map_preview_import_and_download_the_rejected_rows(
     page.click("form.card button[type=submit]")
 
     page.wait_for_url("**/preview/")
-    assert page.locator("tr.is-rejected").count() == 7
+    assert page.locator("tr.is-rejected").count() == 4
+    assert page.locator("tr.is-warned").count() == 3  # imported, the bad phone or birth date left blank
+    assert page.locator("tr.is-warned .badge.warn").first.inner_text() == "telefone sem DDD"
+    # The reasons wrap: the table fits its card and the page, nothing to scroll sideways.
+    assert page.evaluate(
+        """() => {
+            const table = document.querySelector("table.preview");
+            const root = document.documentElement;
+            return table.scrollWidth <= table.parentElement.clientWidth && root.scrollWidth <= root.clientWidth;
+        }"""
+    )
     page.click("[data-testid=run-import]")
 
     page.locator("[data-testid=import-progress][data-status=done]").wait_for(timeout=30_000)
-    assert page.locator("[data-testid=stat-created]").inner_text() == "4"
-    assert page.locator("[data-testid=stat-rejected]").inner_text() == "7"
+    assert page.locator("[data-testid=stat-created]").inner_text() == "7"
+    assert page.locator("[data-testid=stat-rejected]").inner_text() == "4"
+    assert page.locator("[data-testid=stat-warned]").inner_text() == "3"
     with page.expect_download() as download_info:
         page.click("[data-testid=download-rejected]")
     content = download_info.value.path().read_text(encoding="utf-8-sig")

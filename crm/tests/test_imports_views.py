@@ -57,7 +57,11 @@ def test_upload_map_preview_run_and_download_the_rejected_rows(
 
     preview = client.get(f"/imports/{job.pk}/preview/")
     assert preview.status_code == 200
-    assert preview.content.decode().count('class="is-rejected"') == 7
+    preview_html = preview.content.decode()
+    assert preview_html.count('class="is-rejected"') == 4
+    assert preview_html.count('class="is-warned"') == 3  # a bad phone or birth date: imported, with a warning
+    assert "seriam rejeitadas e 3 importadas com avisos" in preview_html
+    assert 'class="scroll-x"' not in preview_html
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         started = client.post(f"/imports/{job.pk}/preview/")
@@ -66,13 +70,19 @@ def test_upload_map_preview_run_and_download_the_rejected_rows(
 
     with tenant_context(udn_a):
         job.refresh_from_db()
-        assert job.status == ImportStatus.DONE and (job.created, job.rejected) == (4, 7)
+        assert job.status == ImportStatus.DONE and (job.created, job.rejected, job.warned) == (7, 4, 3)
         assert Affiliate.objects.get(external_id="A001").attributes == {"observacao": "cliente antiga"}
     detail = client.get(f"/imports/{job.pk}/", HTTP_HX_REQUEST="true")
-    assert 'data-status="done"' in detail.content.decode()
+    detail_html = detail.content.decode()
+    assert 'data-status="done"' in detail_html
+    assert '<span class="stat-value" data-testid="stat-warned">3</span>' in detail_html
+    assert detail_html.count('class="is-warned"') == 3 and detail_html.count('class="is-rejected"') == 4
     download = client.get(f"/imports/{job.pk}/rejected.csv")
     assert download["Content-Type"].startswith("text/csv")
-    assert b"".join(download.streaming_content).decode().count("\n") == 8
+    assert download["Content-Disposition"] == 'attachment; filename="base-problemas.csv"'
+    content = b"".join(download.streaming_content).decode()
+    assert content.count("\n") == 8
+    assert content.count(";importada com avisos;") == 3 and content.count(";rejeitada;") == 4
 
 
 def test_an_unreadable_upload_says_why_and_stores_nothing(udn_a, marketer, client_for, settings, tmp_path):

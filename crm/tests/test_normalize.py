@@ -13,6 +13,7 @@ from faker import Faker
 from crm.models import Origin
 from crm.normalize import (
     OUTPUT_COLUMNS,
+    REJECTING_REASONS,
     STANDARD_FIELDS,
     NormalizationError,
     Reason,
@@ -423,6 +424,42 @@ def test_frame_rejects_rows_with_every_reason_that_applies():
     # A blank external id takes the CPF.
     assert out["external_id"].to_list()[1] == "12345678909"
     assert out["plan_fee"].to_list() == [None, None, "10.00"]
+    # No identity or name, or a value too long for its column: rejected. The second row only has bad
+    # optional fields: an import keeps it, with those fields blank, and its reasons are warnings.
+    assert out["_rejected"].to_list() == [True, False, True]
+    assert out.row(1, named=True)["phone"] == "" and out.row(1, named=True)["birth_date"] is None
+
+
+def test_a_row_with_only_bad_optional_fields_is_not_rejected_but_keeps_its_reasons_as_warnings():
+    df = pl.DataFrame(
+        {
+            "_row": [1, 2, 3, 4],
+            "external_id": ["A1", "", "A3", "A4"],
+            "cpf": ["", "123.456.789-09", "", "123.456.789-00"],
+            "name": ["Ana", "Bia", "Caio", "Dora"],
+            "phone": ["98765-4321", "(11) 3456-7890", "(11) 98765-4321", ""],
+            "email": ["ana@", "", "", ""],
+            "birth_date": ["", "31/02/1990", "", ""],
+            "state": ["", "", "XX", ""],
+            "plan_fee": ["", "", "abc", ""],
+        }
+    )
+    out = frame_normalize(df, today=TODAY)
+
+    assert out["_reasons"].to_list() == [
+        ["email_invalid", "phone_no_ddd"],
+        ["phone_landline", "birth_date_invalid"],
+        ["state_invalid", "amount_invalid"],
+        ["cpf_invalid"],  # a code, but a bad CPF: the CPF is identity too
+    ]
+    assert out["_rejected"].to_list() == [False, False, False, True]
+    assert out["phone"].to_list() == ["", "", "+5511987654321", ""]
+    assert out["email"].to_list()[0] == "" and out["birth_date"].to_list()[1] is None
+    assert out["state"].to_list()[2] == "" and out["plan_fee"].to_list()[2] is None
+    rejecting = {"id_missing", "cpf_invalid", "name_missing", "value_too_long"}
+    assert {str(r) for r in REJECTING_REASONS} == rejecting
+    record = affiliate_record_normalize(record={"external_id": "A1", "name": "Ana", "phone": "98765-4321"})
+    assert record.reasons == [Reason.PHONE_NO_DDD] and not record.rejected and not record.is_valid
 
 
 def test_frame_accepts_numbers_and_dates_as_spreadsheets_give_them():
@@ -599,6 +636,7 @@ def test_frame_and_scalar_rules_agree_on_a_varied_corpus():
             **scalar.values,
             "plan_fee": None if scalar.values["plan_fee"] is None else str(scalar.values["plan_fee"]),
             "_reasons": [str(r) for r in scalar.reasons],
+            "_rejected": scalar.rejected,
         }
         got = {key: vectorized[key] for key in expected}
         if got != expected:
@@ -610,6 +648,11 @@ def test_frame_and_scalar_rules_agree_on_a_varied_corpus():
     reasons = {code for codes in out["_reasons"].to_list() for code in codes}
     assert reasons == {str(r) for r in Reason}
     assert out.filter(pl.col("_reasons").list.len() == 0).height > 50
+    # ...and rows an import keeps with warnings beside those it rejects.
+    warned = out.filter(~pl.col("_rejected") & (pl.col("_reasons").list.len() > 0))
+    assert warned.height > 50 and out.filter(pl.col("_rejected")).height > 50
+    warnings = {code for codes in warned["_reasons"].to_list() for code in codes}
+    assert warnings == {str(r) for r in Reason} - {str(r) for r in REJECTING_REASONS}
 
 
 def test_record_normalize_fills_the_external_id_from_the_cpf():

@@ -17,10 +17,15 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, Event, QualitySnapshot
-from crm.selectors.quality import COMPUTING_CACHE_KEY, quality_computing, quality_figures, udn_today
-from crm.services.quality import (
+from crm.selectors.quality import (
+    COMPUTING_CACHE_KEY,
     QualityDrop,
+    quality_computing,
     quality_drops,
+    quality_figures,
+    udn_today,
+)
+from crm.services.quality import (
     quality_recompute_request,
     quality_snapshot_compute,
     quality_snapshot_take,

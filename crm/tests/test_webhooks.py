@@ -42,7 +42,7 @@ from crm.services.webhooks import (
     webhook_subscription_create,
     webhook_subscription_rotate_secret,
 )
-from crm.tests.test_api import Api, error_of, make_key
+from crm.tests.helpers import Api, error_of, make_key
 from crm.tests.test_outbound import resolving
 from tenants.models import UDN
 

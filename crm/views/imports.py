@@ -160,5 +160,5 @@ def import_rejected_csv(request: HttpRequest, pk: str) -> StreamingHttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     response = StreamingHttpResponse(rejected_rows_csv(job=job), content_type="text/csv; charset=utf-8")
     stem = job.original_name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "importacao"
-    response["Content-Disposition"] = f'attachment; filename="{stem}-rejeitados.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{stem}-problemas.csv"'
     return response

@@ -24,8 +24,9 @@ from tenants.models import UDN
 class Command(UDNCommand):
     help = (
         "Import affiliates from a CSV or XLSX file into a UDN (the same code path as the UI). "
-        "Rejected rows are written next to the file as <file>.rejected.csv. Exits non-zero only when "
-        "the file cannot be read or its columns cannot be recognised."
+        "Rows with problems (rejected, or imported with a bad optional field left blank) are written next "
+        "to the file, with their reasons, as <file>.problems.csv. Exits non-zero only when the file cannot be "
+        "read or its columns cannot be recognised."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -70,7 +71,8 @@ class Command(UDNCommand):
         def progress(current: ImportJob) -> None:
             share = f" ({current.total_rows / job.expected_rows:.0%})" if job.expected_rows else ""
             self.stdout.write(
-                f"  read {current.total_rows:,} rows{share}, rejected so far {current.rejected:,}"
+                f"  read {current.total_rows:,} rows{share}, rejected so far {current.rejected:,}, "
+                f"with warnings {current.warned:,}"
             )
 
         try:
@@ -81,13 +83,13 @@ class Command(UDNCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Done in {elapsed:.1f}s ({job.total_rows / elapsed:,.0f} rows/s): created {job.created:,}, "
-                f"updated {job.updated:,}, unchanged {job.unchanged:,}, rejected {job.rejected:,} "
-                f"(rows repeated in the file: {job.duplicates:,})"
+                f"updated {job.updated:,}, unchanged {job.unchanged:,}, rejected {job.rejected:,}, "
+                f"imported with warnings {job.warned:,} (rows repeated in the file: {job.duplicates:,})"
             )
         )
-        if job.rejected:
-            target = path.with_name(path.name + ".rejected.csv")
+        if job.rejected or job.warned:
+            target = path.with_name(path.name + ".problems.csv")
             with target.open("w", encoding="utf-8", newline="") as handle:
                 for chunk in rejected_rows_csv(job=job):
                     handle.write(chunk)
-            self.stdout.write(f"Rejected rows, with their reasons: {target}")
+            self.stdout.write(f"Rows rejected or imported with warnings, with their reasons: {target}")
