@@ -6,7 +6,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, ImportJob
-from crm.tests.test_imports import UGLY
+from crm.tests.helpers import UGLY
 from tenants.models import UDN
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]

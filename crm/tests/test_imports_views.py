@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, ImportJob, ImportStatus
 from crm.tasks.imports import import_run
-from crm.tests.test_imports import UGLY
+from crm.tests.helpers import UGLY
 
 
 def upload(client, name: str, content: bytes):
