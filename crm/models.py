@@ -466,6 +466,10 @@ class WebhookSubscription(models.Model):
     )
     # Shown in the UI (the receiver needs it to check signatures); lives in the UDN's schema only.
     secret = models.CharField(_("signing secret"), max_length=100)
+    # After a rotation the old secret still signs (a second v1) until it expires, so a receiver
+    # can switch secrets without refusing a delivery; after that it is ignored, then cleared.
+    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.CharField(_("created by"), max_length=254, blank=True)
@@ -481,6 +485,11 @@ class WebhookSubscription(models.Model):
                 )
                 & ~models.Q(events=[]),
                 name="webhook_events_known",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=True))
+                | (~models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=False)),
+                name="webhook_previous_secret_expires",
             ),
         ]
 
@@ -516,6 +525,9 @@ class WebhookDelivery(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # The last manual redelivery (UI or API): when, and by whom.
+    redelivered_at = models.DateTimeField(_("redelivered at"), null=True, blank=True)
+    redelivered_by = models.CharField(_("redelivered by"), max_length=254, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -529,6 +541,9 @@ class WebhookDelivery(models.Model):
                 condition=models.Q(status="pending"),
             ),
             models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_log"),
+            # The retention purge's range (rows are appended in created_at order): a BRIN index
+            # is a few pages and costs the ingest path next to nothing.
+            BrinIndex(fields=["created_at"], name="webhook_delivery_created"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -539,18 +554,3 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription_id} ({self.status})"
-    # After a rotation the old secret still signs (a second v1) until it expires, so a receiver
-    # can switch secrets without refusing a delivery; after that it is ignored, then cleared.
-    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True)
-    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True)
-            models.CheckConstraint(
-                condition=(models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=True))
-                | (~models.Q(previous_secret="") & models.Q(previous_secret_expires_at__isnull=False)),
-                name="webhook_previous_secret_expires",
-            ),
-    # The last manual redelivery (UI or API): when, and by whom.
-    redelivered_at = models.DateTimeField(_("redelivered at"), null=True, blank=True)
-    redelivered_by = models.CharField(_("redelivered by"), max_length=254, blank=True)
-            # The retention purge's range (rows are appended in created_at order): a BRIN index
-            # is a few pages and costs the ingest path next to nothing.
-            BrinIndex(fields=["created_at"], name="webhook_delivery_created"),

@@ -266,11 +266,11 @@ API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
 # Webhook deliveries go to public addresses only (no loopback, private network or cloud metadata),
 # unless allowed here: by default in development and tests, where receivers run on this machine.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG or TESTING)
+# Delivered and failed webhook deliveries are deleted from the log after this many days.
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "UDN CRM API",
-# Delivered and failed webhook deliveries are deleted from the log after this many days.
-WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
     "DESCRIPTION": "The partner REST API of one UDN, on that UDN's host. Authenticate with "
     "`Authorization: Bearer <API key>`; POSTs accept an `Idempotency-Key` header.",
     "VERSION": "1.0.0",

@@ -31,8 +31,8 @@ urlpatterns = [
     path("webhooks/", webhooks.webhooks, name="webhooks"),
     path("webhooks/new/", webhooks.webhook_new, name="webhook-new"),
     path("webhooks/<int:pk>/toggle/", webhooks.webhook_toggle, name="webhook-toggle"),
-    path("api/v1/", include("crm.api.urls")),
-    *common,
     path("webhooks/<int:pk>/rotate-secret/", webhooks.webhook_rotate_secret, name="webhook-rotate-secret"),
     path("webhooks/deliveries/<int:pk>/redeliver/", webhooks.webhook_redeliver, name="webhook-redeliver"),
+    path("api/v1/", include("crm.api.urls")),
+    *common,
 ]

@@ -61,6 +61,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
             "last_error",
             "created_at",
             "delivered_at",
+            "redelivered_at",
         ]
         read_only_fields = fields
 
@@ -68,7 +69,6 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 WebhookSubscriptionPageSerializer = cursor_page_serializer(
     "WebhookSubscriptionPageSerializer", WebhookSubscriptionSerializer
 )
-            "redelivered_at",
 WebhookDeliveryPageSerializer = cursor_page_serializer(
     "WebhookDeliveryPageSerializer", WebhookDeliverySerializer
 )
@@ -86,6 +86,7 @@ _SUBSCRIPTION_EXAMPLE = {
     "url": "https://partner.example.com/hooks/udn",
     "events": ["affiliate.stage_changed"],
     "secret": "whsec_…",
+    "previous_secret_expires_at": None,
     "active": True,
     "created_at": "2026-11-22T12:00:00Z",
     "created_by": "api:ab12cd34",
@@ -93,7 +94,6 @@ _SUBSCRIPTION_EXAMPLE = {
 
 
 class WebhookListView(ApiView):
-    "previous_secret_expires_at": None,
     required_scopes = [ApiScope.WEBHOOKS_MANAGE]
 
     @extend_schema(
