@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 RETRYABLE = (ImportStatus.FAILED, ImportStatus.CANCELLED)
-COUNTERS = ("total_rows", "created", "updated", "unchanged", "rejected", "duplicates")
+COUNTERS = ("total_rows", "created", "updated", "unchanged", "rejected", "warned", "duplicates")
 
 
 def import_job_run(*, job_id: str, attempt: int) -> str:

@@ -108,9 +108,12 @@ def test_a_run_whose_lease_lapsed_is_reaped_as_failed_and_a_live_one_is_not(udn_
 def test_retry_starts_a_clean_new_attempt(udn_a, tmp_path):
     with tenant_context(udn_a):
         job = import_queue(job=import_job_create(path=write_base(tmp_path / "b.csv", 4)))
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, total_rows=2, error="x")
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, total_rows=2, rejected=1, warned=1, error="x"
+        )
 
         job = import_job_retry(job=ImportJob.objects.get(pk=job.pk))
+        assert (job.total_rows, job.rejected, job.warned) == (0, 0, 0)  # as the page shows it until it runs
         outcome = import_job_run(job_id=str(job.pk), attempt=job.attempt)
 
         job.refresh_from_db()
