@@ -1,0 +1,56 @@
+"""A marketer asks for fresh data-quality figures in the browser and sees them arrive."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from crm.models import Affiliate, QualitySnapshot
+from crm.services.quality import quality_snapshot_take
+from tenants.models import UDN
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+
+def _clean(udn: UDN) -> None:
+    with tenant_context(udn):
+        QualitySnapshot.objects.all().delete()
+        Affiliate.objects.filter(external_id__startswith="QB-").delete()
+
+
+def test_recompute_shows_the_computing_state_then_the_new_figures(
+    page, web_server, celery_worker_process, committed
+):
+    from tenants.tests.factories import PASSWORD, make_user
+
+    alpha = UDN.objects.get(slug="alpha")
+    user = make_user("qualidade.pessoa@alpha.test", udn=alpha)
+    committed.append(user.delete)
+    committed.append(lambda: _clean(alpha))
+    with tenant_context(alpha):
+        Affiliate.objects.create(external_id="QB-1", name="Ana")
+        quality_snapshot_take()
+        Affiliate.objects.create(external_id="QB-2", name="Bia")  # not in the stored figures yet
+    base = f"http://alpha.localhost:{web_server}"
+
+    page.goto(f"{base}/accounts/login/?next=/quality/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/quality/")
+
+    total = page.locator("[data-testid=quality-total] .bignum")
+    assert total.get_attribute("data-value") == "1"  # the stored figures, not computed for the page
+    assert re.fullmatch(
+        r"Calculados em \d\d/\d\d/\d{4} às \d\d:\d\d\.",
+        page.locator("[data-testid=quality-computed-at]").inner_text(),
+    )
+
+    page.click("[data-testid=quality-recompute]")
+    # "Em cálculo" while the worker computes (it may be quicker than the eye); once the figures
+    # are stored the page notices and reloads by itself.
+    page.locator("[data-testid=quality-total] .bignum[data-value='2']").wait_for(timeout=30_000)
+    assert page.locator("[data-testid=quality-computing]").count() == 0
+    assert page.locator("[data-testid=quality-recompute]").is_visible()
