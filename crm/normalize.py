@@ -44,7 +44,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -490,6 +490,17 @@ def birth_date_parse(value: object, *, today: date | None = None) -> date | None
     if parsed > today or parsed.year < BIRTH_YEAR_MIN:
         raise NormalizationError(Reason.BIRTH_DATE_FUTURE)
     return parsed
+
+
+#: The earliest moment taken as having happened (an event, a consent, a status): before it a time is
+#: a placeholder or a typo (0001-01-01), which PostgreSQL stores but Python cannot read back (year 1
+#: at +05:00 is 1 BC in UTC) nor show in a zone behind UTC. The latest is the caller's (now + a margin).
+MOMENT_MIN = datetime(BIRTH_YEAR_MIN, 1, 1, tzinfo=UTC)
+
+
+def moment_in_range(value: datetime, *, latest: datetime) -> bool:
+    """Whether an aware `value` lies in [MOMENT_MIN, latest]."""
+    return MOMENT_MIN <= value <= latest
 
 
 # Amount shapes, tried in this order on the text without "R$", spaces and sign.

@@ -7,15 +7,21 @@ has activated it; msgids are English), `field` is the path of the offending valu
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
 
 
 class ApiError(exceptions.APIException):
@@ -66,14 +72,27 @@ def _validation_details(detail: Any, path: str = "") -> list[dict[str, Any]]:
     return [{"code": code, "message": str(detail), "field": path or None}]
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every API error in the one format; None (a real 500) only for bugs."""
+def _server_error_body() -> dict[str, Any]:
+    return error_body(code="server_error", message=_("Something went wrong on our side; try again later."))
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every API error in the one format. A bug (any other exception) is
+    logged with its traceback and answered with a 500 `server_error` that carries none of it."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if not isinstance(exc, exceptions.APIException):
-        return None
+        request = context.get("request")
+        logger.error(
+            "Unhandled API error: %s %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        set_rollback()
+        return Response(_server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
@@ -98,3 +117,39 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         body = error_body(code=codes if isinstance(codes, str) else "error", message=str(exc.detail))
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
+
+
+# --- Django's own error pages (urls_tenant / urls_public handler404, handler500...) ----------------
+# Under /api/ they answer in the API's format too: a path no route takes, or a failure before or
+# after DRF (a middleware, the host lookup), must not hand a partner an HTML page.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body(code="bad_request", message=_("Invalid input.")), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        body = error_body(code="permission_denied", message=exceptions.PermissionDenied.default_detail)
+        return JsonResponse(body, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(
+            error_body(code="not_found", message=exceptions.NotFound.default_detail), status=404
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(_server_error_body(), status=500)
+    return defaults.server_error(request)

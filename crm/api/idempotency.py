@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.request import Request
@@ -31,13 +32,20 @@ def _body_hash(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
 
 
+def _atomic(handler: Callable[[], Response]) -> Response:
+    """One transaction per request: a request that fails (an error answer or a bug) commits
+    nothing of what it wrote, e.g. an event stored before its answer could be written."""
+    with transaction.atomic():
+        return handler()
+
+
 def idempotent(
     request: Request, handler: Callable[[], Response], *, on_error: Callable[[Exception], Response]
 ) -> Response:
     """Run `handler` once per Idempotency-Key (no header: just run it)."""
     idem_key = request.META.get(HEADER)
     if idem_key is None:
-        return handler()
+        return _atomic(handler)
     if not idem_key.strip() or len(idem_key) > KEY_MAX_LENGTH:
         raise ApiError(
             code="idempotency_key_invalid",
@@ -74,7 +82,7 @@ def idempotent(
         cache.add(cache_key, {"state": "pending", "hash": body_hash}, LOCK_SECONDS)
 
     try:
-        response = handler()
+        response = _atomic(handler)
     except Exception as exc:  # stored like any other outcome, unless it is a server error
         try:
             response = on_error(exc)

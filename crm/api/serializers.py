@@ -63,9 +63,15 @@ AffiliatePageSerializer = cursor_page_serializer("AffiliatePageSerializer", Affi
 
 # --- documentation of the event contract (parsing is crm.api.contract's) -----------------------
 
+# The bounds are crm.normalize.moment_in_range's (and the events service's future tolerance).
+OCCURRED_AT_HELP = (
+    "ISO 8601 with a time zone offset, from 1900-01-01T00:00:00Z to one hour from now "
+    "(earlier: occurred_at_too_old; later: occurred_at_future)."
+)
+
 
 class AffiliateRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False)
+    id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     external_id = serializers.CharField(required=False)
     cpf = serializers.CharField(required=False, help_text="11 digits, punctuation allowed")
 
@@ -73,7 +79,7 @@ class AffiliateRefSerializer(serializers.Serializer):
 class EventInSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The partner's unique id of the event (idempotency key).")
     type = serializers.CharField(help_text="A standard event type or one the UDN registered.")
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone offset.")
+    occurred_at = serializers.DateTimeField(help_text=OCCURRED_AT_HELP)
     affiliate = AffiliateRefSerializer(help_text="Exactly one of id, external_id, cpf.")
     properties = serializers.DictField(required=False)
     source = serializers.CharField(required=False)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.models import ApiKey, ApiScope
+from crm.models import API_SCOPES_OFFERED, ApiKey
 
 KEY_PREFIX_LENGTH = 8
 # 32 random bytes: far beyond guessing, and the hash alone is useless to whoever reads the table.
@@ -48,9 +48,9 @@ def api_key_matches(*, api_key: ApiKey, key: str) -> bool:
 
 def _scopes_clean(scopes: list[str] | tuple[str, ...]) -> list[str]:
     cleaned = sorted({scope.strip() for scope in scopes if scope.strip()})
-    unknown = [scope for scope in cleaned if scope not in ApiScope.values]
+    unknown = [scope for scope in cleaned if scope not in API_SCOPES_OFFERED]
     if unknown:
-        raise ApiKeyError(f"Unknown scopes: {', '.join(unknown)} (known: {', '.join(ApiScope.values)}).")
+        raise ApiKeyError(f"Unknown scopes: {', '.join(unknown)} (known: {', '.join(API_SCOPES_OFFERED)}).")
     if not cleaned:
         raise ApiKeyError("Give the key at least one scope.")
     return cleaned

@@ -57,6 +57,11 @@ class ApiView(APIView):
             length = 0
         if length > max_body_bytes():
             raise too_large()
+        for name, values in request.query_params.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise ApiError(
+                    code="invalid", message=_("Text must not contain NUL characters."), field=name or None
+                )
 
     @property
     def api_key(self) -> ApiKey:
@@ -95,22 +100,35 @@ def batch_items(data: Any, *, limit: int, not_a_list: str, too_many: str) -> lis
     return data
 
 
+# Every API list pages by its integer id (a bigint): a cursor's position must be one.
+_POSITION = re.compile(r"[0-9]{1,19}")
+POSITION_MAX = 2**63 - 1
+
+
 class ApiCursorPagination(CursorPagination):
-    """Cursor pages of 100 (page_size up to max_page_size); a cursor that does not decode is a
-    400 on the `cursor` field in the API's error format, not DRF's 404."""
+    """Cursor pages of 100 (page_size up to max_page_size), ordered by id; a cursor that does not
+    decode, or whose position is not an id (a hand-made or tampered one), is a 400 on the
+    `cursor` field in the API's error format, not DRF's 404 nor a database error."""
 
     page_size = 100
     page_size_query_param = "page_size"
+    ordering = "id"
 
     def decode_cursor(self, request: Request) -> Any:
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
-            raise ApiError(code="invalid", message=_("Invalid cursor."), field="cursor") from None
+            cursor = False
+        if cursor is False or (
+            cursor is not None
+            and cursor.position is not None
+            and not (_POSITION.fullmatch(cursor.position) and int(cursor.position) <= POSITION_MAX)
+        ):
+            raise ApiError(code="invalid", message=_("Invalid cursor."), field="cursor")
+        return cursor
 
 
 class AffiliateCursorPagination(ApiCursorPagination):
-    ordering = "id"
     max_page_size = 1000
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from crm.api.contract import ContractError, event_input_parse
 from crm.api.errors import ApiError, error_body
 from crm.api.idempotency import idempotent
 from crm.api.serializers import (
+    OCCURRED_AT_HELP,
     AffiliateSerializer,
     ErrorSerializer,
     EventResultSerializer,
@@ -158,7 +160,10 @@ class AffiliateWriteSerializer(serializers.Serializer):
     name = serializers.CharField(required=False)
     email = serializers.CharField(required=False)
     phone = serializers.CharField(required=False, help_text="Brazilian mobile with DDD, or +<country>...")
-    birth_date = serializers.CharField(required=False, help_text="dd/mm/aaaa or aaaa-mm-dd")
+    birth_date = serializers.CharField(
+        required=False,
+        help_text="dd/mm/aaaa or aaaa-mm-dd, from 01/01/1900 to today (else birth_date_future)",
+    )
     city = serializers.CharField(required=False)
     state = serializers.CharField(required=False, help_text="UF")
     plan = serializers.CharField(required=False)
@@ -270,6 +275,7 @@ class AffiliateItemView(AffiliateDetailView):
             ),
         ],
     )
+    @transaction.atomic  # a request that fails commits nothing
     def patch(self, request: Request, pk: int) -> Response:
         affiliate = get_object_or_404(Affiliate, pk=pk)
         record, attributes = _record_parse(request.data)
@@ -394,7 +400,10 @@ class ConsentInSerializer(serializers.Serializer):
     proof = serializers.CharField(
         required=False, help_text="What the person agreed to, or how they opted out."
     )
-    occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601 with offset; default now.")
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        help_text="ISO 8601 with offset, from 1900-01-01T00:00:00Z to one hour from now; default now.",
+    )
 
 
 class ConsentStateSerializer(serializers.Serializer):
@@ -537,7 +546,7 @@ _STATUS_PATHS = {"type": "status", "properties.amount": "amount", "properties": 
 class StatusInSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The partner's unique id of this status change (idempotency key).")
     status = serializers.ChoiceField(choices=list(STATUS_EVENT_TYPES))
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone offset.")
+    occurred_at = serializers.DateTimeField(help_text=OCCURRED_AT_HELP)
     affiliate = serializers.DictField(
         help_text="Exactly one of id, external_id, cpf; or the affiliate's fields (external_id and/or "
         "cpf, name, email, phone...), upserted first as the bulk upsert does, for a client not known yet."

@@ -4,8 +4,9 @@ affiliate — the lifecycle stage and the deposit tier. Runs inside a UDN's sche
 Ingest is built for volume (API batches of 1,000, and single events at hundreds a
 second): items are validated in plain Python, then one prepared statement resolves their
 affiliates, inserts them (`ON CONFLICT DO NOTHING`) and moves the derived fields of
-those affiliates forward from the new events alone — one round trip, atomic without an
-explicit transaction. A bad item never rejects the good ones; a repeated event id
+those affiliates forward from the new events alone — one round trip, in a transaction
+(the caller's, or its own), so a failure reading the result back commits nothing either.
+A bad item never rejects the good ones; a repeated event id
 (already stored, or twice in the batch) is a duplicate, not an error.
 """
 
@@ -28,9 +29,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType, Stage
 from crm import hooks
 from crm.hooks import AcceptedEvent, StageChange
+from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType, Stage
+from crm.normalize import MOMENT_MIN, moment_in_range
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 EVENT_ID_MAX = Event._meta.get_field("event_id").max_length or 100
 SOURCE_MAX = Event._meta.get_field("source").max_length or 40
 EXTERNAL_ID_MAX = Affiliate._meta.get_field("external_id").max_length or 64
+AFFILIATE_ID_MAX = 2**63 - 1  # Affiliate.id is a bigint
 
 
 # --- inputs and outcomes ------------------------------------------------------------------------
@@ -215,12 +218,14 @@ def _candidate(
     event_id = item.event_id
     if not isinstance(event_id, str) or not event_id.strip():
         raise _Rejected("event_id_required", _("Give the event an id."), "event_id")
-    if len(event_id) > EVENT_ID_MAX or "\x00" in event_id:
+    if len(event_id) > EVENT_ID_MAX:
         raise _Rejected(
             "event_id_invalid",
             _("The event id is longer than %(n)s characters.") % {"n": EVENT_ID_MAX},
             "event_id",
         )
+    if "\x00" in event_id:
+        raise _Rejected("event_id_invalid", _("Text must not contain NUL characters."), "event_id")
     kind = item.type
     if not isinstance(kind, str) or kind not in known:
         raise _Rejected(
@@ -233,11 +238,19 @@ def _candidate(
         raise _Rejected("occurred_at_invalid", _("Give when it happened, with a time zone."), "occurred_at")
     if occurred_at > latest:
         raise _Rejected("occurred_at_future", _("The event happens in the future."), "occurred_at")
+    if not moment_in_range(occurred_at, latest=latest):
+        raise _Rejected(
+            "occurred_at_too_old",
+            _("The event happens before %(date)s.") % {"date": f"{MOMENT_MIN:%d/%m/%Y}"},
+            "occurred_at",
+        )
     source = item.source or default_source
-    if not isinstance(source, str) or len(source) > SOURCE_MAX or "\x00" in source:
+    if not isinstance(source, str) or len(source) > SOURCE_MAX:
         raise _Rejected(
             "source_invalid", _("The source is longer than %(n)s characters.") % {"n": SOURCE_MAX}, "source"
         )
+    if "\x00" in source:
+        raise _Rejected("source_invalid", _("Text must not contain NUL characters."), "source")
     properties = item.properties if item.properties is not None else {}
     if not isinstance(properties, dict):
         raise _Rejected("properties_invalid", _("Properties must be an object."), "properties")
@@ -254,13 +267,13 @@ def _candidate(
     ref: Any
     if item.affiliate_id is not None:
         ref_kind, ref = "affiliate_id", item.affiliate_id
-        if isinstance(ref, bool) or not isinstance(ref, int) or ref <= 0:
+        if isinstance(ref, bool) or not isinstance(ref, int) or not 0 < ref <= AFFILIATE_ID_MAX:
             raise _Rejected(
                 "affiliate_id_invalid", _("The affiliate id must be a positive integer."), ref_kind
             )
     elif item.external_id:
         ref_kind, ref = "external_id", item.external_id
-        if not isinstance(ref, str) or len(ref) > EXTERNAL_ID_MAX:
+        if not isinstance(ref, str) or len(ref) > EXTERNAL_ID_MAX or "\x00" in ref:
             raise _Rejected("external_id_invalid", _("The external id is not valid."), ref_kind)
     elif item.cpf:
         ref_kind, ref = "cpf", _digits(str(item.cpf))
@@ -450,8 +463,8 @@ def tiers_recompute() -> int:
 
 @cache  # built on first use: it names the tables, known once the apps are loaded
 def _ingest_sql() -> str:
-    """The whole ingest of a batch in one statement (one round trip, no explicit transaction: a
-    statement is atomic on its own). For each candidate, in order: resolve its affiliate (by id,
+    """The whole ingest of a batch in one statement (one round trip; `events_ingest` runs it in a
+    transaction, so reading its rows back may fail without leaving it committed). For each candidate, in order: resolve its affiliate (by id,
     external id or CPF; two hits on a CPF make it ambiguous), keep the first resolved occurrence of
     each event id, insert those in event-id order (concurrent batches with overlapping ids then wait
     for each other instead of deadlocking) and skip ids already stored; then move the derived fields
@@ -566,13 +579,15 @@ def _ingest_run(candidates: list[_Candidate], *, received_at: datetime) -> list[
         return cursor.fetchall()
 
 
+# No savepoint: inside a caller's transaction a failure here is the caller's failure too.
+@transaction.atomic(savepoint=False)
 def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes:
     """Store a batch of events; one outcome per item, in input order (see the module doc).
 
     `source` is the default for items without their own (e.g. the API client's name). Unknown
     types are rejected unless registered as an EventKind. Accepted events move the derived
     fields of their affiliates; stage changes are on the result and go to the listeners (after
-    the commit: the statement's own, or the caller's transaction's)."""
+    the commit: its own transaction's, or the caller's)."""
     if not items:
         return IngestOutcomes()
     now = timezone.now()

@@ -11,12 +11,13 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
 from crm.api.selectors import api_key_for_token
 from crm.api.services import ApiKeyError, api_key_create, api_key_revoke
-from crm.models import Affiliate, ApiKey, Event, Stage
+from crm.models import Affiliate, ApiKey, ConsentChange, Event, Stage
 from crm.tests.helpers import Api, error_of, make_key
 from tenants.models import UDN
 
@@ -616,12 +617,260 @@ def test_an_unknown_api_path_is_a_json_404(udn_a, key_a):
         assert error_of(response)["code"] == "not_found"
 
 
+# --- bad input never makes a 500 ---------------------------------------------------------------
+
+
+def raw_api(udn: UDN, key: str) -> Api:
+    """An Api whose client answers a server error as production does (no exception raised)."""
+    api = Api(udn, key)
+    api.client.raise_request_exception = False
+    return api
+
+
+@pytest.mark.parametrize("name", ["q", "tag", "state", "tier", "external_id", "stage", "cpf", "page_size"])
+def test_nul_in_query_parameter_is_a_400_json_error(udn_a, key_a, base, name):
+    response = raw_api(udn_a, key_a).get("/api/v1/affiliates/", {name: "a\x00b"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert (error_of(response)["code"], error_of(response)["field"]) == ("invalid", name)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "cD1hYmM=",  # p=abc: well-formed, but the position is no id
+        "cD0lMDA=",  # p=%00
+        "cD05OTk5OTk5OTk5OTk5OTk5OTk5OTk=",  # p=99999999999999999999, beyond a bigint
+        "cj0xJnA9LTE=",  # r=1&p=-1
+    ],
+)
+def test_tampered_cursor_is_a_400(udn_a, base, cursor):
+    api = raw_api(udn_a, make_key(udn_a, ["affiliates:read", "webhooks:manage"]))
+    for path in ("/api/v1/affiliates/", "/api/v1/webhooks/"):
+        response = api.get(path, {"cursor": cursor})
+
+        assert response.status_code == 400, (path, response.content)
+        assert (error_of(response)["code"], error_of(response)["field"]) == ("invalid", "cursor")
+
+
+def test_a_genuine_cursor_still_pages_after_the_cursor_checks(api, base):
+    first = api.get("/api/v1/affiliates/", {"page_size": 3})
+    second = api.get(first.json()["next"])
+
+    assert ids(second) == ["A-4", "A-5"]
+    assert ids(api.get(second.json()["previous"])) == ["A-1", "A-2", "A-3"]
+
+
+def test_affiliate_id_beyond_a_bigint_is_a_field_error_and_spares_the_rest_of_the_batch(udn_a, key_a, joana):
+    api = raw_api(udn_a, key_a)
+    single = api.post("/api/v1/events/", event("big", affiliate={"id": 2**63}))
+    batch = api.post(
+        "/api/v1/events/batch/",
+        [event("big", affiliate={"id": 2**64}), event("zero", affiliate={"id": 0}), event("good")],
+    )
+
+    assert single.status_code == 422
+    assert (error_of(single)["code"], error_of(single)["field"]) == ("affiliate_id_invalid", "affiliate.id")
+    assert batch.status_code == 200
+    assert [(r["status"], r["field"]) for r in batch.json()["results"]] == [
+        ("rejected", "affiliate.id"),
+        ("rejected", "affiliate.id"),
+        ("accepted", None),
+    ]
+
+
+def test_nul_in_affiliate_external_id_rejects_that_item_not_the_batch(udn_a, key_a, joana):
+    api = raw_api(udn_a, key_a)
+    batch = api.post(
+        "/api/v1/events/batch/", [event("nul", affiliate={"external_id": "C-\x001"}), event("ok")]
+    )
+    single = api.post("/api/v1/events/", event("nul-2", affiliate={"external_id": "\x00"}))
+
+    assert batch.status_code == 200
+    assert [(r["status"], r["code"], r["field"]) for r in batch.json()["results"]] == [
+        ("rejected", "external_id_invalid", "affiliate.external_id"),
+        ("accepted", None, None),
+    ]
+    assert single.status_code == 422
+    assert error_of(single)["field"] == "affiliate.external_id"
+    with tenant_context(udn_a):
+        assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"id": "a\x00"}, "id"),
+        ({"source": "a\x00"}, "source"),
+        ({"type": "cash\x00in"}, "type"),
+        ({"properties": {"amount": "1", "note": "\x00"}}, "properties"),
+    ],
+)
+def test_nul_in_a_string_field_of_an_event_is_a_field_error(udn_a, key_a, joana, overrides, field):
+    response = raw_api(udn_a, key_a).post("/api/v1/events/", event("n-1", **overrides))
+
+    assert response.status_code == 422
+    assert error_of(response)["field"] == field
+
+
+def test_event_in_year_0001_is_refused_with_a_field_error(udn_a, key_a, joana):
+    api = raw_api(udn_a, key_a)
+    for when in ("0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00Z", "1899-12-31T23:59:59-00:00"):
+        response = api.post("/api/v1/events/", event(f"old-{when}", occurred_at=when))
+
+        assert response.status_code == 422, when
+        assert (error_of(response)["code"], error_of(response)["field"]) == (
+            "occurred_at_too_old",
+            "occurred_at",
+        )
+    assert (
+        api.post("/api/v1/events/", event("first-day", occurred_at="1900-01-01T00:00:00Z")).status_code == 201
+    )
+    with tenant_context(udn_a):
+        assert list(Event.objects.values_list("event_id", flat=True)) == ["first-day"]
+
+
+def store_year_0001(affiliate: Affiliate) -> None:
+    """What the API took before its times were bounded, written straight to the tables: events at
+    0001-01-01T00:00:00+05:00 (1 BC in UTC: Python cannot load it) and at 0001-01-01T00:00:00Z
+    (loads, but cannot be shown in São Paulo's zone), the stage they moved, a consent change."""
+    ConsentChange.objects.create(
+        affiliate=affiliate,
+        channel="email",
+        granted=True,
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        source="api",
+    )
+    with connection.cursor() as cursor:
+        for event_id, when in (("y1-bc", "0001-01-01T00:00:00+05:00"), ("y1-utc", "0001-01-01T00:00:00Z")):
+            cursor.execute(
+                f"INSERT INTO {Event._meta.db_table}"  # noqa: S608 - model metadata only
+                " (event_id, affiliate_id, type, occurred_at, source, properties, received_at)"
+                " VALUES (%s, %s, 'app_activated', %s::timestamptz, 'api', '{}', now())",
+                [event_id, affiliate.pk, when],
+            )
+        cursor.execute(
+            f"UPDATE {Affiliate._meta.db_table} SET stage = 'activated',"  # noqa: S608
+            " stage_changed_at = '0001-01-01T00:00:00+05:00' WHERE id = %s",
+            [affiliate.pk],
+        )
+        cursor.execute(
+            f"UPDATE {ConsentChange._meta.db_table} SET occurred_at = '0001-01-01T00:00:00+05:00'"  # noqa: S608
+            " WHERE affiliate_id = %s",
+            [affiliate.pk],
+        )
+
+
+def test_readers_survive_an_event_stored_in_year_0001(udn_a, key_a, base, marketer, client_for):
+    stored = base[2]
+    with tenant_context(udn_a):
+        store_year_0001(stored)
+    api = raw_api(udn_a, key_a)
+
+    detail = api.get(f"/api/v1/affiliates/{stored.pk}/")
+    assert detail.status_code == 200, detail.content
+    assert detail.json()["stage"] == "activated"
+    assert detail.json()["stage_changed_at"].startswith("0001-01-0")  # clamped into what a zone can show
+
+    seen: list[str] = []
+    url: str | None = "/api/v1/affiliates/?page_size=2"
+    while url:
+        response = api.get(url)
+        seen += ids(response)
+        url = response.json()["next"]
+    assert seen == ["A-1", "A-2", "A-3", "A-4", "A-5"]
+
+    web = client_for(udn_a, marketer)
+    web.raise_request_exception = False
+    page = web.get(f"/affiliates/{stored.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-event-id="y1-bc"' in html and 'data-event-id="y1-utc"' in html
+    assert web.get("/affiliates/").status_code == 200
+    export = web.get("/affiliates/export.csv")
+    assert export.status_code == 200
+    assert "Carla Souza" in b"".join(export.streaming_content).decode()
+
+
+def test_an_unexpected_error_is_a_500_json_error_without_the_traceback(udn_a, key_a, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("crm.api.views.affiliate_search", broken)
+
+    response = raw_api(udn_a, key_a).get("/api/v1/affiliates/")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["code"] == "server_error"
+    assert b"secret internals" not in response.content and b"Traceback" not in response.content
+    logged = [r for r in caplog.records if r.name == "crm.api.errors"]
+    assert logged and logged[0].exc_info and "secret internals" in str(logged[0].exc_info[1])
+
+
+def test_django_404_and_500_under_api_are_json(udn_a, key_a, monkeypatch):
+    tenant = raw_api(udn_a, key_a)
+    public = Client(HTTP_HOST="localhost", raise_request_exception=False)
+    for response in (
+        tenant.get("/api/"),
+        tenant.get("/api/v2/affiliates/"),
+        public.get("/api/v1/affiliates/"),
+    ):
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "not_found"
+    elsewhere = public.get("/no-such-page/")
+    assert elsewhere.status_code == 404 and b"<html" in elsewhere.content.lower()  # the HTML page
+
+    def broken(self, data, accepted_media_type=None, renderer_context=None):
+        raise RuntimeError("renderer")  # after DRF handed the response to Django
+
+    monkeypatch.setattr("crm.api.renderers.ApiJSONRenderer.render", broken)
+    failed = tenant.get("/api/v1/affiliates/")
+
+    assert failed.status_code == 500
+    assert failed["Content-Type"] == "application/json"
+    assert error_of(failed)["code"] == "server_error"
+
+
+# --- only what exists is offered ----------------------------------------------------------------
+
+
+def test_scopes_and_webhook_events_not_built_yet_are_not_offered(udn_a, marketer, client_for):
+    with pytest.raises(CommandError):
+        call_command("create_api_key", udn="alpha", scopes="affiliates:read,segments:read")
+    with tenant_context(udn_a), pytest.raises(ApiKeyError):
+        api_key_create(name="x", scopes=["campaigns:read"], created_by="")
+
+    web = client_for(udn_a, marketer)
+    keys_page = web.get("/api-keys/").content.decode()
+    assert 'value="affiliates:read"' in keys_page
+    assert 'value="segments:read"' not in keys_page and 'value="campaigns:read"' not in keys_page
+    assert web.post("/api-keys/new/", {"name": "x", "scopes": ["segments:read"]}).status_code == 400
+    hooks_page = web.get("/webhooks/").content.decode()
+    assert 'value="event.received"' in hooks_page and 'value="message.failed"' not in hooks_page
+
+    hooks_api = Api(udn_a, make_key(udn_a, ["webhooks:manage"]))
+    refused = hooks_api.post(
+        "/api/v1/webhooks/", {"url": "https://example.com/h", "events": ["message.failed"]}
+    )
+    assert refused.status_code == 400
+    assert error_of(refused)["field"] == "events[0]"
+
+    schema = json.loads(
+        Client(HTTP_HOST="alpha.localhost").get("/api/v1/schema/", {"format": "json"}).content
+    )
+    text = json.dumps(schema)
+    assert "message.failed" not in text and "segments:read" not in text and "campaigns:read" not in text
+    assert "event.received" in text
+
+
 # --- in the browser -----------------------------------------------------------------------------
 
 
 @pytest.mark.browser
 def test_a_marketer_creates_a_key_in_the_browser_and_reads_the_swagger_docs(page, web_server, committed):
-    from conftest import ARTIFACTS, PASSWORD, make_user
+    from tenants.tests.factories import ARTIFACTS, PASSWORD, make_user
 
     alpha = UDN.objects.get(slug="alpha")
     user = make_user("chave.pessoa@alpha.test", udn=alpha, first_name="Kelly")

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crm.api.services import api_key_create
-from crm.models import Affiliate, ApiKey, ApiScope, WebhookSubscription
+from crm.models import API_SCOPES_OFFERED, Affiliate, ApiKey, WebhookSubscription
 from tenants.models import UDN
 
 pytestmark = pytest.mark.worker
@@ -54,7 +54,7 @@ def live_key(web_server: str, committed) -> Iterator[str]:
     alpha = UDN.objects.get(slug="alpha")
     with tenant_context(alpha):
         api_key, key = api_key_create(
-            name="schemathesis", scopes=list(ApiScope.values), created_by="schemathesis@alpha.test"
+            name="schemathesis", scopes=list(API_SCOPES_OFFERED), created_by="schemathesis@alpha.test"
         )
         affiliate = Affiliate.objects.create(
             external_id="ST-1", name="Sara Tesis", cpf="52998224725", state="SP", tags=["vip"]

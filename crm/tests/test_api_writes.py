@@ -4,16 +4,20 @@ updates, and the funnel figures."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm.models import Affiliate, AffiliateChange, ConsentChange, Event, Stage
+from crm.api.services import api_key_create
+from crm.models import Affiliate, AffiliateChange, ApiKey, ConsentChange, Event, Stage
 from crm.selectors.funnel import funnel_figures
 from crm.services.affiliates import affiliates_upsert
 from crm.tests.helpers import Api, error_of, make_key
+from tenants.models import UDN
 
 WRITE_SCOPES = ["affiliates:read", "affiliates:write", "events:write"]
 
@@ -578,3 +582,194 @@ def test_the_openapi_schema_documents_the_writes_with_examples(udn_a):
         assert operation["requestBody"]["content"]["application/json"]["examples"], path
     assert paths["/api/v1/affiliates/"]["get"]["operationId"] == "affiliates_list"
     assert "examples" in paths["/api/v1/funnel/"]["get"]["responses"]["200"]["content"]["application/json"]
+
+
+# --- bounds, NUL and failures -------------------------------------------------------------------
+
+
+@pytest.fixture
+def committed_alpha(django_db_setup, committed):
+    """UDN alpha with a committed affiliate (C-Y1) and a write key (every write commits at once,
+    as in production), removed at teardown with everything the test stored for them."""
+    alpha = UDN.objects.get(slug="alpha")
+    with tenant_context(alpha):
+        person = Affiliate.objects.create(external_id="C-Y1", name="Yara Antiga")
+        api_key, key = api_key_create(name="bounds", scopes=WRITE_SCOPES, created_by="")
+
+    def clean() -> None:
+        with tenant_context(alpha):
+            Affiliate.objects.filter(pk__gte=person.pk).delete()
+            ApiKey.objects.filter(pk=api_key.pk).delete()
+
+    committed.append(clean)
+    api = WriteApi(alpha, key)
+    api.client.raise_request_exception = False  # a server error answers, as in production
+    return alpha, person, api
+
+
+def test_event_in_year_0001_is_refused_and_nothing_commits(committed_alpha):
+    alpha, person, api = committed_alpha
+    old = "0001-01-01T00:00:00+05:00"
+
+    deposit = api.post(
+        "/api/v1/statuses/",
+        status_body("y1-s", "deposited", amount="150.00", occurred_at=old, affiliate={"external_id": "C-Y1"}),
+    )
+    event = api.post(
+        "/api/v1/events/",
+        {
+            "id": "y1-e",
+            "type": "cash_in",
+            "occurred_at": old,
+            "affiliate": {"id": person.pk},
+            "properties": {"amount": "1"},
+        },
+    )
+
+    for response in (deposit, event):
+        assert response.status_code == 422
+        assert (error_of(response)["code"], error_of(response)["field"]) == (
+            "occurred_at_too_old",
+            "occurred_at",
+        )
+    with tenant_context(alpha):
+        assert not Event.objects.filter(affiliate=person).exists()
+        person.refresh_from_db()
+        assert (person.stage, person.stage_changed_at, person.total_cash_in) == ("lead", None, 0)
+
+
+def test_a_request_that_fails_after_storing_commits_nothing(committed_alpha, monkeypatch):
+    alpha, person, api = committed_alpha
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("after the write")
+
+    monkeypatch.setattr("crm.api.writes.event_response", broken)
+    monkeypatch.setattr("crm.api.views.event_response", broken)
+    monkeypatch.setattr("crm.api.views._result", broken)
+    monkeypatch.setattr("crm.api.writes._consent_state", broken)
+    status = status_body("f-s", "deposited", amount="10.00", affiliate={"external_id": "C-Y1"})
+    event = {**status_body("f-e", "deposited"), "type": "cash_in", "properties": {"amount": "10.00"}}
+    del event["status"]
+    event["affiliate"] = {"id": person.pk}
+    new_client = status_body("f-n", affiliate={"external_id": "C-NEW", "name": "Nova Pessoa"})
+
+    responses = [
+        api.post("/api/v1/statuses/", status, HTTP_IDEMPOTENCY_KEY="fail-1"),
+        api.post("/api/v1/statuses/", new_client),
+        api.post("/api/v1/events/", event),
+        api.post("/api/v1/events/batch/", [{**event, "id": "f-b"}]),
+        api.post(
+            f"/api/v1/affiliates/{person.pk}/consent/", {"channel": "sms", "granted": True, "source": "x"}
+        ),
+    ]
+
+    for response in responses:
+        assert response.status_code == 500
+        assert error_of(response)["code"] == "server_error"
+    with tenant_context(alpha):
+        assert not Event.objects.filter(affiliate__external_id__in=["C-Y1", "C-NEW"]).exists()
+        assert not Affiliate.objects.filter(external_id="C-NEW").exists()
+        assert not ConsentChange.objects.filter(affiliate=person).exists()
+        person.refresh_from_db()
+        assert (person.stage, person.total_cash_in, person.consent_sms) == ("lead", 0, False)
+    monkeypatch.undo()  # fixed: the same Idempotency-Key runs again (a 500 is not replayed)
+    assert api.post("/api/v1/statuses/", status, HTTP_IDEMPOTENCY_KEY="fail-1").status_code == 201
+
+
+def test_consent_and_birth_dates_out_of_range_are_field_errors(udn_a, api, joana):
+    consent = f"/api/v1/affiliates/{joana.pk}/consent/"
+    good = {"channel": "email", "granted": True, "source": "app"}
+    tomorrow = (timezone.now() + timedelta(days=1)).isoformat()
+    for when in ("0001-01-01T00:00:00+05:00", "1899-12-31T23:59:59Z", tomorrow):
+        response = api.post(consent, {**good, "occurred_at": when})
+        assert response.status_code == 400, when
+        assert (error_of(response)["code"], error_of(response)["field"]) == ("invalid", "occurred_at")
+    assert api.post(consent, {**good, "occurred_at": "1900-01-01T00:00:00Z"}).status_code == 201
+
+    later = (timezone.localdate() + timedelta(days=1)).isoformat()
+    for birth in ("0001-01-01", "31/12/1899", later):
+        response = api.post("/api/v1/affiliates/", {"external_id": "B-1", "name": "Bia", "birth_date": birth})
+        assert response.status_code == 422, birth
+        assert (error_of(response)["code"], error_of(response)["field"]) == (
+            "birth_date_future",
+            "birth_date",
+        )
+    with tenant_context(udn_a):
+        assert not Affiliate.objects.filter(external_id="B-1").exists()
+        assert list(ConsentChange.objects.values_list("occurred_at", flat=True)) == [
+            datetime(1900, 1, 1, tzinfo=UTC)
+        ]
+
+
+@pytest.mark.parametrize(
+    "path, body, status, field",
+    [
+        ("/api/v1/affiliates/", {"external_id": "N-1", "name": "A\x00na"}, 400, "name"),
+        ("/api/v1/affiliates/", {"external_id": "N-1", "name": "Ana", "tags": ["v\x00ip"]}, 400, "tags"),
+        (
+            "/api/v1/affiliates/",
+            {"external_id": "N-1", "name": "Ana", "attributes": {"k": "\x00"}},
+            400,
+            "attributes",
+        ),
+        (
+            "/api/v1/affiliates/{pk}/consent/",
+            {"channel": "email", "granted": True, "source": "a\x00"},
+            400,
+            "source",
+        ),
+        ("/api/v1/statuses/", status_body("a\x00"), 422, "id"),
+        ("/api/v1/statuses/", status_body(source="a\x00"), 422, "source"),
+        ("/api/v1/statuses/", status_body(affiliate={"external_id": "C\x00"}), 422, "affiliate.external_id"),
+        (
+            "/api/v1/statuses/",
+            status_body(affiliate={"external_id": "N-2", "name": "A\x00"}),
+            400,
+            "affiliate.name",
+        ),
+        ("/api/v1/statuses/", status_body("d", "deposited", amount="1\x00"), 422, "amount"),
+    ],
+)
+def test_nul_in_any_string_field_of_a_body_is_a_field_error(udn_a, joana, path, body, status, field):
+    api = WriteApi(udn_a, make_key(udn_a, WRITE_SCOPES))
+    api.client.raise_request_exception = False
+
+    response = api.post(path.format(pk=joana.pk), body)
+
+    assert response.status_code == status, response.content
+    assert error_of(response)["field"] == field
+    with tenant_context(udn_a):
+        assert not Event.objects.exists() and not ConsentChange.objects.exists()
+        assert list(Affiliate.objects.values_list("external_id", flat=True)) == ["C-1"]
+
+
+def test_a_bulk_item_with_nul_is_rejected_and_the_others_kept(udn_a, api):
+    response = api.post(
+        "/api/v1/affiliates/bulk/",
+        [{"external_id": "N-\x001", "name": "Ana"}, {"external_id": "N-2", "name": "Bia"}],
+    )
+
+    assert response.status_code == 200
+    assert [(r["status"], r["field"]) for r in response.json()["results"]] == [
+        ("rejected", "external_id"),
+        ("accepted", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/api/v1/affiliates/", {"external_id": "H-1", "name": "Ana", "plan_fee": 10**30}, "plan_fee"),
+        ("/api/v1/affiliates/", {"external_id": "H-1", "name": "Ana", "plan_fee": "1e400"}, "plan_fee"),
+        ("/api/v1/statuses/", status_body("h", "deposited", amount=10**40), "amount"),
+        ("/api/v1/statuses/", status_body("h", affiliate={"id": 2**70}), "affiliate.id"),
+    ],
+)
+def test_huge_numbers_are_field_errors(udn_a, api, joana, path, body, field):
+    api.client.raise_request_exception = False
+
+    response = api.post(path, body)
+
+    assert response.status_code == 422, response.content
+    assert error_of(response)["field"] == field

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -439,3 +439,76 @@ def test_concurrent_batches_for_the_same_affiliate_lose_no_cash(django_db_setup,
     with tenant_context(alpha):
         person.refresh_from_db()
         assert (person.total_cash_in, person.stage) == (Decimal(2 * rounds * 20), "cash_in")
+
+
+# --- bounds -------------------------------------------------------------------------------------
+
+
+def test_event_in_year_0001_is_refused_and_times_from_1900_are_taken(joana):
+    def at(event_id: str, when: datetime) -> EventInput:
+        return EventInput(event_id=event_id, type="lead_created", occurred_at=when, affiliate_id=joana.pk)
+
+    plus5 = timezone.get_fixed_timezone(300)
+    outcomes = events_ingest(
+        items=[
+            at("y1", datetime(1, 1, 1, tzinfo=plus5)),
+            at("y1899", datetime(1899, 12, 31, 23, 59, 59, tzinfo=UTC)),
+            at("y1900", datetime(1900, 1, 1, tzinfo=UTC)),
+        ],
+        source="api",
+    )
+
+    assert [(o.event_id, o.status, o.code, o.field) for o in outcomes] == [
+        ("y1", "rejected", "occurred_at_too_old", "occurred_at"),
+        ("y1899", "rejected", "occurred_at_too_old", "occurred_at"),
+        ("y1900", "accepted", "", ""),
+    ]
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["y1900"]
+
+
+def test_affiliate_ids_beyond_a_bigint_and_nul_in_references_are_rejected_not_raised(joana):
+    base = {"type": "lead_created", "occurred_at": T0}
+    outcomes = events_ingest(
+        items=[
+            EventInput(event_id="big", affiliate_id=2**63, **base),
+            EventInput(event_id="nul-x", external_id="A-\x001", **base),
+            EventInput(event_id="nul\x00id", affiliate_id=joana.pk, **base),
+            EventInput(event_id="nul-source", affiliate_id=joana.pk, source="a\x00", **base),
+            EventInput(event_id="max", affiliate_id=2**63 - 1, **base),
+            EventInput(event_id="good", affiliate_id=joana.pk, **base),
+        ],
+        source="api",
+    )
+
+    assert [(o.status, o.code, o.field) for o in outcomes] == [
+        ("rejected", "affiliate_id_invalid", "affiliate_id"),
+        ("rejected", "external_id_invalid", "external_id"),
+        ("rejected", "event_id_invalid", "event_id"),
+        ("rejected", "source_invalid", "source"),
+        ("rejected", "affiliate_not_found", "affiliate_id"),
+        ("accepted", "", ""),
+    ]
+
+
+def test_a_failure_reading_the_result_back_commits_nothing(django_db_setup, committed, monkeypatch):
+    alpha = UDN.objects.get(slug="alpha")
+    with tenant_context(alpha):
+        person = Affiliate.objects.create(external_id="READ-1", name="Rui Leitura")
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            Affiliate.objects.filter(pk=person.pk).delete()
+
+    committed.append(cleanup)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reading the rows back failed")
+
+    monkeypatch.setattr(events, "_outcome", broken)
+    with tenant_context(alpha):
+        with pytest.raises(RuntimeError):
+            events_ingest(items=[ev("r-1", "cash_in", person, amount="10.00")], source="api")
+
+        assert not Event.objects.filter(affiliate=person).exists()
+        person.refresh_from_db()
+        assert (person.stage, person.total_cash_in) == ("lead", 0)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import fsspec
 import psycopg
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 from django.core.management import call_command
@@ -450,3 +451,53 @@ def test_the_page_names_the_storage_but_shows_the_server_path_to_superusers_only
     settings.LAKE_URL = "s3://chave:senha@bucket-interno/lake"
     page = client_for(udn_a, marketer).get("/lake/").content.decode()
     assert "bucket-interno" not in page and "armazenamento s3" in page
+
+
+def test_readers_survive_an_event_stored_in_year_0001(udn_a, tmp_path, time_machine):
+    """Events the API took before its times were bounded (written straight to the table): 1 BC in
+    UTC, and year 1 in UTC, which is 1 BC in São Paulo. The export goes through, they land in the
+    first day Python can name, and keep their exact time."""
+    time_machine.move_to(T0, tick=False)
+    with tenant_context(udn_a):
+        person = affiliate_make("Y-1", stage_changed_at=T0)
+        recent = event_make(person, T0 - timedelta(hours=1))
+        with connection.cursor() as cursor:
+            for event_id, when in (
+                ("y1-bc", "0001-01-01T00:00:00+05:00"),
+                ("y1-utc", "0001-01-01T00:00:00Z"),
+            ):
+                cursor.execute(
+                    f"INSERT INTO {Event._meta.db_table}"  # noqa: S608 - model metadata only
+                    " (event_id, affiliate_id, type, occurred_at, source, properties, received_at)"
+                    " VALUES (%s, %s, 'app_activated', %s::timestamptz, 'api', '{}', %s)",
+                    [event_id, person.pk, when, T0 - timedelta(minutes=1)],
+                )
+            cursor.execute(
+                f"UPDATE {Affiliate._meta.db_table} SET stage_changed_at = '0001-01-01T00:00:00+05:00'"  # noqa: S608
+                " WHERE id = %s",
+                [person.pk],
+            )
+        time_machine.shift(60)
+        export = lake_export_run(destination=str(tmp_path))
+
+    assert export.error == "" and export.events == 3
+    assert sorted(f for f in export.files if f.startswith("events/")) == [
+        f"events/udn=alpha/date=0001-01-01/part-{export.pk}.parquet",
+        f"events/udn=alpha/date=2026-03-10/part-{export.pk}.parquet",
+    ]
+    table = ds.dataset(f"{tmp_path}/events", format="parquet", partitioning="hive").to_table(
+        columns=["event_id", "occurred_at", "date"]
+    )
+    micros = dict(
+        zip(
+            table.column("event_id").to_pylist(),
+            table.column("occurred_at").cast(pa.int64()).to_pylist(),
+            strict=True,
+        )
+    )
+    year_1 = int((datetime(1, 1, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 10**6
+    assert micros == {
+        "y1-bc": year_1 - 5 * 3600 * 10**6,
+        "y1-utc": year_1,
+        recent.event_id: int(recent.occurred_at.timestamp()) * 10**6,
+    }

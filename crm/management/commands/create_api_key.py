@@ -8,7 +8,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from crm.api.services import ApiKeyError, api_key_create
-from crm.models import ApiScope
+from crm.models import API_SCOPES_OFFERED
 from tenants.management.base import UDNCommand
 from tenants.models import UDN
 
@@ -23,7 +23,7 @@ class Command(UDNCommand):
             required=True,
             nargs="+",
             metavar="SCOPE",
-            help=f"scopes, separated by spaces or commas: {', '.join(ApiScope.values)}",
+            help=f"scopes, separated by spaces or commas: {', '.join(API_SCOPES_OFFERED)}",
         )
         parser.add_argument(
             "--name",
