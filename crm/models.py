@@ -4,6 +4,7 @@ event timeline, deposit tiers, imports and data-quality snapshots."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex, GinIndex
@@ -29,6 +30,29 @@ class DigitsOnly(models.Func):
 # not depend on the database's ctype; `lower()` then only needs ASCII.
 ACCENTED = "áàâãäåéèêëíìîïóòôõöúùûüçñýÿÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ"
 PLAIN = "aaaaaaeeeeiiiiooooouuuucnyyAAAAAAEEEEIIIIOOOOOUUUUCNY"
+
+
+class MomentField(models.DateTimeField):  # type: ignore[type-arg]
+    """A time a partner or a file gives (an event's, a consent's) and what derives from it.
+
+    New values are bounded where they come in (crm.normalize.moment_in_range), but rows stored
+    before that may hold any time PostgreSQL takes (year 1 at +05:00 is 1 BC in UTC), which Python
+    cannot load, or can load but not show in a zone behind UTC. Reads clamp into the days every
+    zone can show, so such a row still opens its pages, API answers and exports; NULL stays NULL.
+    A plain DateTimeField to migrations (same column, nothing to migrate)."""
+
+    READ_MIN = "0001-01-02 00:00:00+00"
+    READ_MAX = "9999-12-30 00:00:00+00"
+
+    def select_format(self, compiler: Any, sql: str, params: Any) -> Any:
+        sql, params = super().select_format(compiler, sql, params)
+        low, high = f"'{self.READ_MIN}'::timestamptz", f"'{self.READ_MAX}'::timestamptz"
+        clamped = f"CASE WHEN {sql} < {low} THEN {low} WHEN {sql} > {high} THEN {high} ELSE {sql} END"
+        return clamped, (*params, *params, *params)  # `sql` appears three times
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.DateTimeField", args, kwargs
 
 
 class Folded(models.Func):
@@ -103,7 +127,7 @@ class Affiliate(models.Model):
     plan_fee = models.DecimalField(_("monthly fee"), max_digits=10, decimal_places=2, null=True, blank=True)
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices, blank=True)
     stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD)
-    stage_changed_at = models.DateTimeField(_("stage changed at"), null=True, blank=True)
+    stage_changed_at = MomentField(_("stage changed at"), null=True, blank=True)
     tier = models.CharField(_("deposit tier"), max_length=40, blank=True)
     total_cash_in = models.DecimalField(_("total cash in"), max_digits=14, decimal_places=2, default=0)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
@@ -153,7 +177,7 @@ class ConsentChange(models.Model):
     affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="consent_changes")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     granted = models.BooleanField(_("granted"))
-    occurred_at = models.DateTimeField(_("when"))
+    occurred_at = MomentField(_("when"))
     source = models.CharField(_("source"), max_length=60)
     proof = models.TextField(
         _("proof"), blank=True, help_text=_("What the person agreed to, or how they opted out.")
@@ -211,7 +235,7 @@ class Event(models.Model):
     # The (affiliate, occurred_at) index below serves the foreign key too: no second index.
     affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(_("type"), max_length=40)
-    occurred_at = models.DateTimeField(_("occurred at"))
+    occurred_at = MomentField(_("occurred at"))
     source = models.CharField(_("source"), max_length=40, blank=True)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
@@ -402,6 +426,17 @@ class ApiScope(models.TextChoices):
     WEBHOOKS_MANAGE = "webhooks:manage", "webhooks:manage"
 
 
+#: The scopes a key can be given: those with endpoints. segments:read and campaigns:read stay
+#: values (keys made earlier may carry them, and the column's choices need no migration) but are
+#: offered only once their endpoints exist.
+API_SCOPES_OFFERED: tuple[str, ...] = (
+    ApiScope.AFFILIATES_READ,
+    ApiScope.AFFILIATES_WRITE,
+    ApiScope.EVENTS_WRITE,
+    ApiScope.WEBHOOKS_MANAGE,
+)
+
+
 class ApiKey(models.Model):
     """A partner system's key to this UDN's REST API. The key lives in the UDN's schema, so it
     opens this UDN only. Only the SHA-256 of the full key is stored; `prefix` finds the row and
@@ -455,6 +490,11 @@ class WebhookEvent(models.TextChoices):
     AFFILIATE_STAGE_CHANGED = "affiliate.stage_changed", "affiliate.stage_changed"
     EVENT_RECEIVED = "event.received", "event.received"
     MESSAGE_FAILED = "message.failed", "message.failed"
+
+
+#: The events a URL can subscribe to: those something sends. message.failed stays a value (as the
+#: unoffered scopes do) until messages exist.
+WEBHOOK_EVENTS_OFFERED: tuple[str, ...] = (WebhookEvent.AFFILIATE_STAGE_CHANGED, WebhookEvent.EVENT_RECEIVED)
 
 
 class WebhookSubscription(models.Model):

@@ -36,3 +36,9 @@ urlpatterns = [
     path("api/v1/", include("crm.api.urls")),
     *common,
 ]
+
+# Under /api/ Django's own error pages answer in the API's JSON format (crm.api.errors).
+handler400 = "crm.api.errors.bad_request"
+handler403 = "crm.api.errors.permission_denied"
+handler404 = "crm.api.errors.page_not_found"
+handler500 = "crm.api.errors.server_error"

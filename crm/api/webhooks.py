@@ -15,7 +15,7 @@ from crm.api.errors import ApiError
 from crm.api.idempotency import idempotent
 from crm.api.serializers import ErrorSerializer, cursor_page_serializer
 from crm.api.views import ERROR_RESPONSES, IDEMPOTENCY_RESPONSES, ApiCursorPagination, ApiView
-from crm.models import ApiScope, WebhookDelivery, WebhookEvent, WebhookSubscription
+from crm.models import WEBHOOK_EVENTS_OFFERED, ApiScope, WebhookDelivery, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import (
     WebhookError,
@@ -26,6 +26,9 @@ from crm.services.webhooks import (
 
 
 class WebhookSubscriptionSerializer(serializers.ModelSerializer[WebhookSubscription]):
+    # The events offered, not the column's choices (which keep message.failed, never sent).
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS_OFFERED))
+
     class Meta:
         model = WebhookSubscription
         fields = [
@@ -43,10 +46,14 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer[WebhookSubscript
 
 class WebhookSubscriptionInSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.values), min_length=1)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS_OFFERED), min_length=1
+    )
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
+    event = serializers.ChoiceField(choices=WEBHOOK_EVENTS_OFFERED)
+
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -147,7 +154,7 @@ class WebhookListView(ApiView):
         events = data.get("events")
         if isinstance(events, list):  # checked here so the path reads events[i], like the batch's
             for index, event in enumerate(events):
-                if event not in WebhookEvent.values:
+                if event not in WEBHOOK_EVENTS_OFFERED:
                     raise ApiError(
                         code="invalid_choice",
                         message=_("Unknown event “%(v)s”.") % {"v": event},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from crm import hooks
 from crm.hooks import ConsentChanged
 from crm.models import Affiliate, Channel, ConsentChange
+from crm.normalize import MOMENT_MIN, moment_in_range
 
 CONSENT_FIELDS: dict[str, str] = {
     Channel.EMAIL: "consent_email",
@@ -28,6 +29,9 @@ CONSENT_FIELDS: dict[str, str] = {
     Channel.PUSH: "consent_push",
 }
 SOURCE_MAX = ConsentChange._meta.get_field("source").max_length or 60
+# A consent a partner reports may come from a clock a little ahead of ours; one further ahead
+# would hold back every change recorded before it.
+FUTURE_TOLERANCE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,13 @@ def _check(*, channel: str, source: str, occurred_at: datetime) -> None:
         )
     if timezone.is_naive(occurred_at):
         raise ValidationError({"occurred_at": _("Give the time with a time zone.")})
+    if not moment_in_range(occurred_at, latest=timezone.now() + FUTURE_TOLERANCE):
+        raise ValidationError(
+            {
+                "occurred_at": _("Give a time between %(earliest)s and now.")
+                % {"earliest": f"{MOMENT_MIN:%d/%m/%Y}"}
+            }
+        )
 
 
 @transaction.atomic

@@ -131,6 +131,7 @@ _EVENT_SQL = f"""
 """  # noqa: S608 - only table names are interpolated
 
 EPOCH_DAY = date(1970, 1, 1)
+FIRST_DAY, LAST_DAY = (date.min - EPOCH_DAY).days, (date.max - EPOCH_DAY).days
 BEGINNING = datetime(1970, 1, 1, tzinfo=zoneinfo.ZoneInfo("UTC"))
 
 
@@ -255,7 +256,9 @@ def _events_tables(rows: list[tuple], *, slug: str) -> Iterator[tuple[date, pa.T
     runs = pc.run_end_encode(pa.array(local_days, pa.int32()))
     start = 0
     for end, day in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-        yield EPOCH_DAY + timedelta(days=day), table.slice(start, end - start)
+        # An event stored before times were bounded may fall outside the days Python can name
+        # (year 1 at +05:00 is 1 BC): it goes to the first (or last) one, keeping its exact time.
+        yield EPOCH_DAY + timedelta(days=min(max(day, FIRST_DAY), LAST_DAY)), table.slice(start, end - start)
         start = end
 
 

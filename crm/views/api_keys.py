@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from crm.api.selectors import api_key_list
 from crm.api.services import api_key_create, api_key_revoke
-from crm.models import ApiKey, ApiScope
+from crm.models import API_SCOPES_OFFERED, ApiKey, ApiScope
 from tenants.access import udn_write_required
 
 
@@ -21,7 +21,7 @@ class ApiKeyForm(forms.Form):
         label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("e.g. App backend")
     )
     scopes = forms.MultipleChoiceField(
-        label=gettext_lazy("Scopes"), choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Scopes"), choices=[c for c in ApiScope.choices if c[0] in API_SCOPES_OFFERED], widget=forms.CheckboxSelectMultiple
     )
 
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from crm.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from crm.models import WEBHOOK_EVENTS_OFFERED, WebhookDelivery, WebhookEvent, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import (
     WebhookError,
@@ -35,7 +35,8 @@ class WebhookForm(forms.Form):
         help_text=gettext_lazy("e.g. https://partner.example.com/hooks/udn"),
     )
     events = forms.MultipleChoiceField(
-        label=gettext_lazy("Events"), choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Events"), choices=[c for c in WebhookEvent.choices if c[0] in WEBHOOK_EVENTS_OFFERED],
+        widget=forms.CheckboxSelectMultiple
     )
 
 
