@@ -21,7 +21,9 @@ class ApiKeyForm(forms.Form):
         label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("e.g. App backend")
     )
     scopes = forms.MultipleChoiceField(
-        label=gettext_lazy("Scopes"), choices=[c for c in ApiScope.choices if c[0] in API_SCOPES_OFFERED], widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Scopes"),
+        choices=[c for c in ApiScope.choices if c[0] in API_SCOPES_OFFERED],
+        widget=forms.CheckboxSelectMultiple,
     )
 
 

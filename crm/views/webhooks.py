@@ -35,8 +35,9 @@ class WebhookForm(forms.Form):
         help_text=gettext_lazy("e.g. https://partner.example.com/hooks/udn"),
     )
     events = forms.MultipleChoiceField(
-        label=gettext_lazy("Events"), choices=[c for c in WebhookEvent.choices if c[0] in WEBHOOK_EVENTS_OFFERED],
-        widget=forms.CheckboxSelectMultiple
+        label=gettext_lazy("Events"),
+        choices=[c for c in WebhookEvent.choices if c[0] in WEBHOOK_EVENTS_OFFERED],
+        widget=forms.CheckboxSelectMultiple,
     )
 
 
