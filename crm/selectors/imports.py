@@ -16,6 +16,7 @@ from django.utils.translation import pgettext
 
 from crm.models import ColumnMapping, ImportJob, ImportStatus
 from crm.readers import header_key, source_batches, source_open
+from crm.spreadsheets import csv_safe
 
 ATTRIBUTE_PREFIX = "attr:"
 # Where a rejected row keeps the fields it had beyond the header (an unquoted separator).
@@ -173,7 +174,9 @@ def import_preview(*, job: ImportJob, path: Path) -> Preview:
         batch = next(source_batches(source, batch_rows=PREVIEW_SAMPLE), None)
     finally:
         source.close()
-    fields = [f for f in FIELD_LABELS if f in job.mapping.values()]
+    # The standard fields in the form's order, then the custom attributes ("attr:<name>").
+    attributes = [t for t in job.mapping.values() if t.startswith(ATTRIBUTE_PREFIX)]
+    fields = [f for f in FIELD_LABELS if f in job.mapping.values()] + attributes
     preview = Preview(headers=source.headers, fields=fields)
     if batch is None:
         return preview
@@ -190,7 +193,8 @@ def import_preview(*, job: ImportJob, path: Path) -> Preview:
         reasons = problems[number]["_messages"] if number in problems else []
         if number in valid:
             # As it will be stored: a field with a warning is blank.
-            values = {f: _display(valid[number].get(f)) for f in fields}
+            stored = {**valid[number], **_attribute_values(valid[number]["attributes"])}
+            values = {f: _display(stored.get(f)) for f in fields}
             preview.rows.append(PreviewRow(row=number, values=values, reasons=reasons))
         else:
             # A rejected row is shown as it was read, with what is wrong with it.
@@ -199,6 +203,11 @@ def import_preview(*, job: ImportJob, path: Path) -> Preview:
             values = {f: str(by_field.get(f, "")) for f in fields}
             preview.rows.append(PreviewRow(row=number, values=values, reasons=reasons, imported=False))
     return preview
+
+
+def _attribute_values(attributes: str | None) -> dict[str, object]:
+    """A prepared row's custom attributes (JSON text) keyed as the mapping names them."""
+    return {ATTRIBUTE_PREFIX + k: v for k, v in json.loads(attributes or "{}").items()}
 
 
 def _display(value: object) -> str:
@@ -211,32 +220,33 @@ def _display(value: object) -> str:
     return str(value)
 
 
-def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
-    """The rows with problems as a `;` CSV: row number, status (rejected, or imported with warnings),
-    reasons and the original columns, ready to fix and import again (the first three columns are not
-    standard fields: the mapping leaves them out)."""
+def rejected_rows_table(*, job: ImportJob) -> Iterator[list[str]]:
+    """The rows with problems: row number, status (rejected, or imported with warnings), reasons and
+    the original columns, ready to fix and import again (the first three columns are not standard
+    fields: the mapping leaves them out). The header first, then one list of texts a row."""
     headers = list(job.headers)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";")
-
-    def flush() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return value
-
     statuses = {
         False: pgettext("import row status", "rejected"),
         True: pgettext("import row status", "imported with warnings"),
     }
-    writer.writerow([str(_("Row")), str(_("Status")), str(_("Reasons")), *headers])
-    yield "\ufeff" + flush()
+    yield [str(_("Row")), str(_("Status")), str(_("Reasons")), *headers]
     rows = job.rejected_rows.order_by("row_number").values_list("row_number", "imported", "reasons", "data")
     for number, imported, reasons, data in rows.iterator(chunk_size=2_000):
-        extra = [data[EXTRA_KEY]] if EXTRA_KEY in data else []
-        cells = [number, statuses[imported], " | ".join(reasons), *(data.get(h, "") for h in headers), *extra]
-        writer.writerow(cells)
-        yield flush()
+        extra = [str(data[EXTRA_KEY])] if EXTRA_KEY in data else []
+        values = [str(data.get(h, "")) for h in headers]
+        yield [str(number), statuses[imported], " | ".join(reasons), *values, *extra]
+
+
+def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
+    """`rejected_rows_table` as a `;` CSV in UTF-8 with a BOM (for Excel), no cell a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    buffer.write("\ufeff")
+    for cells in rejected_rows_table(job=job):
+        writer.writerow([csv_safe(cell) for cell in cells])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def import_progress_key(*, job: ImportJob) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import shutil
+from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
@@ -128,3 +132,205 @@ def test_a_command_line_import_shows_its_file_name_not_the_server_path(
             html = client.get(url).content.decode()
             assert "base-junho.csv" in html, url
             assert "pasta-interna-do-servidor" not in html and str(tmp_path) not in html, url
+
+
+# --- ugly files on the pages, and the downloads ----------------------------------------------------
+
+
+def _mapping_html(client, job_id) -> str:
+    page = client.get(f"/imports/{job_id}/mapping/")
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def _only_job(udn) -> ImportJob:
+    with tenant_context(udn):
+        return ImportJob.objects.get()
+
+
+def test_the_mapping_page_of_a_file_with_an_unclosed_quote_shows_the_rows_it_could_read(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    assert upload(client, "aspas.csv", b'codigo;nome\n1;Ana\n2;"Bruno\n3;Carla\n').status_code == 302
+
+    html = _mapping_html(client, _only_job(udn_a).pk)
+
+    assert "Ana · &quot;Bruno · Carla" in html
+
+
+def test_the_mapping_page_says_why_when_the_file_cannot_be_read_any_more(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    upload(client, "base.csv", b"codigo;nome\n1;Ana\n")
+    job = _only_job(udn_a)
+    with tenant_context(udn_a):
+        Path(job.file.path).write_bytes(b"")  # emptied on disk after the upload
+
+    page = client.get(f"/imports/{job.pk}/mapping/")
+
+    assert page.status_code == 400
+    assert "O arquivo está vazio." in page.content.decode()
+
+
+def test_a_file_with_too_many_columns_is_refused_at_upload_saying_so(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    header = ";".join(f"coluna {i}" for i in range(10_000))
+
+    response = upload(client_for(udn_a, marketer), "largo.csv", f"{header}\n{header}\n".encode())
+
+    assert response.status_code == 400
+    assert "O arquivo tem 10.000 colunas; no máximo 400" in response.content.decode()
+    with tenant_context(udn_a):
+        assert not ImportJob.objects.exists()
+
+
+def test_a_file_as_wide_as_the_limit_can_be_mapped_with_every_field_sent(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    from crm.readers import MAX_COLUMNS
+
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    header = ";".join(["codigo", "nome", *(f"c{i}" for i in range(MAX_COLUMNS - 2))])
+    upload(client, "largo.csv", f"{header}\n1;Ana{';x' * (MAX_COLUMNS - 2)}\n".encode())
+    job = _only_job(udn_a)
+    selections = {f"col-{i}": "" for i in range(MAX_COLUMNS)} | {"col-0": "external_id", "col-1": "name"}
+    selections |= {f"attr-{i}": "" for i in range(MAX_COLUMNS)}  # what a browser without JS sends
+
+    response = client.post(f"/imports/{job.pk}/mapping/", selections)
+
+    assert response.status_code == 302 and response.url == f"/imports/{job.pk}/preview/"
+
+
+def test_the_attribute_name_shows_only_for_a_custom_attribute_named_after_its_column(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    upload(client, "base.csv", b"codigo;nome;Obs do vendedor\n1;Ana;cliente antiga\n")
+    job = _only_job(udn_a)
+
+    html = _mapping_html(client, job.pk)
+
+    name_box = re.search(r'<input type="text" name="attr-1"[^>]*>', html).group(0)
+    assert 'value="nome"' in name_box and "hidden disabled" in name_box  # not "name", and not shown
+    client.post(f"/imports/{job.pk}/mapping/", {"col-0": "external_id", "col-1": "name", "col-2": "attr"})
+    chosen = re.search(r'<input type="text" name="attr-2"[^>]*>', _mapping_html(client, job.pk)).group(0)
+    assert 'value="Obs do vendedor"' in chosen and "hidden" not in chosen
+
+    preview = client.get(f"/imports/{job.pk}/preview/").content.decode()
+
+    assert "<th>Obs do vendedor</th>" in preview and "<td>cliente antiga</td>" in preview
+
+
+FORMULA_ROWS = (
+    "codigo;nome;celular;obs\n"
+    ';=HYPERLINK("http://mal.example");+55 11 98765-4321;@SUM(A1)\n'  # no code, no CPF: rejected
+    ";;+5511987654321;-1+2\n"
+)
+
+
+def _import_formulas(udn, client, tmp_path) -> ImportJob:
+    upload(client, "formulas.csv", FORMULA_ROWS.encode())
+    job = _only_job(udn)
+    mapping = {"col-0": "external_id", "col-1": "name", "col-2": "phone", "col-3": "attr", "attr-3": "obs"}
+    client.post(f"/imports/{job.pk}/mapping/", mapping)
+    client.post(f"/imports/{job.pk}/preview/")  # queued (the worker's task is run below)
+    import_run(str(job.pk))
+    with tenant_context(udn):
+        job.refresh_from_db()
+    assert job.rejected >= 1, (job.status, job.error, job.total_rows, job.created, job.mapping)
+    return job
+
+
+def test_the_rows_with_problems_download_as_csv_with_no_formula_and_as_xlsx_in_text(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    job = _import_formulas(udn_a, client, tmp_path)
+
+    csv_body = b"".join(client.get(f"/imports/{job.pk}/rejected.csv").streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(csv_body.lstrip("\ufeff")), delimiter=";"))
+    cells = [cell for row in rows[1:] for cell in row[3:]]
+    assert '\'=HYPERLINK("http://mal.example")' in cells and "'-1+2" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+    download = client.get(f"/imports/{job.pk}/rejected.xlsx")
+    assert download["Content-Type"] == XLSX
+    assert download["Content-Disposition"] == 'attachment; filename="formulas-problemas.xlsx"'
+    sheet = _xlsx_rows(download)
+    assert sheet[0][:3] == ["Linha", "Status", "Motivos"]
+    values = {cell for row in sheet[1:] for cell in row}
+    assert {'=HYPERLINK("http://mal.example")', "+55 11 98765-4321", "@SUM(A1)", "-1+2"} <= values
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_rows(response) -> list[list[str]]:
+    """The first sheet's cells; every one must be text (no formula, no number)."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    content = b"".join(response.streaming_content)
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml  # no formula anywhere
+    sheet = load_workbook(io.BytesIO(content)).worksheets[0]
+    rows = []
+    for row in sheet.iter_rows():
+        assert all(cell.data_type in ("s", "inlineStr", "n") for cell in row)
+        rows.append(["" if cell.value is None else cell.value for cell in row])
+    return rows
+
+
+def test_a_download_named_after_an_upload_with_quotes_and_accents_keeps_a_valid_header(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    from django.utils.http import content_disposition_header
+
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    job = _import_formulas(udn_a, client, tmp_path)
+    with tenant_context(udn_a):
+        ImportJob.objects.filter(pk=job.pk).update(original_name='base "final"\nsão.csv')
+
+    for extension in ("csv", "xlsx"):
+        response = client.get(f"/imports/{job.pk}/rejected.{extension}")
+
+        assert response.status_code == 200
+        expected = content_disposition_header(True, f'base "final"\nsão-problemas.{extension}')
+        assert response["Content-Disposition"] == expected
+        assert "\n" not in expected and expected.startswith("attachment; filename*=utf-8''base%20%22final%22")
+
+
+def test_the_affiliate_export_downloads_as_xlsx_with_phones_as_written_and_no_formula(
+    udn_a, marketer, client_for
+):
+    from crm.selectors.affiliates import EXPORT_COLUMNS
+
+    with tenant_context(udn_a):
+        Affiliate.objects.create(
+            external_id="=1+1", name="@Ana", phone="+5511987654321", tags=["-vip"], total_cash_in="1234.50"
+        )
+    client = client_for(udn_a, marketer)
+
+    csv_body = b"".join(client.get("/affiliates/export.csv").streaming_content).decode()
+    response = client.get("/affiliates/export.xlsx")
+
+    assert "'+5511987654321" in csv_body and "'=1+1" in csv_body and "'@Ana" in csv_body
+    assert response["Content-Type"] == XLSX
+    assert response["Content-Disposition"].startswith('attachment; filename="affiliates-alpha-')
+    _header, row = _xlsx_rows(response)
+    by_column = dict(zip(EXPORT_COLUMNS, row, strict=True))
+    assert by_column["phone"] == "+5511987654321" and by_column["external_id"] == "=1+1"
+    assert by_column["name"] == "@Ana" and by_column["tags"] == "-vip"
+    assert by_column["total_cash_in"] == 1234.5  # a number

@@ -1,4 +1,4 @@
-"""The affiliate list (search, filters, CSV export) and the affiliate page.
+"""The affiliate list (search, filters, CSV and XLSX export) and the affiliate page.
 
 Every member of the UDN may read them, analysts included (UDNAccessMiddleware lets only
 members in); none of them writes."""
@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -39,6 +39,7 @@ from crm.selectors.affiliates import (
     deposit_tier_list,
     event_kind_labels,
 )
+from crm.spreadsheets import attachment_disposition, csv_safe, xlsx_response
 
 LIST_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 50
@@ -111,24 +112,17 @@ class _Echo:
         return value
 
 
-# Excel and LibreOffice run cells that start with these as formulas (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
-def _csv_amount(value: Decimal | None) -> str:
+def _csv_amount(value: Decimal) -> str:
     """1234.5 → "1.234,50" (Brazilian separators, no currency sign: Excel reads it as a number)."""
-    if value is None:
-        return ""
     sign = "-" if value < 0 else ""
     whole, cents = f"{abs(value):.2f}".split(".")
     return f"{sign}{int(whole):,}".replace(",", ".") + f",{cents}"
 
 
-def _csv_cell(column: str, value: Any, *, tz: ZoneInfo, labels: dict[str, dict[str, str]]) -> str:
+def _export_cell(
+    column: str, value: Any, *, tz: ZoneInfo, labels: dict[str, dict[str, str]]
+) -> str | Decimal:
+    """A value as a person reads it: text, or a Decimal for an amount."""
     if value is None:
         return ""
     if column in labels:
@@ -140,10 +134,10 @@ def _csv_cell(column: str, value: Any, *, tz: ZoneInfo, labels: dict[str, dict[s
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, Decimal):
-        return _csv_amount(value)
+        return value
     if isinstance(value, list):
-        return _csv_text(", ".join(value))
-    return _csv_text(str(value))
+        return ", ".join(value)
+    return str(value)
 
 
 def _export_header() -> list[str]:
@@ -158,23 +152,29 @@ def _export_header() -> list[str]:
     return [names.get(column) or fields[column] for column in EXPORT_COLUMNS]
 
 
-def _csv_stream(rows: Iterable[tuple[Any, ...]], *, tz: ZoneInfo) -> Iterator[str]:
-    """UTF-8 with a BOM (so Excel picks the encoding), `;`-separated (Excel's separator where
-    the decimal comma is used), dates dd/mm/aaaa, amounts 1.234,56."""
+def _export_table(rows: Iterable[tuple[Any, ...]], *, tz: ZoneInfo) -> Iterator[list[str | Decimal]]:
+    """The export's header, then each row's cells (see `_export_cell`): the CSV and the XLSX share it."""
     labels = {
         "origin": {value: str(label) for value, label in Origin.choices},
         "stage": {value: str(label) for value, label in Stage.choices},
     }
-    writer = csv.writer(_Echo(), delimiter=";")
-    yield "\ufeff" + writer.writerow(_export_header())
-    chunk: list[str] = []
+    yield list(_export_header())
     for row in rows:
+        yield [
+            _export_cell(column, value, tz=tz, labels=labels)
+            for column, value in zip(EXPORT_COLUMNS, row, strict=True)
+        ]
+
+
+def _csv_stream(rows: Iterable[tuple[Any, ...]], *, tz: ZoneInfo) -> Iterator[str]:
+    """UTF-8 with a BOM (so Excel picks the encoding), `;`-separated (Excel's separator where
+    the decimal comma is used), dates dd/mm/aaaa, amounts 1.234,56, no cell a formula."""
+    writer = csv.writer(_Echo(), delimiter=";")
+    chunk: list[str] = ["\ufeff"]
+    for cells in _export_table(rows, tz=tz):
         chunk.append(
             writer.writerow(
-                [
-                    _csv_cell(column, value, tz=tz, labels=labels)
-                    for column, value in zip(EXPORT_COLUMNS, row, strict=True)
-                ]
+                [_csv_amount(cell) if isinstance(cell, Decimal) else csv_safe(cell) for cell in cells]
             )
         )
         if len(chunk) >= CSV_ROWS_PER_CHUNK:
@@ -184,43 +184,56 @@ def _csv_stream(rows: Iterable[tuple[Any, ...]], *, tz: ZoneInfo) -> Iterator[st
         yield "".join(chunk)
 
 
+def _export_rows(request: HttpRequest, filters: AffiliateFilters) -> Iterator[tuple[Any, ...]]:
+    full_cpf = cpf_full_allowed(membership=request.membership)  # type: ignore[attr-defined]
+    return affiliate_export_rows(params=filters, full_cpf=full_cpf)
+
+
+def _export_name(request: HttpRequest, extension: str) -> tuple[ZoneInfo, str]:
+    udn = request.tenant  # type: ignore[attr-defined]
+    tz = ZoneInfo(udn.time_zone)
+    stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
+    return tz, f"affiliates-{udn.slug}-{stamp}.{extension}"
+
+
 def affiliate_export(request: HttpRequest) -> StreamingHttpResponse:
     """/affiliates/export.csv: the filtered set (the list's query string), streamed."""
     _form, filters = _filters_of(request)
-    udn = request.tenant  # type: ignore[attr-defined]
-    tz = ZoneInfo(udn.time_zone)
+    tz, filename = _export_name(request, "csv")
     response = StreamingHttpResponse(
-        _csv_stream(
-            affiliate_export_rows(
-                params=filters,
-                full_cpf=cpf_full_allowed(membership=request.membership),  # type: ignore[attr-defined]
-            ),
-            tz=tz,
-        ),
-        content_type="text/csv; charset=utf-8",
+        _csv_stream(_export_rows(request, filters), tz=tz), content_type="text/csv; charset=utf-8"
     )
-    stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="affiliates-{udn.slug}-{stamp}.csv"'
+    response["Content-Disposition"] = attachment_disposition(filename)
     return response
+
+
+def affiliate_export_xlsx(request: HttpRequest) -> FileResponse:
+    """/affiliates/export.xlsx: the same set and columns as the CSV, every cell text (amounts as
+    numbers), so Excel runs no formula and shows a phone as +5511..."""
+    _form, filters = _filters_of(request)
+    tz, filename = _export_name(request, "xlsx")
+    rows = _export_table(_export_rows(request, filters), tz=tz)
+    return xlsx_response(rows=rows, filename=filename, title=_("Affiliates"))
 
 
 # --- the affiliate page ---------------------------------------------------------------------------
 
+# Names of icons in static/icons/sprite.svg (rendered with {% icon %}).
 EVENT_ICONS: dict[str, str] = {
-    EventType.LEAD_CREATED: "📝",
-    EventType.REGISTRATION_STARTED: "📝",
-    EventType.FORM_COMPLETED: "📝",
-    EventType.ACCOUNT_OPENED: "📝",
-    EventType.APP_DOWNLOADED: "📲",
-    EventType.APP_ACTIVATED: "✅",
-    EventType.CASH_IN: "💰",
-    EventType.CASHBACK: "🎁",
-    EventType.CASHOUT: "🏧",
-    EventType.CONSULTATION_SCHEDULED: "🩺",
-    EventType.SUPPORT_TICKET_OPENED: "🎧",
-    EventType.SUPPORT_TICKET_CLOSED: "🎧",
+    EventType.LEAD_CREATED: "file-pen-line",
+    EventType.REGISTRATION_STARTED: "file-pen-line",
+    EventType.FORM_COMPLETED: "file-pen-line",
+    EventType.ACCOUNT_OPENED: "file-pen-line",
+    EventType.APP_DOWNLOADED: "smartphone",
+    EventType.APP_ACTIVATED: "circle-check",
+    EventType.CASH_IN: "wallet",
+    EventType.CASHBACK: "gift",
+    EventType.CASHOUT: "banknote",
+    EventType.CONSULTATION_SCHEDULED: "stethoscope",
+    EventType.SUPPORT_TICKET_OPENED: "headphones",
+    EventType.SUPPORT_TICKET_CLOSED: "headphones",
 }
-CUSTOM_EVENT_ICON = "•"
+CUSTOM_EVENT_ICON = "circle-dot"
 # The property shown beside an event of these types.
 EVENT_DETAIL_PROPERTY: dict[str, str] = {
     EventType.CONSULTATION_SCHEDULED: "specialty",

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,9 +20,11 @@ from crm.selectors.imports import (
     import_job_live,
     import_preview,
     rejected_rows_csv,
+    rejected_rows_table,
 )
 from crm.services.import_jobs import RETRYABLE, import_job_cancel, import_job_retry
 from crm.services.imports import import_job_create, import_job_path, import_mapping_save, import_queue
+from crm.spreadsheets import attachment_disposition, xlsx_response
 from tenants.access import udn_write_required
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 1M-row CSV is ~150 MB
@@ -63,6 +65,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 
 def _samples(job: ImportJob) -> dict[str, list[str]]:
+    """A few values of each column; ImportFileError when the file cannot be read."""
     source = source_open(import_job_path(job=job))
     try:
         batch = next(source_batches(source, batch_rows=50), None)
@@ -93,19 +96,25 @@ def import_mapping(request: HttpRequest, pk: str) -> HttpResponse:
             errors = exc.messages
         else:
             return redirect("import-preview", pk=job.pk)
-    samples = _samples(job)
-    columns = [
-        {
-            "index": index,
-            "header": header,
-            "samples": samples.get(header, []),
-            "target": "attr"
-            if mapping.get(header, "").startswith(ATTRIBUTE_PREFIX)
-            else mapping.get(header, ""),
-            "attribute": mapping.get(header, "").removeprefix(ATTRIBUTE_PREFIX),
-        }
-        for index, header in enumerate(job.headers)
-    ]
+    try:
+        samples = _samples(job)
+    except ImportFileError as exc:
+        samples = {}
+        errors = [*errors, str(exc)]
+    columns = []
+    for index, header in enumerate(job.headers):
+        target = mapping.get(header, "")
+        custom = target.startswith(ATTRIBUTE_PREFIX)
+        columns.append(
+            {
+                "index": index,
+                "header": header,
+                "samples": samples.get(header, []),
+                "target": "attr" if custom else target,
+                # A custom attribute is named after its column unless named otherwise.
+                "attribute": target.removeprefix(ATTRIBUTE_PREFIX) if custom else header,
+            }
+        )
     context = {"job": job, "columns": columns, "fields": FIELD_LABELS.items(), "errors": errors}
     return render(request, "crm/imports/mapping.html", context, status=400 if errors else 200)
 
@@ -118,7 +127,10 @@ def import_preview_page(request: HttpRequest, pk: str) -> HttpResponse:
         messages.success(request, _("Import started. You can leave this page; it keeps running."))
         return redirect("import-detail", pk=job.pk)
     preview = import_preview(job=job, path=import_job_path(job=job))
-    labels = [(field, FIELD_LABELS[field]) for field in preview.fields]
+    # Custom attributes ("attr:<name>") are headed by their name.
+    labels = [
+        (field, FIELD_LABELS.get(field) or field.removeprefix(ATTRIBUTE_PREFIX)) for field in preview.fields
+    ]
     return render(request, "crm/imports/preview.html", {"job": job, "preview": preview, "labels": labels})
 
 
@@ -156,9 +168,20 @@ def import_retry(request: HttpRequest, pk: str) -> HttpResponse:
     return redirect("import-detail", pk=job.pk)
 
 
+def _rejected_stem(job: ImportJob) -> str:
+    return (job.original_name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "importacao") + "-problemas"
+
+
 def import_rejected_csv(request: HttpRequest, pk: str) -> StreamingHttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     response = StreamingHttpResponse(rejected_rows_csv(job=job), content_type="text/csv; charset=utf-8")
-    stem = job.original_name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "importacao"
-    response["Content-Disposition"] = f'attachment; filename="{stem}-problemas.csv"'
+    response["Content-Disposition"] = attachment_disposition(f"{_rejected_stem(job)}.csv")
     return response
+
+
+def import_rejected_xlsx(request: HttpRequest, pk: str) -> FileResponse:
+    """The rows with problems as XLSX: every cell text, so none runs as a formula and a phone shows
+    as +5511..., not as the CSV's '+5511..."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    stem = _rejected_stem(job)
+    return xlsx_response(rows=rejected_rows_table(job=job), filename=f"{stem}.xlsx", title=_("Problems"))
