@@ -587,9 +587,7 @@ def affiliates_import(
 
     try:
         with lease_hold(name=lease), connection.cursor() as cursor:
-            counts = (
-                _initial_load(cursor, job, source, progress) if _initial_load_fits(cursor, job) else None
-            )
+            counts = _initial_load(cursor, job, source, progress) if _initial_load_fits(cursor, job) else None
             if counts is None:
                 counts = _staged_upsert(cursor, job, source, progress)
     except ImportCancelled:
