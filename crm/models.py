@@ -4,7 +4,7 @@ event timeline, deposit tiers, imports and data-quality snapshots."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex, GinIndex
@@ -12,6 +12,9 @@ from django.db import models
 from django.db.models.functions import Left, Length, Substr
 from django.db.models.lookups import Exact, Range
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class DigitsOnly(models.Func):
@@ -437,6 +440,18 @@ API_SCOPES_OFFERED: tuple[str, ...] = (
 )
 
 
+# What people read for each scope (the identifiers above stay the values: they are the API
+# contract, and model choices' labels would need a migration to change).
+API_SCOPE_LABELS: dict[str, StrOrPromise] = {
+    ApiScope.AFFILIATES_READ: _("Read affiliates"),
+    ApiScope.AFFILIATES_WRITE: _("Create and change affiliates"),
+    ApiScope.EVENTS_WRITE: _("Send events"),
+    ApiScope.SEGMENTS_READ: _("Read segments"),
+    ApiScope.CAMPAIGNS_READ: _("Read campaigns"),
+    ApiScope.WEBHOOKS_MANAGE: _("Manage webhooks"),
+}
+
+
 class ApiKey(models.Model):
     """A partner system's key to this UDN's REST API. The key lives in the UDN's schema, so it
     opens this UDN only. Only the SHA-256 of the full key is stored; `prefix` finds the row and
@@ -495,6 +510,14 @@ class WebhookEvent(models.TextChoices):
 #: The events a URL can subscribe to: those something sends. message.failed stays a value (as the
 #: unoffered scopes do) until messages exist.
 WEBHOOK_EVENTS_OFFERED: tuple[str, ...] = (WebhookEvent.AFFILIATE_STAGE_CHANGED, WebhookEvent.EVENT_RECEIVED)
+
+
+# What people read for each webhook event (the identifiers stay the values, as for the scopes).
+WEBHOOK_EVENT_LABELS: dict[str, StrOrPromise] = {
+    WebhookEvent.AFFILIATE_STAGE_CHANGED: _("Affiliate changed stage"),
+    WebhookEvent.EVENT_RECEIVED: _("Event received"),
+    WebhookEvent.MESSAGE_FAILED: _("Message not delivered"),
+}
 
 
 class WebhookSubscription(models.Model):

@@ -1,11 +1,19 @@
-"""URLs both hosts serve: sign-in, password reset, hand-off, switcher, language, health."""
+"""URLs both hosts serve: sign-in, password reset, hand-off, switcher, language, health, favicon."""
 
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from crm.health import healthz
 from tenants import views as tenant_views
 from tenants.auth import SignInForm
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """/favicon.ico: browsers and crawlers ask for it whatever the page links to."""
+    return HttpResponsePermanentRedirect(static("favicon.ico"))
+
 
 urlpatterns = [
     path(
@@ -20,4 +28,5 @@ urlpatterns = [
     path("switch/<slug:slug>/", tenant_views.switch, name="switch"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,6 +15,11 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.models import TIME_ZONE_CHOICES, UDN, Domain, Membership, User
 from tenants.services import ProvisioningError, udn_provision
+
+# The admin speaks the product's name and language (pt-BR through the catalog), not Django's.
+admin.site.site_header = _("UDN CRM — administration")
+admin.site.site_title = _("UDN CRM — administration")
+admin.site.index_title = _("Administration")
 
 
 class ProvisionForm(forms.Form):
@@ -35,23 +41,45 @@ class ProvisionForm(forms.Form):
         return value
 
 
+# Labels for fields that have no verbose name of their own (django-tenants' mixins, foreign keys);
+# given here rather than on the models, where a verbose name is part of the migration state.
+class DomainForm(forms.ModelForm):
+    class Meta:
+        model = Domain
+        fields = ["domain", "is_primary"]
+        labels = {"domain": _("Domain"), "is_primary": _("Primary")}
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "udn", "role"]
+        labels = {"user": _("User"), "udn": _("UDN")}
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
+    form = DomainForm
     extra = 0
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 1
     autocomplete_fields = ["user"]
 
 
 @admin.register(UDN)
 class UDNAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "schema_name", "time_zone", "last_tick_at", "created_at"]
+    list_display = ["name", "slug", "schema", "time_zone", "last_tick_at", "created_at"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["schema_name", "slug", "last_tick_at", "created_at"]
+    readonly_fields = ["schema", "slug", "last_tick_at", "created_at"]
     inlines = [DomainInline, MembershipInline]
+
+    @admin.display(description=_("Schema"), ordering="schema_name")
+    def schema(self, obj: UDN) -> str:
+        return obj.schema_name
 
     def get_urls(self):
         return [
@@ -106,7 +134,20 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "udn", "role", "created_at"]
+    form = MembershipForm
+    list_display = ["member", "unit", "role", "since"]
     list_filter = ["role", "udn"]
     search_fields = ["user__email", "udn__name"]
     autocomplete_fields = ["user", "udn"]
+
+    @admin.display(description=_("User"), ordering="user__email")
+    def member(self, obj: Membership) -> str:
+        return str(obj.user)
+
+    @admin.display(description=_("UDN"), ordering="udn__name")
+    def unit(self, obj: Membership) -> str:
+        return str(obj.udn)
+
+    @admin.display(description=_("Created"), ordering="created_at")
+    def since(self, obj: Membership) -> datetime:
+        return obj.created_at

@@ -306,6 +306,9 @@ class TierProgress:
     next: DepositTier | None
     percent: int  # 0-100 of the way from the current band's floor to the next band's
     missing: Decimal  # R$ still to put in to reach the next band (0 at the top band)
+    # Whether "R$ X to reach the next band" tells the person anything: not before any deposit
+    # (every lead would read "R$ 0,01 to reach Bronze" when the first band starts at 0,01).
+    show_missing: bool
 
 
 def affiliate_tier_progress(*, total_cash_in: Decimal, tiers: list[DepositTier]) -> TierProgress:
@@ -319,7 +322,9 @@ def affiliate_tier_progress(*, total_cash_in: Decimal, tiers: list[DepositTier])
             following = tier
             break
     if following is None:
-        return TierProgress(current=current, next=None, percent=100, missing=Decimal("0.00"))
+        return TierProgress(
+            current=current, next=None, percent=100, missing=Decimal("0.00"), show_missing=False
+        )
     floor = current.min_total if current is not None else Decimal("0")
     span = following.min_total - floor
     percent = int((total_cash_in - floor) * 100 / span) if span > 0 else 0
@@ -328,4 +333,5 @@ def affiliate_tier_progress(*, total_cash_in: Decimal, tiers: list[DepositTier])
         next=following,
         percent=max(0, min(100, percent)),
         missing=following.min_total - total_cash_in,
+        show_missing=total_cash_in > 0,
     )

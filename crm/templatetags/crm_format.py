@@ -1,10 +1,13 @@
-"""Brazilian formatting for templates: R$ amounts, CPF and phone display."""
+"""Brazilian formatting for templates: R$ amounts, counts, CPF and phone display, and the labels
+people read for API scopes and webhook events."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
 from django import template
+
+from crm.models import API_SCOPE_LABELS, WEBHOOK_EVENT_LABELS
 
 register = template.Library()
 
@@ -39,3 +42,15 @@ def phone_br(value: str) -> str:
         return value or ""
     digits = value[3:]
     return f"({digits[:2]}) {digits[2:-4]}-{digits[-4:]}"
+
+
+@register.filter
+def api_scope_label(value: str) -> str:
+    """ "affiliates:read" → "Ler afiliados" (the identifier itself when unknown)."""
+    return str(API_SCOPE_LABELS.get(value, value))
+
+
+@register.filter
+def webhook_event_label(value: str) -> str:
+    """ "event.received" → "Evento recebido" (the identifier itself when unknown)."""
+    return str(WEBHOOK_EVENT_LABELS.get(value, value))

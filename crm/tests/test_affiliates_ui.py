@@ -541,8 +541,9 @@ def test_the_timeline_is_newest_first_with_icons_amounts_and_local_times(udn_a, 
     assert re.findall(r'data-event-id="([^"]+)"', html) == ["e4", "e2", "e3", "e1", "e5"]
     assert 'data-testid="event-amount">R$\u00a01.234,56<' in html
     assert "Cardiologia" in html and "Senha" in html and "Webinar assistido" in html
-    for icon in ("💰", "🩺", "📝", "🎧", "•"):
-        assert icon in html
+    # Icons from the local SVG sprite (never emoji), the custom kind with the generic one.
+    for icon in ("wallet", "stethoscope", "file-pen-line", "headphones", "circle-dot"):
+        assert f'icons/sprite.svg#{icon}"' in html
     assert "12/01/2025 09:00" in html  # 12:00 UTC in São Paulo
     assert "12/01/2025 23:00" in html  # e4: 13/01 02:00 UTC is still the 12th there
 
@@ -718,3 +719,39 @@ def test_typing_and_choosing_filters_update_the_table_and_the_address(page, web_
     page.reload()  # the address alone rebuilds the same view
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("Maria Souza")
+
+
+# --- layout and words (issue 9) -------------------------------------------------------------------
+
+
+def test_the_way_to_the_next_band_is_shown_only_once_the_affiliate_has_deposited(
+    udn_a, joana, marketer, client_for
+):
+    with tenant_context(udn_a):
+        lead = make_affiliate(external_id="LEAD-1", name="Lia Lead", total_cash_in=Decimal("0"))
+    client = client_for(udn_a, marketer)
+
+    lead_page = client.get(f"/affiliates/{lead.pk}/").content.decode()
+    depositor_page = client.get(f"/affiliates/{joana.pk}/").content.decode()
+
+    assert "Faltam" not in lead_page and 'data-testid="tier-progress"' not in lead_page
+    assert 'data-testid="tier-no-deposit"' in lead_page and "Nenhum depósito ainda." in lead_page
+    assert "Faltam R$\u00a0765,44 para o nível Ouro" in depositor_page
+
+
+def test_the_affiliate_count_is_plural_for_none_and_grouped_in_thousands(udn_a, marketer, client_for):
+    client = client_for(udn_a, marketer)
+    with tenant_context(udn_a):
+        make_affiliate(external_id="ONE", name="Uma Pessoa")
+    assert re.search(
+        r">\s*0 afiliados\s*<", client.get("/affiliates/?q=ninguém-com-este-nome").content.decode()
+    )
+    assert re.search(r">\s*1 afiliado\s*<", client.get("/affiliates/").content.decode())
+
+    with tenant_context(udn_a):
+        Affiliate.objects.bulk_create(
+            [Affiliate(external_id=f"K-{i}", name=f"Pessoa {i}") for i in range(1233)]
+        )
+    html = client.get("/affiliates/").content.decode()
+
+    assert "1.234 afiliados" in html

@@ -6,14 +6,24 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.api.selectors import api_key_list
 from crm.api.services import api_key_create, api_key_revoke
-from crm.models import API_SCOPES_OFFERED, ApiKey, ApiScope
+from crm.models import API_SCOPE_LABELS, API_SCOPES_OFFERED, ApiKey
 from tenants.access import udn_write_required
+
+
+def _scope_choices() -> list[tuple[str, SafeString]]:
+    """Each scope as people read it, with the identifier the API documentation uses beside it."""
+    return [
+        (value, format_html('{} <code class="muted">{}</code>', API_SCOPE_LABELS[value], value))
+        for value in API_SCOPES_OFFERED
+    ]
 
 
 class ApiKeyForm(forms.Form):
@@ -21,9 +31,7 @@ class ApiKeyForm(forms.Form):
         label=gettext_lazy("Name"), max_length=100, help_text=gettext_lazy("e.g. App backend")
     )
     scopes = forms.MultipleChoiceField(
-        label=gettext_lazy("Scopes"),
-        choices=[c for c in ApiScope.choices if c[0] in API_SCOPES_OFFERED],
-        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Scopes"), choices=_scope_choices, widget=forms.CheckboxSelectMultiple
     )
 
 

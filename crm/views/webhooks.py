@@ -9,11 +9,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from crm.models import WEBHOOK_EVENTS_OFFERED, WebhookDelivery, WebhookEvent, WebhookSubscription
+from crm.models import WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS_OFFERED, WebhookDelivery, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import (
     WebhookError,
@@ -27,6 +29,14 @@ from tenants.access import udn_write_required
 LOG_PAGE_SIZE = 50
 
 
+def _event_choices() -> list[tuple[str, SafeString]]:
+    """Each event as people read it, with the identifier the payloads carry beside it."""
+    return [
+        (value, format_html('{} <code class="muted">{}</code>', WEBHOOK_EVENT_LABELS[value], value))
+        for value in WEBHOOK_EVENTS_OFFERED
+    ]
+
+
 class WebhookForm(forms.Form):
     url = forms.URLField(
         label=gettext_lazy("URL"),
@@ -35,9 +45,7 @@ class WebhookForm(forms.Form):
         help_text=gettext_lazy("e.g. https://partner.example.com/hooks/udn"),
     )
     events = forms.MultipleChoiceField(
-        label=gettext_lazy("Events"),
-        choices=[c for c in WebhookEvent.choices if c[0] in WEBHOOK_EVENTS_OFFERED],
-        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Events"), choices=_event_choices, widget=forms.CheckboxSelectMultiple
     )
 
 

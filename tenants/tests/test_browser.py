@@ -65,3 +65,153 @@ def test_pages_and_swagger_ui_run_under_the_content_security_policy(page, web_se
     page.wait_for_function("document.documentElement.lang === 'en'")
 
     assert violations == []
+
+
+# --- layout and words (issue 9) -------------------------------------------------------------------
+
+
+def _sign_in(page, base: str, email: str) -> None:
+    from tenants.tests.factories import PASSWORD
+
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+@pytest.fixture
+def alpha_with_affiliates(committed):
+    """UDN Alpha with a marketer and three affiliates: a lead, a depositor with a very long e-mail."""
+    from decimal import Decimal
+
+    from django_tenants.utils import tenant_context
+
+    from crm.models import Affiliate, Stage
+    from tenants.tests.factories import make_user
+
+    alpha = UDN.objects.get(slug="alpha")
+    user = make_user("layout.person@alpha.test", udn=alpha, first_name="Lúcia")
+    committed.append(user.delete)
+    with tenant_context(alpha):
+        Affiliate.objects.bulk_create(
+            [
+                Affiliate(external_id="LAY-1", name="Lia Lead", cpf="12345678909", stage=Stage.LEAD),
+                Affiliate(
+                    external_id="LAY-2",
+                    name="Maria das Graças Albuquerque",
+                    cpf="52998224725",
+                    email="maria.das.gracas.albuquerque.cavalcanti.de.souza@empresa-muito-longa.example.com.br",
+                    phone="+5581987654321",
+                    stage=Stage.APP_DOWNLOADED,
+                    total_cash_in=Decimal("1234.56"),
+                    tier="Prata",
+                ),
+            ]
+        )
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            Affiliate.objects.filter(external_id__startswith="LAY-").delete()
+
+    committed.append(cleanup)
+    with tenant_context(alpha):
+        depositor = Affiliate.objects.get(external_id="LAY-2")
+    return alpha, user, depositor
+
+
+def test_no_page_overflows_a_390_pixel_phone_and_the_menu_wraps(browser, web_server, alpha_with_affiliates):
+    _alpha, user, depositor = alpha_with_affiliates
+    context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    phone.set_default_timeout(15_000)
+    base = f"http://alpha.localhost:{web_server}"
+    try:
+        _sign_in(phone, base, user.email)
+        widths = {}
+        for path in (
+            "/",
+            "/affiliates/",
+            f"/affiliates/{depositor.pk}/",
+            "/imports/",
+            "/quality/",
+            "/lake/",
+            "/api-keys/",
+            "/webhooks/",
+        ):
+            phone.goto(f"{base}{path}")
+            widths[path] = phone.evaluate("document.documentElement.scrollWidth")
+        nav_links = phone.locator(".mainnav a").count()
+        nav_right = phone.evaluate(
+            "Math.max(...[...document.querySelectorAll('.mainnav a')].map(a => a.getBoundingClientRect().right))"
+        )
+    finally:
+        context.close()
+
+    assert widths == dict.fromkeys(widths, 390)
+    assert nav_links > 0 and nav_right <= 390  # every menu entry on screen
+
+
+def test_cpf_and_badges_stay_on_one_line_and_long_emails_stay_inside_the_profile_card(
+    page, web_server, alpha_with_affiliates
+):
+    _alpha, user, depositor = alpha_with_affiliates
+    base = f"http://alpha.localhost:{web_server}"
+    _sign_in(page, base, user.email)
+    page.set_viewport_size({"width": 700, "height": 900})
+
+    page.goto(f"{base}/affiliates/")
+    cpf_cell = page.locator("[data-testid=affiliate-row] [data-testid=cpf]").first
+    stage_badge = page.locator("[data-testid=affiliate-row] .badge.stage").first
+    cpf_lines = cpf_cell.evaluate(
+        "el => Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight))"
+    )
+    assert cpf_cell.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+    assert stage_badge.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+    assert cpf_lines <= 2  # padding included: one line of text
+
+    page.goto(f"{base}/affiliates/{depositor.pk}/")
+    card = page.locator("[data-testid=profile-card]")
+    overflow = card.evaluate("el => el.scrollWidth - el.clientWidth")
+    email = card.locator("a[href^=mailto]")
+    assert overflow == 0
+    assert email.evaluate("el => el.getBoundingClientRect().right") <= card.evaluate(
+        "el => el.getBoundingClientRect().right"
+    )
+    assert "Faltam R$\u00a0765,44 para o nível Ouro" in page.locator("[data-testid=tier-card]").inner_text()
+
+
+def test_the_webhook_and_api_key_forms_look_like_the_other_forms(page, web_server, alpha_with_affiliates):
+    _alpha, user, _depositor = alpha_with_affiliates
+    base = f"http://alpha.localhost:{web_server}"
+    _sign_in(page, base, user.email)
+    style = "el => { const s = getComputedStyle(el); return [s.borderTopLeftRadius, s.borderTopColor, s.paddingLeft]; }"
+
+    page.goto(f"{base}/api-keys/")
+    text_input = page.locator("[data-testid=api-key-form] input[name=name]").evaluate(style)
+    scopes = page.locator("[data-testid=api-key-form] fieldset")
+    scope_labels = scopes.locator("label").all_inner_texts()
+    scopes_border = scopes.evaluate("el => getComputedStyle(el).borderTopStyle")
+    page.goto(f"{base}/webhooks/")
+    url_input = page.locator("[data-testid=webhook-form] input[type=url]").evaluate(style)
+    legend = page.locator("[data-testid=webhook-form] fieldset legend").evaluate(
+        "el => getComputedStyle(el).fontWeight"
+    )
+
+    assert url_input == text_input and text_input[0] == "8px"
+    assert scopes_border == "solid"
+    assert legend == "600"
+    assert any(label.startswith("Ler afiliados") for label in scope_labels)
+
+
+def test_the_favicon_is_linked_and_served(page, web_server):
+    base = f"http://localhost:{web_server}"
+
+    response = page.request.get(f"{base}/favicon.ico")
+    page.goto(f"{base}/accounts/login/")
+    icons = page.locator("link[rel=icon]")
+    svg = page.request.get(base + icons.first.get_attribute("href"))
+
+    assert response.ok and response.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert response.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert icons.count() == 2 and svg.ok and b"<svg" in svg.body()
