@@ -8,12 +8,14 @@ import socket
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django_tenants.utils import tenant_context
 
 from crm.tests.factories import ApiKeyFactory
 from tenants.models import UDN
 
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"  # screenshots, process logs (not committed)
 FIXTURES = Path(__file__).parent / "fixtures"
 UGLY = FIXTURES / "ugly_affiliates_cp1252.csv"  # the messy Windows-1252, semicolon-separated base
 

@@ -15,7 +15,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from conftest import make_user
 from crm.models import Affiliate, ConsentChange, DepositTier, Event, EventKind, Stage
 from crm.selectors.affiliates import (
     EXPORT_COLUMNS,
@@ -26,6 +25,7 @@ from crm.selectors.affiliates import (
 )
 from tenants.models import Role
 from tenants.services import membership_grant
+from tenants.tests.factories import make_user
 
 _ids = itertools.count(1)
 
@@ -671,8 +671,8 @@ def test_anonymous_visitors_are_sent_to_sign_in(udn_a, joana, client_for):
 def test_typing_and_choosing_filters_update_the_table_and_the_address(page, web_server, committed):
     from playwright.sync_api import expect
 
-    from conftest import PASSWORD
     from tenants.models import UDN
+    from tenants.tests.factories import PASSWORD
 
     alpha = UDN.objects.get(slug="alpha")
     user = make_user("busca.navegador@alpha.test", udn=alpha)

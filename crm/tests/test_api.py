@@ -870,7 +870,8 @@ def test_scopes_and_webhook_events_not_built_yet_are_not_offered(udn_a, marketer
 
 @pytest.mark.browser
 def test_a_marketer_creates_a_key_in_the_browser_and_reads_the_swagger_docs(page, web_server, committed):
-    from tenants.tests.factories import ARTIFACTS, PASSWORD, make_user
+    from crm.tests.helpers import ARTIFACTS
+    from tenants.tests.factories import PASSWORD, make_user
 
     alpha = UDN.objects.get(slug="alpha")
     user = make_user("chave.pessoa@alpha.test", udn=alpha, first_name="Kelly")

@@ -21,7 +21,7 @@ def _clean(udn: UDN) -> None:
 def test_map_preview_import_and_download_the_rejected_rows(
     page, web_server, celery_worker_process, committed
 ):
-    from conftest import PASSWORD, make_user
+    from tenants.tests.factories import PASSWORD, make_user
 
     alpha = UDN.objects.get(slug="alpha")
     user = make_user("importa.pessoa@alpha.test", udn=alpha, first_name="Iara")

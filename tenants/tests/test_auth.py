@@ -9,7 +9,7 @@ from tenants.services import handoff_binding_new, handoff_token_create
 
 
 def test_sign_in_with_email_on_the_shared_space_lists_my_udns(marketer, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     client = client_for()
     response = client.post("/accounts/login/", {"username": marketer.email, "password": PASSWORD})
@@ -191,7 +191,7 @@ def sign_in(client, email: str, password: str):
 
 
 def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(marketer, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     with time_machine.travel("2026-11-20 12:00:00 -0300", tick=False):
         for _attempt in range(5):
@@ -207,7 +207,7 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(marketer, 
 
 
 def test_the_lock_counts_the_account_whatever_case_or_host_the_guesses_use(marketer, udn_a, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     for index in range(5):
         client = client_for(udn_a) if index % 2 else client_for()
@@ -218,7 +218,7 @@ def test_the_lock_counts_the_account_whatever_case_or_host_the_guesses_use(marke
 
 
 def test_one_address_trying_many_accounts_is_stopped(marketer, db, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     for index in range(20):
         sign_in(client_for(), f"alguem{index}@alpha.test", "chute-errado")
@@ -233,7 +233,7 @@ def test_one_address_trying_many_accounts_is_stopped(marketer, db, client_for):
 
 
 def test_a_good_sign_in_clears_the_account_failures(marketer, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     for _attempt in range(4):
         sign_in(client_for(), marketer.email, "chute-errado")
@@ -245,7 +245,7 @@ def test_a_good_sign_in_clears_the_account_failures(marketer, client_for):
 
 
 def test_sign_in_ignores_the_case_of_the_email(marketer, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     response = sign_in(client_for(), "  Marina.Marketing@ALPHA.test ", PASSWORD)
 
@@ -318,7 +318,7 @@ def test_unknown_hosts_get_404_instead_of_the_shared_space(db, client_for):
 
 @pytest.mark.parametrize("on_udn", [False, True])
 def test_password_change_works_on_both_hosts(on_udn, marketer, udn_a, client_for):
-    from conftest import PASSWORD
+    from tenants.tests.factories import PASSWORD
 
     client = client_for(udn_a if on_udn else None, marketer)
 

@@ -8,7 +8,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
 
 def test_sign_in_switch_udn_and_see_the_heartbeat(page, web_server, celery_worker_process, committed):
-    from conftest import PASSWORD, make_user
+    from tenants.tests.factories import PASSWORD, make_user
 
     alpha = UDN.objects.get(slug="alpha")
     UDN.objects.filter(pk=alpha.pk).update(last_tick_at=None)
@@ -37,7 +37,7 @@ def test_sign_in_switch_udn_and_see_the_heartbeat(page, web_server, celery_worke
 def test_pages_and_swagger_ui_run_under_the_content_security_policy(page, web_server, committed):
     """Chromium enforces the CSP: no violation on the pages a person opens, Swagger UI still draws
     the API's operations, and the language menu (a script from our static files) still works."""
-    from conftest import PASSWORD, make_user
+    from tenants.tests.factories import PASSWORD, make_user
 
     alpha = UDN.objects.get(slug="alpha")
     user = make_user("csp.person@alpha.test", udn=alpha, first_name="Clara")

@@ -16,7 +16,7 @@ def test_a_row_created_in_udn_a_is_invisible_from_udn_b_through_the_orm(udn_a, u
 
 
 def test_a_row_created_in_udn_a_is_invisible_from_udn_b_through_the_ui(udn_a, udn_b, marketer, client_for):
-    from conftest import make_user
+    from tenants.tests.factories import make_user
 
     with tenant_context(udn_a):
         Affiliate.objects.bulk_create(Affiliate(external_id=f"A-{i}", name=f"Pessoa {i}") for i in range(3))
@@ -66,8 +66,8 @@ def test_back_to_back_requests_to_one_udn_keep_its_search_path_and_another_udn_s
 ):
     """A connection that already has a UDN's search_path keeps it for the next request to that
     UDN (no SET); a request to another UDN, or after anything that forgets the path, sets it."""
-    from conftest import make_user
     from tenants.services import membership_grant
+    from tenants.tests.factories import make_user
 
     with tenant_context(udn_a):
         Affiliate.objects.bulk_create(Affiliate(external_id=f"A-{i}", name=f"Pessoa {i}") for i in range(3))

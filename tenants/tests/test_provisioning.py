@@ -59,7 +59,7 @@ def test_provisioning_rejects_a_domain_in_use(db, udn_a):
 
 
 def test_admin_add_button_provisions_through_the_form(db, client_for):
-    from conftest import make_user
+    from tenants.tests.factories import make_user
 
     admin = make_user("root@plataforma.test", is_coordinator=True)
     admin.is_staff = admin.is_superuser = True

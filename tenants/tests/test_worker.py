@@ -25,7 +25,7 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
 def test_a_task_queued_from_a_udn_request_runs_in_that_udns_schema(
     celery_worker_process, committed, client_for
 ):
-    from conftest import make_user
+    from tenants.tests.factories import make_user
 
     alpha, beta = UDN.objects.get(slug="alpha"), UDN.objects.get(slug="beta")
     UDN.objects.filter(pk__in=[alpha.pk, beta.pk]).update(last_tick_at=None)
