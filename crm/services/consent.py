@@ -96,17 +96,6 @@ def consent_change(
         column = CONSENT_FIELDS[channel]
         Affiliate.objects.filter(pk=affiliate.pk).update(**{column: granted, "updated_at": timezone.now()})
         setattr(affiliate, column, granted)
-    return entry
-
-
-def _state_refresh(affiliate_ids: Sequence[int]) -> int:
-    """Set each affiliate's consent_<channel> to its newest ledger entry; returns rows changed."""
-    aff = connection.ops.quote_name(Affiliate._meta.db_table)
-    ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
-    pivots = ",\n".join(
-        f"bool_or(granted) FILTER (WHERE channel = '{channel}') AS {column}"
-        for channel, column in CONSENT_FIELDS.items()
-    )
         hooks.consent_changed.send(
             [
                 ConsentChanged(
@@ -118,6 +107,17 @@ def _state_refresh(affiliate_ids: Sequence[int]) -> int:
                 )
             ]
         )
+    return entry
+
+
+def _state_refresh(affiliate_ids: Sequence[int]) -> int:
+    """Set each affiliate's consent_<channel> to its newest ledger entry; returns rows changed."""
+    aff = connection.ops.quote_name(Affiliate._meta.db_table)
+    ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
+    pivots = ",\n".join(
+        f"bool_or(granted) FILTER (WHERE channel = '{channel}') AS {column}"
+        for channel, column in CONSENT_FIELDS.items()
+    )
     assignments = ", ".join(
         f"{column} = coalesce(p.{column}, a.{column})" for column in CONSENT_FIELDS.values()
     )
@@ -169,21 +169,10 @@ def consent_bulk_record(*, entries: Sequence[ConsentInput]) -> int:
                     )
                 )
     _state_refresh(ids)
+    hooks.consent_changed.send(_newest_of_batch(ids, recorded_at=recorded_at))
     return len(entries)
 
 
-def consent_bulk_grant(
-    *,
-    affiliate_ids: Sequence[int],
-    channels: Sequence[str],
-    source: str,
-    proof: str = "",
-    occurred_at: datetime | None = None,
-) -> int:
-    hooks.consent_changed.send(_newest_of_batch(ids, recorded_at=recorded_at))
-    """Grant `channels` to every affiliate in `affiliate_ids` (imports, demo): one ledger entry
-    per affiliate and channel. Returns the number of entries written."""
-    occurred_at = occurred_at or timezone.now()
 def _newest_of_batch(affiliate_ids: Sequence[int], *, recorded_at: datetime) -> list[ConsentChanged]:
     """The entries of the batch written at `recorded_at` that are now their channel's newest."""
     ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
@@ -202,6 +191,17 @@ def _newest_of_batch(affiliate_ids: Sequence[int], *, recorded_at: datetime) -> 
         return [ConsentChanged(*row) for row in cursor.fetchall()]
 
 
+def consent_bulk_grant(
+    *,
+    affiliate_ids: Sequence[int],
+    channels: Sequence[str],
+    source: str,
+    proof: str = "",
+    occurred_at: datetime | None = None,
+) -> int:
+    """Grant `channels` to every affiliate in `affiliate_ids` (imports, demo): one ledger entry
+    per affiliate and channel. Returns the number of entries written."""
+    occurred_at = occurred_at or timezone.now()
     return consent_bulk_record(
         entries=[
             ConsentInput(
