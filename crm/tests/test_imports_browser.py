@@ -40,7 +40,13 @@ def test_map_preview_import_and_download_the_rejected_rows(
     page.wait_for_url("**/mapping/")
     assert page.locator("select[data-header='Celular']").input_value() == "phone"
     assert page.locator("select[data-header='Observação']").input_value() == ""
+    assert page.locator("input.attr-name:visible").count() == 0  # only asked for a custom attribute
     page.select_option("select[data-header='Observação']", "attr")
+    name_box = page.locator("input.attr-name:visible")
+    assert name_box.count() == 1 and name_box.input_value() == "Observação"  # the header by default
+    page.focus("select[data-header='Observação']")
+    page.keyboard.press("Tab")  # the box is next in the keyboard order
+    assert page.evaluate("document.activeElement.classList.contains('attr-name')")
     page.click("form.card button[type=submit]")
 
     page.wait_for_url("**/preview/")
