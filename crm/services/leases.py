@@ -43,11 +43,12 @@ def _stop_key(name: str) -> str:
 @contextmanager
 def lease_hold(*, name: str) -> Iterator[None]:
     """Hold the lease `name` while the block runs (renewed by a daemon thread)."""
-    schema = connection.schema_name  # the thread's own connection object must build the same keys
+    # The thread's own connection object must build the same (schema-prefixed) keys.
+    schema = connection.schema_name  # type: ignore[attr-defined]
     done = threading.Event()
 
     def renew() -> None:
-        connection.set_schema(schema)
+        connection.set_schema(schema)  # type: ignore[attr-defined]
         while not done.wait(LEASE_RENEW_SECONDS):
             try:
                 _renew(name)
