@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,7 +75,58 @@ def cmd_up(ns: argparse.Namespace) -> int:
             services.stop_postgres()
 
 
+# What the browser tests need from Debian: the chromium Playwright drives, and fonts for its pages.
+BROWSER_PACKAGES = ("chromium", "fonts-liberation")
+BROWSER_INSTALL_HINT = (
+    "The browser tests need Debian's chromium. Install it as root, then run ./dev test again:\n"
+    f"    apt-get update && apt-get install -y --no-install-recommends {' '.join(BROWSER_PACKAGES)}"
+)
+
+
+def browser_install_commands() -> list[list[str]] | None:
+    """The apt-get commands that install the browser tests' packages: as root, or through sudo when
+    there is one; None when neither (or no apt-get) can."""
+    if shutil.which("apt-get") is None:
+        return None
+    if os.geteuid() == 0:
+        prefix: list[str] = []
+    elif shutil.which("sudo") is not None:
+        prefix = ["sudo"]
+    else:
+        return None
+    return [
+        [*prefix, "apt-get", "update"],
+        [*prefix, "apt-get", "install", "-y", "--no-install-recommends", *BROWSER_PACKAGES],
+    ]
+
+
+def browser_ensure() -> bool:
+    """Debian's chromium installed for the browser tests, installing it when it is missing.
+    False (with the command to run by hand on stderr) when it is missing and cannot be installed."""
+    if shutil.which("chromium") is not None:
+        return True
+    commands = browser_install_commands()
+    if commands is None:
+        print(BROWSER_INSTALL_HINT, file=sys.stderr)
+        return False
+    print("==> installing chromium for the browser tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in commands:
+        print("    " + " ".join(argv), flush=True)
+        if subprocess.call(argv, env=env) != 0:
+            print(f"`{' '.join(argv)}` failed.\n{BROWSER_INSTALL_HINT}", file=sys.stderr)
+            return False
+    if shutil.which("chromium") is None:
+        print(f"chromium is still missing after apt-get.\n{BROWSER_INSTALL_HINT}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_test(ns: argparse.Namespace) -> int:
+    # The whole suite includes the browser tests: without chromium it cannot pass, so stop before
+    # spending minutes on it. A run of chosen tests goes on (the browser tests among them say why).
+    if not browser_ensure() and not ns.pytest_args:
+        return 1
     env = service_env(redis_db=TEST_REDIS_DB, debug=False)
     env["DJANGO_TEST"] = "1"
     bindir = os.path.dirname(PYTHON)
@@ -101,11 +153,23 @@ def cmd_manage(ns: argparse.Namespace) -> int:
 
 def cmd_bench(ns: argparse.Namespace) -> int:
     env = service_env(debug=False)
-    # A fresh database each run, so figures never depend on what `up` left behind.
-    env["DATABASE_URL"] = services.fresh_database(env["DATABASE_URL"], suffix="_bench")
+    # A database of its own for each run (two runs at once never share one), so figures never depend
+    # on what `up` or another run left behind; dropped when the run ends, however it ends.
+    bench_url = services.fresh_database(env["DATABASE_URL"], suffix=f"_bench_{os.getpid()}")
+    env["DATABASE_URL"] = bench_url
     env.setdefault("SECRET_KEY", "bench-only-not-secret")
     env.setdefault("SECURE_SSL_REDIRECT", "0")  # benchmarks speak plain HTTP on loopback
-    return subprocess.call([PYTHON, "-m", "devtools.bench", *ns.names], cwd=ROOT, env=env)
+    # A SIGTERM (a process manager, a CI timeout) unwinds like Ctrl-C, through the `finally`.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        return subprocess.call([PYTHON, "-m", "devtools.bench", *ns.names], cwd=ROOT, env=env)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        services.drop_database(bench_url)
+
+
+def _raise_keyboard_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_down(ns: argparse.Namespace) -> int:

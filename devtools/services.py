@@ -69,15 +69,11 @@ def ensure_postgres(db_name: str = DEFAULT_DB_NAME) -> str:
     return postgres_url(db_name)
 
 
-def fresh_database(url: str, *, suffix: str) -> str:
-    """Drop and re-create `<db><suffix>` on the server `url` names; return its URL."""
-    from urllib.parse import urlsplit, urlunsplit
-
+def _maintenance_connection(url: str):
+    """An autocommit connection to the `postgres` database of the server `url` names."""
     import dj_database_url
     import psycopg
 
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") + suffix
     params = dj_database_url.parse(url)
     kwargs: dict[str, Any] = {
         "host": params["HOST"] or None,
@@ -87,10 +83,28 @@ def fresh_database(url: str, *, suffix: str) -> str:
         "dbname": "postgres",
         "autocommit": True,
     }
-    with psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None}) as conn:
+    return psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def fresh_database(url: str, *, suffix: str) -> str:
+    """Drop and re-create `<db><suffix>` on the server `url` names; return its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + suffix
+    with _maintenance_connection(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def drop_database(url: str) -> None:
+    """Drop the database `url` names (its open connections too), if it exists."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.lstrip("/")
+    with _maintenance_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _template_collate_c(conn) -> None:
