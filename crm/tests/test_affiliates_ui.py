@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,17 +22,15 @@ from crm.selectors.affiliates import (
     affiliate_tier_progress,
     fold_text,
 )
+from crm.tests.factories import AffiliateFactory
 from tenants.models import Role
 from tenants.services import membership_grant
 from tenants.tests.factories import make_user
 
-_ids = itertools.count(1)
-
 
 def make_affiliate(**fields) -> Affiliate:
-    fields.setdefault("external_id", f"X-{next(_ids)}")
-    fields.setdefault("name", f"Pessoa {fields['external_id']}")
-    return Affiliate.objects.create(**fields)
+    """An affiliate with a Brazilian name and only the other fields given: no stray filter match."""
+    return AffiliateFactory(bare=True, **fields)
 
 
 def names(params: AffiliateFilters) -> list[str]:

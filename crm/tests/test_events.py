@@ -24,6 +24,7 @@ from crm.services.events import (
     events_ingest,
     tiers_recompute,
 )
+from crm.tests.factories import AffiliateFactory
 from tenants.models import UDN
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.get_fixed_timezone(-180))
@@ -233,7 +234,7 @@ def test_an_older_event_of_the_same_stage_moves_stage_changed_at_earlier(joana):
 def test_moving_forward_from_the_new_events_agrees_with_a_recompute_from_the_whole_timeline(in_a):
     """Ingest advances the derived fields from each batch's new events alone; whatever the
     batches, their order and the repeats, a full recompute from the timeline finds nothing to fix."""
-    people = [Affiliate.objects.create(external_id=f"R-{i}", name=f"Pessoa {i}") for i in range(12)]
+    people = AffiliateFactory.create_batch(12)
     kinds = [
         "lead_created",
         "registration_started",

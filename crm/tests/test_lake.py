@@ -24,6 +24,7 @@ from crm.models import Affiliate, Event, LakeExport
 from crm.services import lake as lake_service
 from crm.services.lake import AFFILIATE_SCHEMA, CPF_HASH_SALT, EVENT_SCHEMA, cpf_hash, lake_export_run
 from crm.tasks.lake import lake_export
+from crm.tests.factories import AffiliateFactory, EventFactory
 
 # Clock of these tests: in the past of the real clock, so the database's own clock (open
 # transactions of other sessions hold the watermark back) never precedes it.
@@ -32,14 +33,12 @@ CPF = "52998224725"
 
 
 def affiliate_make(external_id: str, **fields) -> Affiliate:
-    return Affiliate.objects.create(external_id=external_id, name=f"Pessoa {external_id}", **fields)
+    """An affiliate with only the fields given: the export's blank values are tested too."""
+    return AffiliateFactory(bare=True, external_id=external_id, name=f"Pessoa {external_id}", **fields)
 
 
 def event_make(affiliate: Affiliate, occurred_at: datetime, **fields) -> Event:
-    fields.setdefault("type", "cash_in")
-    return Event.objects.create(
-        event_id=f"ev-{uuid.uuid4()}", affiliate=affiliate, occurred_at=occurred_at, **fields
-    )
+    return EventFactory(affiliate=affiliate, occurred_at=occurred_at, **fields)  # a cash in by default
 
 
 def read(root: Path | str, dataset: str, filesystem=None) -> list[dict]:
