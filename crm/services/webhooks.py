@@ -1,9 +1,10 @@
 """Outbound webhooks: subscriptions, the delivery queue (one row per event per subscription)
 and the sender. Runs inside a UDN's schema.
 
-Deliveries are due rows (`next_attempt_at`), never Celery countdowns: a sender claims due rows
-with FOR UPDATE SKIP LOCKED and pushes their due time out by a lease in the same short
-transaction, so two senders never take the same row and no transaction stays open across HTTP.
+Deliveries are due rows (`next_attempt_at`), never Celery countdowns, sent through
+crm.services.duework (`DELIVERIES`): a sender claims due rows with FOR UPDATE SKIP LOCKED and
+pushes their due time out by a lease in the same short transaction, so two senders never take the
+same row and no transaction stays open across HTTP.
 
 Each POST carries `X-UDN-Signature: t=<unix ts>,v1=<hex HMAC-SHA256("<ts>.<body>", secret)>`,
 `X-UDN-Event` and `X-UDN-Delivery`. A 2xx is delivered; anything else is retried after 1 min,
@@ -36,6 +37,8 @@ from django.utils.translation import gettext as _
 from crm.hooks import AcceptedEvent, StageChange
 from crm.models import (
     Affiliate,
+    AuditAction,
+    AuditTarget,
     Event,
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -43,6 +46,8 @@ from crm.models import (
     WebhookSubscription,
 )
 from crm.outbound import OutboundError, outbound_request, outbound_url_refusal
+from crm.services.audit import audit_record
+from crm.services.duework import DueSpec, due_claim, due_failed, due_succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,19 @@ CLAIM_LEASE = timedelta(seconds=SEND_BATCH * TIMEOUT_SECONDS + 120)
 SECRET_BYTES = 32
 # How long the old secret keeps signing after a rotation: a day for a partner to deploy the new one.
 SECRET_OVERLAP = timedelta(hours=24)
+# The delivery queue as due work (crm.services.duework).
+DELIVERIES = DueSpec(
+    model=WebhookDelivery,
+    status="status",
+    due="next_attempt_at",
+    attempts="attempts",
+    pending=WebhookDeliveryStatus.PENDING.value,
+    succeeded=WebhookDeliveryStatus.DELIVERED.value,
+    dead=WebhookDeliveryStatus.FAILED.value,
+    backoff=BACKOFF,
+    batch=SEND_BATCH,
+    lease=CLAIM_LEASE,
+)
 # Log rows deleted per statement by the retention purge: short transactions and bounded WAL
 # bursts, so a large log is purged in many small steps beside the live senders.
 PURGE_BATCH = 5000
@@ -128,9 +146,16 @@ def webhook_subscription_create(*, url: str, events: Sequence[str], created_by: 
         raise WebhookError(refusal, "url")
     if len(url) > 500:
         raise WebhookError(_("The URL is too long (500 characters at most)."), "url")
-    return WebhookSubscription.objects.create(
+    subscription = WebhookSubscription.objects.create(
         url=url, events=clean, secret=_new_secret(), created_by=created_by
     )
+    audit_record(
+        action=AuditAction.WEBHOOK_SUBSCRIBED,
+        target_type=AuditTarget.WEBHOOK,
+        target_id=subscription.pk,
+        changes={"url": url, "events": clean},
+    )
+    return subscription
 
 
 def _new_secret() -> str:
@@ -150,6 +175,12 @@ def webhook_subscription_rotate_secret(
     locked.previous_secret_expires_at = now + SECRET_OVERLAP
     locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
     logger.info("webhook %s: secret rotated by %s", locked.pk, rotated_by)
+    audit_record(
+        action=AuditAction.WEBHOOK_SECRET_ROTATED,
+        target_type=AuditTarget.WEBHOOK,
+        target_id=locked.pk,
+        changes={"url": locked.url, "previous_secret_expires_at": locked.previous_secret_expires_at},
+    )
     return locked
 
 
@@ -158,8 +189,17 @@ def webhook_subscription_set_active(
     *, subscription: WebhookSubscription, active: bool
 ) -> WebhookSubscription:
     """Pause or resume a subscription. Pausing leaves its pending deliveries to be sent."""
-    WebhookSubscription.objects.filter(pk=subscription.pk).update(active=active)
+    changed = (
+        WebhookSubscription.objects.filter(pk=subscription.pk).exclude(active=active).update(active=active)
+    )
     subscription.active = active
+    if changed:
+        audit_record(
+            action=AuditAction.WEBHOOK_RESUMED if active else AuditAction.WEBHOOK_PAUSED,
+            target_type=AuditTarget.WEBHOOK,
+            target_id=subscription.pk,
+            changes={"url": subscription.url},
+        )
     return subscription
 
 
@@ -278,25 +318,9 @@ def webhook_events_enqueue(*, events: Sequence[AcceptedEvent]) -> int:
 
 
 def _claim(*, limit: int, now: datetime) -> list[WebhookDelivery]:
-    """Take up to `limit` due deliveries: lock them (skipping rows another sender holds), count
-    the attempt and hide them for CLAIM_LEASE, then commit at once."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {_table(WebhookDelivery)} d
-            SET attempts = d.attempts + 1, next_attempt_at = %s
-            WHERE d.id IN (
-                SELECT id FROM {_table(WebhookDelivery)}
-                WHERE status = 'pending' AND next_attempt_at <= %s
-                ORDER BY next_attempt_at, id
-                LIMIT %s
-                FOR UPDATE SKIP LOCKED
-            )
-            RETURNING d.id
-            """,  # noqa: S608
-            [now + CLAIM_LEASE, now, limit],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
+    """Take up to `limit` due deliveries (duework: SKIP LOCKED, the attempt counted, hidden for
+    CLAIM_LEASE, committed at once), with their subscriptions."""
+    ids = due_claim(spec=DELIVERIES, now=now, limit=limit)
     if not ids:
         return []
     return list(WebhookDelivery.objects.select_related("subscription").filter(pk__in=ids).order_by("id"))
@@ -352,28 +376,21 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
 
 
 def _record(delivery: WebhookDelivery, code: int | None, response: str, error: str) -> None:
+    """Save one attempt's outcome: delivered on a 2xx, else retried on the backoff schedule or
+    failed after the last attempt (duework). An UPDATE, not save(): a subscription deleted
+    meanwhile (cascade) is not an error here."""
     now = timezone.now()
-    delivery.last_status_code, delivery.last_response = code, response
-    delivery.last_error = error or ("" if code is not None and 200 <= code < 300 else f"HTTP {code}")
-    if code is not None and 200 <= code < 300:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-            WebhookDeliveryStatus.DELIVERED,
-            now,
-            None,
-        )
-    elif delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status, delivery.next_attempt_at = WebhookDeliveryStatus.FAILED, None
-    else:
-        delivery.next_attempt_at = now + BACKOFF[delivery.attempts - 1]
-    # An UPDATE, not save(): a subscription deleted meanwhile (cascade) is not an error here.
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=delivery.status,
-        delivered_at=delivery.delivered_at,
-        next_attempt_at=delivery.next_attempt_at,
-        last_status_code=delivery.last_status_code,
-        last_response=delivery.last_response,
-        last_error=delivery.last_error,
-    )
+    ok = code is not None and 200 <= code < 300
+    values: dict[str, Any] = {
+        "last_status_code": code,
+        "last_response": response,
+        "last_error": error or ("" if ok else f"HTTP {code}"),
+    }
+    if ok:
+        due_succeeded(spec=DELIVERIES, ids=[delivery.pk], values={**values, "delivered_at": now})
+        delivery.status = WebhookDeliveryStatus.DELIVERED
+    elif due_failed(spec=DELIVERIES, ids=[delivery.pk], now=now, values=values):
+        delivery.status = WebhookDeliveryStatus.FAILED
 
 
 def webhook_deliveries_send_due(*, limit: int = SEND_BATCH) -> int:
@@ -413,6 +430,12 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, redelivered_by: str
     )
     if not queued:
         raise WebhookError(_("This delivery is already queued to be sent."))
+    audit_record(
+        action=AuditAction.WEBHOOK_REDELIVERED,
+        target_type=AuditTarget.WEBHOOK_DELIVERY,
+        target_id=delivery.pk,
+        changes={"event": delivery.event, "subscription": delivery.subscription_id},
+    )
     _send_soon()
     delivery.refresh_from_db()
     return delivery
