@@ -13,10 +13,10 @@ from django.db.models import Count, Max, Min
 from django_tenants.utils import tenant_context
 from validate_docbr import CPF
 
-from crm.models import Affiliate, ConsentChange, Event
-from crm.demo.base import CITIES, PLANS, TIME_ZONE_BY_STATE, DemoBaseError, demo_base_load
-from crm.services.events import affiliates_refresh_derived
 from crm.demo import DEMO_UDNS, demo_load
+from crm.demo.base import CITIES, PLANS, TIME_ZONE_BY_STATE, DemoBaseError, demo_base_load
+from crm.models import Affiliate, ConsentChange, Event
+from crm.services.events import affiliates_refresh_derived
 from tenants.models import UDN, User
 
 NOW = datetime(2026, 6, 30, 18, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
