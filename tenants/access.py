@@ -1,13 +1,18 @@
-"""View decorators over the one door (`tenants.selectors.membership_for`)."""
+"""View decorators and loaders over the one door (`tenants.selectors.membership_for`). The loaders
+of a UDN's own objects are in crm.access."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404, HttpRequest, HttpResponse
+from django_tenants.utils import get_public_schema_name
 
-from tenants.selectors import coordinator_check, membership_for
+from tenants.models import UDN
+from tenants.selectors import coordinator_check, membership_for, udn_list
 
 View = Callable[..., HttpResponse]
 
@@ -21,6 +26,26 @@ def udn_write_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def space_get(*, slug: str) -> UDN:
+    """A space by the slug links carry (`shared` is the shared space), or Http404. Checks no
+    membership: for the hand-off's way back to where the person came from."""
+    try:
+        if slug == "shared":
+            return UDN.objects.get(schema_name=get_public_schema_name())
+        return udn_list().get(slug=slug)
+    except UDN.DoesNotExist:
+        raise Http404 from None
+
+
+def space_enter(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> UDN:
+    """The space `user` may go to: the shared space, or a UDN they are a member of
+    (PermissionDenied otherwise; Http404 when there is no such space)."""
+    space = space_get(slug=slug)
+    if not space.is_public:
+        membership_for(user=user, udn=space)  # type: ignore[arg-type]
+    return space
 
 
 def coordinator_required(view: View) -> View:

@@ -12,13 +12,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
-from django_tenants.utils import get_public_schema_name
 
+from tenants.access import space_enter, space_get
 from tenants.auth import CanonicalHostPasswordResetForm
 from tenants.models import UDN
-from tenants.selectors import heartbeat_of, membership_for, udn_list, udn_list_for_user
+from tenants.selectors import heartbeat_of, udn_list, udn_list_for_user
 from tenants.services import (
     PasswordResetThrottled,
     handoff_binding_new,
@@ -51,12 +51,6 @@ def _handoff_cookie_name(request: HttpRequest) -> str:
     return "__Host-udn-handoff" if request.is_secure() else "udn-handoff"
 
 
-def _space_by_slug(slug: str) -> UDN:
-    if slug == "shared":
-        return get_object_or_404(UDN, schema_name=get_public_schema_name())
-    return get_object_or_404(UDN.objects.exclude(schema_name=get_public_schema_name()), slug=slug)
-
-
 def _slug_of(tenant: UDN) -> str:
     return "shared" if tenant.is_public else tenant.slug
 
@@ -65,9 +59,7 @@ def _slug_of(tenant: UDN) -> str:
 @require_GET
 def switch(request: HttpRequest, slug: str) -> HttpResponse:
     """Go to another space (a UDN, or `shared`) signed in, through a hand-off bound to this browser."""
-    target = _space_by_slug(slug)
-    if not target.is_public:
-        membership_for(user=request.user, udn=target)  # type: ignore[arg-type]
+    target = space_enter(user=request.user, slug=slug)
     binding = request.GET.get("binding", "")
     if not HANDOFF_BINDING_RE.fullmatch(binding):
         back = _slug_of(request.tenant)  # type: ignore[attr-defined]
@@ -83,7 +75,7 @@ def switch(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def handoff_start(request: HttpRequest) -> HttpResponse:
     """Hop 2 (on the target host): remember a secret in this browser, send its hash back."""
-    origin = _space_by_slug(request.GET.get("back", ""))
+    origin = space_get(slug=request.GET.get("back", ""))
     secret, binding = handoff_binding_new()
     response = HttpResponseRedirect(
         space_url(

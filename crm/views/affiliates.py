@@ -14,13 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm.access import affiliate_get
 from crm.forms import AffiliateFilterForm
 from crm.models import Affiliate, Channel, Event, EventType, Origin, Stage
 from crm.selectors.affiliates import (
@@ -29,7 +30,6 @@ from crm.selectors.affiliates import (
     affiliate_consent_history,
     affiliate_exists,
     affiliate_export_rows,
-    affiliate_get,
     affiliate_list,
     affiliate_sort_key,
     affiliate_tier_progress,
@@ -270,10 +270,7 @@ def _timeline_entries(events: Iterable[Event], *, custom_labels: dict[str, str])
 def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
     """/affiliates/<pk>/: profile, consent, tier, attributes, tags and the timeline (50 at a
     time; htmx's "load more" asks for the next page's entries only)."""
-    try:
-        affiliate = affiliate_get(pk=pk)
-    except Affiliate.DoesNotExist:
-        raise Http404(_("No such affiliate in this UDN.")) from None
+    affiliate = affiliate_get(user=request.user, pk=pk)
     page = Paginator(affiliate_timeline(affiliate=affiliate), TIMELINE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )

@@ -5,16 +5,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm.access import api_key_get
 from crm.api.selectors import api_key_list
 from crm.api.services import api_key_create, api_key_revoke
-from crm.models import API_SCOPE_LABELS, API_SCOPES_OFFERED, ApiKey
+from crm.models import API_SCOPE_LABELS, API_SCOPES_OFFERED
 from tenants.access import udn_write_required
 
 
@@ -60,8 +61,7 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@udn_write_required
 def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    api_key = api_key_revoke(key=get_object_or_404(ApiKey, pk=pk))
+    api_key = api_key_revoke(key=api_key_get(user=request.user, pk=pk, write=True))
     messages.success(request, _("Key “%(name)s” revoked.") % {"name": api_key.name})
     return redirect("api-keys")

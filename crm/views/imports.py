@@ -7,11 +7,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm.access import import_job_get
 from crm.models import ImportJob, ImportStatus
 from crm.readers import ImportFileError, source_batches, source_open
 from crm.selectors.imports import (
@@ -78,9 +79,8 @@ def _samples(job: ImportJob) -> dict[str, list[str]]:
     }
 
 
-@udn_write_required
 def import_mapping(request: HttpRequest, pk: str) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_job_get(user=request.user, pk=pk, write=True)
     errors: list[str] = []
     mapping = job.mapping
     if request.method == "POST":
@@ -119,9 +119,8 @@ def import_mapping(request: HttpRequest, pk: str) -> HttpResponse:
     return render(request, "crm/imports/mapping.html", context, status=400 if errors else 200)
 
 
-@udn_write_required
 def import_preview_page(request: HttpRequest, pk: str) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_job_get(user=request.user, pk=pk, write=True)
     if request.method == "POST":
         import_queue(job=job)
         messages.success(request, _("Import started. You can leave this page; it keeps running."))
@@ -135,7 +134,7 @@ def import_preview_page(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    job = import_job_live(job=get_object_or_404(ImportJob, pk=pk))
+    job = import_job_live(job=import_job_get(user=request.user, pk=pk))
     rejected = job.rejected_rows.order_by("row_number")[:100]
     template = "crm/imports/_progress.html" if request.htmx else "crm/imports/detail.html"  # type: ignore[attr-defined]
     context = {
@@ -148,9 +147,8 @@ def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 @require_POST
-@udn_write_required
 def import_cancel(request: HttpRequest, pk: str) -> HttpResponse:
-    job = import_job_cancel(job=get_object_or_404(ImportJob, pk=pk))
+    job = import_job_cancel(job=import_job_get(user=request.user, pk=pk, write=True))
     if job.status == ImportStatus.CANCELLED:
         messages.success(request, _("Import cancelled."))
     elif job.status == ImportStatus.RUNNING:
@@ -159,9 +157,8 @@ def import_cancel(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 @require_POST
-@udn_write_required
 def import_retry(request: HttpRequest, pk: str) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_job_get(user=request.user, pk=pk, write=True)
     if job.status in RETRYABLE:
         import_job_retry(job=job)
         messages.success(request, _("Import queued again."))
@@ -173,7 +170,7 @@ def _rejected_stem(job: ImportJob) -> str:
 
 
 def import_rejected_csv(request: HttpRequest, pk: str) -> StreamingHttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_job_get(user=request.user, pk=pk)
     response = StreamingHttpResponse(rejected_rows_csv(job=job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = attachment_disposition(f"{_rejected_stem(job)}.csv")
     return response
@@ -182,6 +179,6 @@ def import_rejected_csv(request: HttpRequest, pk: str) -> StreamingHttpResponse:
 def import_rejected_xlsx(request: HttpRequest, pk: str) -> FileResponse:
     """The rows with problems as XLSX: every cell text, so none runs as a formula and a phone shows
     as +5511..., not as the CSV's '+5511..."""
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = import_job_get(user=request.user, pk=pk)
     stem = _rejected_stem(job)
     return xlsx_response(rows=rejected_rows_table(job=job), filename=f"{stem}.xlsx", title=_("Problems"))

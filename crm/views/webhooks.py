@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from crm.models import WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS_OFFERED, WebhookDelivery, WebhookSubscription
+from crm.access import webhook_delivery_get, webhook_subscription_get
+from crm.models import WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS_OFFERED
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import (
     WebhookError,
@@ -84,26 +85,23 @@ def webhook_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@udn_write_required
 def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
-    subscription = get_object_or_404(WebhookSubscription, pk=pk)
+    subscription = webhook_subscription_get(user=request.user, pk=pk, write=True)
     webhook_subscription_set_active(subscription=subscription, active=request.POST.get("active") == "1")
     return redirect("webhooks")
 
 
 @require_POST
-@udn_write_required
 def webhook_rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
-    subscription = get_object_or_404(WebhookSubscription, pk=pk)
+    subscription = webhook_subscription_get(user=request.user, pk=pk, write=True)
     webhook_subscription_rotate_secret(subscription=subscription, rotated_by=request.user.email)  # type: ignore[union-attr]
     messages.success(request, _("New signing secret made; the previous one still signs for 24 hours."))
     return redirect("webhooks")
 
 
 @require_POST
-@udn_write_required
 def webhook_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_object_or_404(WebhookDelivery, pk=pk)
+    delivery = webhook_delivery_get(user=request.user, pk=pk, write=True)
     try:
         webhook_delivery_redeliver(delivery=delivery, redelivered_by=request.user.email)  # type: ignore[union-attr]
     except WebhookError as error:
