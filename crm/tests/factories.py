@@ -20,7 +20,6 @@ import factory
 from django.core.files.base import ContentFile
 from factory.django import DjangoModelFactory
 
-from crm.api.services import api_key_create
 from crm.models import (
     Affiliate,
     ApiKey,
@@ -37,6 +36,7 @@ from crm.models import (
     WebhookSubscription,
 )
 from crm.normalize import cpf_normalize, phone_normalize, state_time_zone
+from crm.services.api_keys import api_key_create
 from crm.services.webhooks import webhook_subscription_create
 
 LOCALE = "pt_BR"
@@ -91,7 +91,7 @@ def mobile_e164(*, ddd: str, number: str) -> str:
     return phone_normalize(f"({ddd}) {number[:5]}-{number[5:]}")
 
 
-class AffiliateFactory(DjangoModelFactory):
+class AffiliateFactory(DjangoModelFactory[Affiliate]):
     class Meta:
         model = Affiliate
 
@@ -114,7 +114,7 @@ class AffiliateFactory(DjangoModelFactory):
     time_zone = factory.LazyAttribute(lambda o: state_time_zone(o.state))
 
 
-class EventKindFactory(DjangoModelFactory):
+class EventKindFactory(DjangoModelFactory[EventKind]):
     class Meta:
         model = EventKind
         django_get_or_create = ("code",)
@@ -123,7 +123,7 @@ class EventKindFactory(DjangoModelFactory):
     label = factory.LazyAttribute(lambda o: o.code.replace("_", " ").capitalize())
 
 
-class EventFactory(DjangoModelFactory):
+class EventFactory(DjangoModelFactory[Event]):
     class Meta:
         model = Event
 
@@ -133,7 +133,7 @@ class EventFactory(DjangoModelFactory):
     occurred_at = factory.LazyFunction(lambda: datetime.now(UTC))
 
 
-class ConsentChangeFactory(DjangoModelFactory):
+class ConsentChangeFactory(DjangoModelFactory[ConsentChange]):
     """A ledger row only: the affiliate's current consent is set by crm.services.consent."""
 
     class Meta:
@@ -146,7 +146,7 @@ class ConsentChangeFactory(DjangoModelFactory):
     source = "form"
 
 
-class DepositTierFactory(DjangoModelFactory):
+class DepositTierFactory(DjangoModelFactory[DepositTier]):
     class Meta:
         model = DepositTier
         django_get_or_create = ("name",)
@@ -155,7 +155,7 @@ class DepositTierFactory(DjangoModelFactory):
     min_total = Decimal("0.00")
 
 
-class ImportJobFactory(DjangoModelFactory):
+class ImportJobFactory(DjangoModelFactory[ImportJob]):
     """An uploaded (not yet mapped) import of a small CSV file."""
 
     class Meta:
@@ -167,7 +167,7 @@ class ImportJobFactory(DjangoModelFactory):
     created_by = fake("free_email")
 
 
-class RejectedRowFactory(DjangoModelFactory):
+class RejectedRowFactory(DjangoModelFactory[RejectedRow]):
     class Meta:
         model = RejectedRow
 
@@ -177,7 +177,7 @@ class RejectedRowFactory(DjangoModelFactory):
     data = factory.LazyFunction(dict)
 
 
-class QualitySnapshotFactory(DjangoModelFactory):
+class QualitySnapshotFactory(DjangoModelFactory[QualitySnapshot]):
     class Meta:
         model = QualitySnapshot
         django_get_or_create = ("day",)
@@ -186,7 +186,7 @@ class QualitySnapshotFactory(DjangoModelFactory):
     figures = factory.LazyFunction(dict)
 
 
-class ApiKeyFactory(factory.Factory):
+class ApiKeyFactory(factory.Factory[ApiKey]):
     """An API key made by `api_key_create`; the key in clear (shown once) is its `.token`."""
 
     class Meta:
@@ -203,7 +203,7 @@ class ApiKeyFactory(factory.Factory):
         return api_key
 
 
-class WebhookSubscriptionFactory(factory.Factory):
+class WebhookSubscriptionFactory(factory.Factory[WebhookSubscription]):
     """A subscription made by `webhook_subscription_create` (which draws the signing secret)."""
 
     class Meta:

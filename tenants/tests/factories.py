@@ -23,7 +23,7 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace(" ", "")
 
 
-class UDNFactory(factory.Factory):
+class UDNFactory(factory.Factory[UDN]):
     """One of the session's UDNs (alpha by default), never a new schema per test."""
 
     class Meta:
@@ -38,7 +38,7 @@ class UDNFactory(factory.Factory):
         return udn if udn is not None else udn_provision(name=kwargs["name"], slug=kwargs["slug"])
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[User]):
     """A user with the tests' PASSWORD and a Brazilian name (e-mail made from it, unique)."""
 
     class Meta:
@@ -56,7 +56,7 @@ class UserFactory(DjangoModelFactory):
         return user_create(password=PASSWORD, **kwargs)
 
 
-class MembershipFactory(DjangoModelFactory):
+class MembershipFactory(DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -74,7 +74,7 @@ def make_user(email: str, *, udn: UDN | None = None, role: str = Role.MARKETER, 
     `udn` with `role` if given."""
     extra.setdefault("first_name", "")
     extra.setdefault("last_name", "")
-    user = UserFactory(email=email, **extra)
+    user = UserFactory.create(email=email, **extra)
     if udn is not None:
-        MembershipFactory(user=user, udn=udn, role=role)
+        MembershipFactory.create(user=user, udn=udn, role=role)
     return user
