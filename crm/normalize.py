@@ -422,6 +422,8 @@ def email_normalize(value: object) -> str:
 
 
 _PARTICLE_TITLES = frozenset(p.title() for p in NAME_PARTICLES)
+
+
 # str.title() and polars' to_titlecase agree (letters after any non-letter start a word) except that polars before
 # 1.35 did not start a word after a digit ("3rd", not "3Rd"); follow whichever polars is installed.
 # Asked on first use, never at import: running any polars expression starts its thread pool, and a
