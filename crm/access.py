@@ -44,6 +44,12 @@ def _one(model: type[M], pk: Any) -> M:
         raise Http404 from None
 
 
+def lake_destination_full_allowed(*, user: AnyUser) -> bool:
+    """Whether `user` sees where the lake exports go (a server's folders, a bucket's name) rather
+    than only the kind of storage: platform administrators only, never a UDN role."""
+    return bool(getattr(user, "is_superuser", False))  # AbstractBaseUser types no is_superuser
+
+
 def affiliate_get(*, user: AnyUser, pk: int) -> Affiliate:
     _member(user=user, write=False)
     try:

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.access import lake_destination_full_allowed
 from crm.selectors.lake import lake_export_list
 from crm.services.lake import destination_for_display, lake_export_request
 from tenants.access import udn_write_required
@@ -19,7 +20,7 @@ def lake(request: HttpRequest) -> HttpResponse:
     context = {
         "destination": destination_for_display(
             destination=settings.LAKE_URL,
-            full=request.user.is_superuser,  # type: ignore[union-attr]
+            full=lake_destination_full_allowed(user=request.user),
         ),
         "exports": exports,
         # While a run is in progress the table refreshes itself (htmx).
