@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from crm.services.leases import _renew as renew
 from crm.services.leases import lease_hold, lease_stop_request
 from tenants.models import UDN
 from tenants.services import TICK_TASK
+from tenants.tests.helpers import wait_for
 
 HEADER = "Código;Nome;CPF\n"
 
@@ -32,15 +32,6 @@ def write_base(path: Path, rows: int, *, prefix: str = "J") -> Path:
         out.write(HEADER)
         out.writelines(f"{prefix}{n:07d};Pessoa Número {n};\n" for n in range(rows))
     return path
-
-
-def wait_for(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 # --- the life of a job, in this process --------------------------------------------------------

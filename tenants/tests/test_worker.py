@@ -1,25 +1,14 @@
 """Behaviour that depends on a real Celery worker process (on the test database and Redis)."""
 
-import time
-
 import pytest
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate
 from tenants.models import UDN
 from tenants.tasks import udn_tick
+from tenants.tests.helpers import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    """Poll another process's effect (a real worker's), up to `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_a_task_queued_from_a_udn_request_runs_in_that_udns_schema(
