@@ -5,8 +5,6 @@ in test_webhooks.py.)"""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import ssl
 import subprocess
 import threading
@@ -18,26 +16,9 @@ from pathlib import Path
 import pytest
 
 from crm.outbound import OutboundFailed, outbound_request
+from crm.tests.helpers import resolving
 
 NAME = "hooks.partner.test"
-
-
-def resolving(monkeypatch: pytest.MonkeyPatch, names: dict[str, str]) -> list[str]:
-    """Make `names` resolve to the given addresses (the DNS a partner controls); every other
-    name resolves as usual. Returns the names looked up, in order (IP literals, which need no
-    lookup, are left out)."""
-    real = socket.getaddrinfo
-    asked: list[str] = []
-
-    def getaddrinfo(host, port, *args, **kwargs):  # noqa: ANN001, ANN202 - socket's signature
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            asked.append(host)
-        return real(names.get(host, host), port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return asked
 
 
 @pytest.fixture(scope="module")

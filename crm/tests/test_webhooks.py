@@ -42,8 +42,7 @@ from crm.services.webhooks import (
     webhook_subscription_create,
     webhook_subscription_rotate_secret,
 )
-from crm.tests.helpers import Api, error_of, make_key
-from crm.tests.test_outbound import resolving
+from crm.tests.helpers import Api, error_of, make_key, resolving
 from tenants.models import UDN
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
