@@ -1,13 +1,11 @@
 """URLs both hosts serve: sign-in, password reset, hand-off, switcher, language, health, favicon."""
 
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
 from crm.health import healthz
 from tenants import views as tenant_views
-from tenants.auth import SignInForm
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
@@ -16,11 +14,7 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 
 urlpatterns = [
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=SignInForm),
-        name="login",
-    ),
+    path("accounts/login/", tenant_views.SignInView.as_view(), name="login"),
     path("accounts/password_reset/", tenant_views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/handoff/", tenant_views.handoff, name="handoff"),
     path("accounts/handoff/start/", tenant_views.handoff_start, name="handoff-start"),

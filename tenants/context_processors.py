@@ -6,12 +6,18 @@ from tenants.selectors import udn_list_for_user
 
 
 def udn_space(request: HttpRequest) -> dict[str, object]:
-    """The current space (a UDN or the shared one) and the UDNs for the switcher."""
+    """The current space (a UDN or the shared one), whether its pages are open to this person, and
+    the UDNs they may open."""
     tenant = getattr(request, "tenant", None)
     user = getattr(request, "user", None)
     udns = list(udn_list_for_user(user=user)) if user is not None and user.is_authenticated else []  # type: ignore[arg-type]
+    current = tenant if tenant is not None and not tenant.is_public else None
     return {
-        "current_udn": tenant if tenant is not None and not tenant.is_public else None,
+        "current_udn": current,
         "membership": getattr(request, "membership", None),
+        # The UDNs this person may open (tenants.selectors.udn_list_for_user): the switcher and any
+        # link into a UDN offer these only.
         "switcher_udns": udns,
+        # Whether the menu may offer the current UDN's pages (not on the 403 of a UDN one may not open).
+        "udn_open": current is not None and current in udns,
     }

@@ -20,10 +20,23 @@ def udn_list() -> QuerySet[UDN]:
 
 
 def udn_list_for_user(*, user: User) -> QuerySet[UDN]:
+    """The UDNs whose pages `user` may open, by the rule `membership_for` applies: those they are a
+    member of (superusers: all). Menus, the switcher and every link into a UDN offer these only;
+    a coordinator sees every UDN's figures in the shared space but opens only these."""
     udns = udn_list()
+    if not user.is_authenticated:
+        return udns.none()
     if user.is_superuser:
         return udns
     return udns.filter(memberships__user=user)
+
+
+def udn_enterable(*, user: User, udn: UDN) -> bool:
+    """Whether `user` may open `udn`'s pages: what `membership_for` would let through, as a yes or
+    no for a link or a redirect (`udn_list_for_user`'s rule, for one UDN)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or Membership.objects.filter(user=user, udn=udn).exists()
 
 
 def membership_for(*, user: User, udn: UDN, write: bool = False) -> Membership:

@@ -13,12 +13,13 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from tenants.access import space_enter, space_get
-from tenants.auth import CanonicalHostPasswordResetForm
+from tenants.auth import CanonicalHostPasswordResetForm, SignInForm
 from tenants.models import UDN
-from tenants.selectors import heartbeat_of, udn_list, udn_list_for_user
+from tenants.selectors import heartbeat_of, udn_enterable, udn_list, udn_list_for_user
 from tenants.services import (
     PasswordResetThrottled,
     handoff_binding_new,
@@ -113,6 +114,21 @@ def handoff(request: HttpRequest) -> HttpResponse:
     return response
 
 
+class SignInView(auth_views.LoginView):
+    """Sign-in. On a UDN host whose pages this person may not open (a coordinator who is not a
+    member, a member of other UDNs), it leads to the shared space, their way to their own spaces,
+    instead of a 403."""
+
+    redirect_authenticated_user = True
+    authentication_form = SignInForm
+
+    def get_success_url(self) -> str:
+        tenant = self.request.tenant  # type: ignore[attr-defined]
+        if not tenant.is_public and not udn_enterable(user=self.request.user, udn=tenant):  # type: ignore[arg-type]
+            return reverse("switch", args=["shared"])
+        return super().get_success_url()
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """Password reset, limited per address and per e-mail (tenants.services) without telling
     whether the account exists; links point at the shared space's canonical host."""
@@ -141,4 +157,6 @@ def shared_home(request: HttpRequest) -> HttpResponse:
     udns = [
         {"udn": udn, "heartbeat": heartbeat_of(udn=udn), "can_enter": udn.pk in member_of} for udn in listed
     ]
-    return render(request, "tenants/shared_home.html", {"udns": udns})
+    # "These are your UDNs" only when they are: a coordinator also sees UDNs they cannot open.
+    all_open = all(row["can_enter"] for row in udns)
+    return render(request, "tenants/shared_home.html", {"udns": udns, "all_open": all_open})

@@ -29,7 +29,7 @@ def browser(django_db_setup):
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+        pytest.fail("Debian's chromium is not installed; `./dev test` installs it (apt-get install chromium)")
     # Playwright's sync API runs an event loop in this thread; our ORM calls here are plain sync code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
