@@ -13,6 +13,8 @@ from django.db.models.functions import Left, Length, Substr
 from django.db.models.lookups import Exact, Range
 from django.utils.translation import gettext_lazy as _
 
+from crm.channels import CHANNELS
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -108,11 +110,10 @@ class Origin(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", _("E-mail")
-    WHATSAPP = "whatsapp", _("WhatsApp")
-    SMS = "sms", _("SMS")
-    PUSH = "push", _("Push")
+# The consent ledger's channels, as choices: crm.channels is the registry.
+Channel = models.TextChoices(
+    "Channel", [(channel.code.upper(), (channel.code, channel.label)) for channel in CHANNELS]
+)
 
 
 class Affiliate(models.Model):
@@ -123,6 +124,10 @@ class Affiliate(models.Model):
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True, help_text=_("E.164"))
+    # Where Telegram messages go (the bot learns it when the person starts a chat); blank until then.
+    telegram_chat_id = models.CharField(
+        _("Telegram chat id"), max_length=32, blank=True, default="", db_default=""
+    )
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     city = models.CharField(_("city"), max_length=120, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True)
@@ -136,11 +141,15 @@ class Affiliate(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True, verbose_name=_("tags"))
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
-    # Current consent per channel; the ledger (ConsentChange) says when and why.
-    consent_email = models.BooleanField(_("e-mail consent"), default=False)
-    consent_whatsapp = models.BooleanField(_("WhatsApp consent"), default=False)
-    consent_sms = models.BooleanField(_("SMS consent"), default=False)
-    consent_push = models.BooleanField(_("push consent"), default=False)
+    # Current consent per channel of crm.channels (`consent_<code>`, one boolean each); the ledger
+    # (ConsentChange) says when and why. Also a database default, so set-based writers (the
+    # import's COPY and INSERT, the demo) need not name every channel.
+    locals().update(
+        {
+            channel.consent_field: models.BooleanField(channel.consent_label, default=False, db_default=False)
+            for channel in CHANNELS
+        }
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # No index: every derived-field update (each cash in, each stage reached) changes it, and an
     # indexed column would make each of those updates write every index anew instead of a HOT

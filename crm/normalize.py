@@ -56,6 +56,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from validate_docbr import CPF
 
+from crm.fields import FIELDS, STANDARD_FIELDS
 from crm.models import Origin
 
 __all__ = [
@@ -162,23 +163,13 @@ class NormalizationError(ValueError):
 # Shared constants
 # --------------------------------------------------------------------------------------------------------------
 
-STANDARD_FIELDS: tuple[str, ...] = (
-    "external_id",
-    "cpf",
-    "name",
-    "email",
-    "phone",
-    "birth_date",
-    "city",
-    "state",
-    "plan",
-    "plan_fee",
-    "origin",
-    "tags",
-)
+# STANDARD_FIELDS (re-exported) is crm.fields'.
 
-# Column sizes of crm.models.Affiliate; a longer value is rejected (value_too_long) rather than failing the COPY.
-MAX_LENGTHS: dict[str, int] = {"external_id": 64, "name": 200, "city": 120, "plan": 80}
+# Column sizes of crm.models.Affiliate for the fields whose cleaning does not bound them; a longer
+# value is rejected (value_too_long) rather than failing the COPY.
+MAX_LENGTHS: dict[str, int] = {
+    name: FIELDS[name].max_length or 0 for name in ("external_id", "name", "city", "plan")
+}
 TAG_MAX_LENGTH = 40  # Affiliate.tags is varchar(40)[]: longer tags are cut, not rejected.
 # Affiliate.plan_fee is max_digits=10, decimal_places=2.
 AMOUNT_MAX_DIGITS = 10

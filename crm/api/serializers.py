@@ -16,33 +16,9 @@ class AffiliateSerializer(serializers.ModelSerializer[Affiliate]):
 
     class Meta:
         model = Affiliate
-        fields = [
-            "id",
-            "external_id",
-            "cpf",
-            "name",
-            "email",
-            "phone",
-            "birth_date",
-            "city",
-            "state",
-            "plan",
-            "plan_fee",
-            "origin",
-            "stage",
-            "stage_changed_at",
-            "tier",
-            "total_cash_in",
-            "time_zone",
-            "tags",
-            "attributes",
-            "consent_email",
-            "consent_whatsapp",
-            "consent_sms",
-            "consent_push",
-            "created_at",
-            "updated_at",
-        ]
+        # Every stored field, in the model's order: the standard fields, what derives from events,
+        # one consent field per channel of crm.channels, the channels' addresses.
+        fields = [field.name for field in Affiliate._meta.concrete_fields]
         read_only_fields = fields
 
 

@@ -25,7 +25,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from faker import Faker
 
-from crm.models import STAGE_ORDER, Affiliate, Channel, DepositTier, Event, EventType, Origin
+from crm import channels as channel_registry
+from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventType, Origin
 from crm.services.consent import ConsentInput, consent_bulk_record
 from crm.services.events import affiliates_refresh_derived
 
@@ -203,25 +204,27 @@ P_TICKET_CLOSED = 0.90
 DEPOSITS_PER_PERSON = [(1, 35), (2, 25), (3, 16), (4, 11), (5, 8), (6, 5)]
 DEPOSIT_METHODS = [("pix", 75), ("boleto", 10), ("cartao", 15)]
 # Consent at sign-up per channel, and the share of grants revoked later.
-P_CONSENT = {Channel.EMAIL: 0.82, Channel.WHATSAPP: 0.72, Channel.SMS: 0.35, Channel.PUSH: 0.65}
+# Keyed by channel code (crm.channels); a channel left out here (Telegram: the demo people have no
+# chat id) gets no grants, and draws nothing, so the rest of the base stays as it was.
+P_CONSENT = {"email": 0.82, "whatsapp": 0.72, "sms": 0.35, "push": 0.65}
 CONSENT_SOURCE = {
-    Channel.EMAIL: "cadastro",
-    Channel.WHATSAPP: "cadastro",
-    Channel.SMS: "cadastro",
-    Channel.PUSH: "app",
+    "email": "cadastro",
+    "whatsapp": "cadastro",
+    "sms": "cadastro",
+    "push": "app",
 }
 P_REVOKE = 0.05
 CONSENT_PROOF = {
-    Channel.EMAIL: "Aceite no cadastro: receber comunicações por e-mail (termos v3)",
-    Channel.WHATSAPP: "Aceite no cadastro: receber mensagens no WhatsApp (termos v3)",
-    Channel.SMS: "Aceite no cadastro: receber SMS (termos v3)",
-    Channel.PUSH: "Permissão de notificações concedida no app",
+    "email": "Aceite no cadastro: receber comunicações por e-mail (termos v3)",
+    "whatsapp": "Aceite no cadastro: receber mensagens no WhatsApp (termos v3)",
+    "sms": "Aceite no cadastro: receber SMS (termos v3)",
+    "push": "Permissão de notificações concedida no app",
 }
 OPT_OUT = {
-    Channel.EMAIL: ("descadastro", "Link de descadastro no rodapé do e-mail"),
-    Channel.WHATSAPP: ("whatsapp", "Resposta “SAIR” no WhatsApp"),
-    Channel.SMS: ("sms", "Resposta “PARAR” por SMS"),
-    Channel.PUSH: ("app", "Notificações desativadas nas configurações do app"),
+    "email": ("descadastro", "Link de descadastro no rodapé do e-mail"),
+    "whatsapp": ("whatsapp", "Resposta “SAIR” no WhatsApp"),
+    "sms": ("sms", "Resposta “PARAR” por SMS"),
+    "push": ("app", "Notificações desativadas nas configurações do app"),
 }
 
 
@@ -230,11 +233,10 @@ NULL = "\\N"
 COPY_CHUNK = 5_000  # lines per write: few calls, bounded memory
 AFFILIATE_COLUMNS = (
     "id, external_id, cpf, name, email, phone, birth_date, city, state, plan, plan_fee, origin,"
-    " time_zone, tags, attributes, created_at, updated_at, stage, stage_changed_at, tier, total_cash_in,"
-    " consent_email, consent_whatsapp, consent_sms, consent_push"
+    " time_zone, tags, attributes, created_at, updated_at, stage, stage_changed_at, tier, total_cash_in, "
+    + ", ".join(channel_registry.CONSENT_FIELDS.values())
 )
 EVENT_COLUMNS = "event_id, affiliate_id, type, occurred_at, source, amount, properties, received_at"
-CONSENT_CHANNELS = [Channel.EMAIL, Channel.WHATSAPP, Channel.SMS, Channel.PUSH]
 
 
 class DemoBaseError(Exception):
@@ -591,15 +593,17 @@ def _build(
     # --- consent: grants at sign-up (push when the app came), a few opt-outs later -------------
     consents: list[ConsentInput] = []
     state = {}
-    eligible = {
-        Channel.EMAIL: np.array(has_email),
-        Channel.WHATSAPP: np.array(has_phone),
-        Channel.SMS: np.array(has_phone),
-        Channel.PUSH: downloaded,
-    }
-    for channel_ in CONSENT_CHANNELS:
-        granted_at = (t_download if channel_ == Channel.PUSH else created) + draw.rng.integers(5, 600, n)
-        granted = eligible[channel_] & draw.chance(P_CONSENT[channel_]) & (granted_at <= now_s)
+    # Who can be reached on a channel: by its address (push: whoever has the app).
+    reachable = {"email": np.array(has_email), "phone": np.array(has_phone), None: downloaded}
+    for spec in channel_registry.CHANNELS:
+        channel_ = spec.code
+        if channel_ not in P_CONSENT or spec.address_field not in reachable:
+            state[channel_] = [False] * n
+            continue
+        via_app = spec.address_field is None
+        granted_at = (t_download if via_app else created) + draw.rng.integers(5, 600, n)
+        eligible = reachable[spec.address_field]
+        granted = eligible & draw.chance(P_CONSENT[channel_]) & (granted_at <= now_s)
         revoked_at = (
             granted_at
             + 3600
@@ -611,7 +615,7 @@ def _build(
             consents.append(
                 ConsentInput(
                     ids[i],
-                    channel_.value,
+                    channel_,
                     True,
                     datetime.fromtimestamp(when, UTC),
                     source=CONSENT_SOURCE[channel_],
@@ -623,7 +627,7 @@ def _build(
             consents.append(
                 ConsentInput(
                     ids[i],
-                    channel_.value,
+                    channel_,
                     False,
                     datetime.fromtimestamp(when, UTC),
                     source=opt_source,
@@ -687,10 +691,7 @@ def _build(
                     stage_at[i],
                     tiers[tier_index[i]][1] if tier_index[i] >= 0 else "",
                     _money(totals[i]),
-                    flag[state[Channel.EMAIL][i]],
-                    flag[state[Channel.WHATSAPP][i]],
-                    flag[state[Channel.SMS][i]],
-                    flag[state[Channel.PUSH][i]],
+                    *(flag[state[code][i]] for code in channel_registry.CONSENT_FIELDS),
                 )
             )
             + "\n"

@@ -27,10 +27,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Concat, Substr
 
+from crm.channels import CONSENT_FIELDS
 from crm.models import (
     STAGE_ORDER,
     Affiliate,
-    Channel,
     ConsentChange,
     DepositTier,
     Event,
@@ -131,8 +131,8 @@ def affiliate_search(*, params: AffiliateFilters) -> QuerySet[Affiliate]:
     if params.tag:
         qs = qs.filter(tags__contains=[params.tag.strip()])
     for channel in params.consent:
-        if channel in Channel.values:
-            qs = qs.filter(**{f"consent_{channel}": True})
+        if channel in CONSENT_FIELDS:
+            qs = qs.filter(**{CONSENT_FIELDS[channel]: True})
     if params.state:
         qs = qs.filter(state=params.state.strip().upper())
 
@@ -204,10 +204,7 @@ LIST_COLUMNS = (
     "stage",
     "tier",
     "total_cash_in",
-    "consent_email",
-    "consent_whatsapp",
-    "consent_sms",
-    "consent_push",
+    *CONSENT_FIELDS.values(),
     "updated_at",
 )
 
@@ -239,10 +236,7 @@ EXPORT_COLUMNS = (
     "stage",
     "tier",
     "total_cash_in",
-    "consent_email",
-    "consent_whatsapp",
-    "consent_sms",
-    "consent_push",
+    *CONSENT_FIELDS.values(),
     "tags",
     "created_at",
     "updated_at",

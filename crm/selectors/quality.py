@@ -17,25 +17,17 @@ from django.db import connection, models
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from crm.channels import CHANNEL_CODES
+from crm.fields import MEASURED_FIELDS
 from crm.models import Affiliate, Channel, Event, QualitySnapshot
 from tenants.models import UDN, User
 from tenants.selectors import udn_list, udn_list_for_user
 
-#: Standard fields whose completeness is measured, in display order.
-QUALITY_FIELDS: tuple[str, ...] = (
-    "cpf",
-    "name",
-    "email",
-    "phone",
-    "birth_date",
-    "city",
-    "state",
-    "plan",
-    "origin",
-)
+#: Standard fields whose completeness is measured, in display order (crm.fields).
+QUALITY_FIELDS: tuple[str, ...] = MEASURED_FIELDS
 #: The fields the score is built on.
 KEY_FIELDS: tuple[str, ...] = ("cpf", "name", "phone", "email")
-CONSENT_CHANNELS: tuple[str, ...] = ("email", "whatsapp", "sms", "push")
+CONSENT_CHANNELS: tuple[str, ...] = CHANNEL_CODES
 INVALID_FIELDS: tuple[str, ...] = ("cpf", "phone", "email", "birth_date")
 #: A record neither changed nor saw an event in this many days is stale.
 STALE_DAYS = 180
@@ -408,6 +400,7 @@ class QualityDashboard:
         return [
             FigureRow(key=ch, label=_channel_label(ch), percent=self._shown["consent"][ch])
             for ch in CONSENT_CHANNELS
+            if ch in self._shown["consent"]  # a snapshot from before a channel existed lacks it
         ]
 
     @property

@@ -16,9 +16,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from crm import hooks
+from crm.fields import MERGED_FIELDS, STANDARD_FIELDS, columns_sql
 from crm.hooks import AffiliateChanged
 from crm.models import Affiliate, AffiliateChange
-from crm.normalize import MAX_LENGTHS, STANDARD_FIELDS, Reason, affiliate_record_normalize, reason_message
+from crm.normalize import MAX_LENGTHS, Reason, affiliate_record_normalize, reason_message
 from crm.services.events import EventInput, EventOutcome, events_ingest
 from crm.services.imports import CHANGES_SQL, UPSERT_SQL, merged_rows_sql
 
@@ -200,9 +201,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+# The staged records' columns (the key stands for external_id), from crm.fields.
 _STAGE_COLUMNS = (
-    "_row bigint, key text, cpf text, name text, email text, phone text, birth_date date, city text, "
-    "state text, plan text, plan_fee numeric(10, 2), origin text, tags text[], time_zone text, attributes jsonb"
+    f"_row bigint, key text, {columns_sql([field.name for field in MERGED_FIELDS])}, attributes jsonb"
 )
 _STAGE_NAMES = [part.split()[0] for part in _STAGE_COLUMNS.split(", ")]
 

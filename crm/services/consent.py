@@ -18,16 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import hooks
+from crm.channels import CONSENT_FIELDS
 from crm.hooks import ConsentChanged
 from crm.models import Affiliate, Channel, ConsentChange
 from crm.normalize import MOMENT_MIN, moment_in_range
 
-CONSENT_FIELDS: dict[str, str] = {
-    Channel.EMAIL: "consent_email",
-    Channel.WHATSAPP: "consent_whatsapp",
-    Channel.SMS: "consent_sms",
-    Channel.PUSH: "consent_push",
-}
 SOURCE_MAX = ConsentChange._meta.get_field("source").max_length or 60
 # A consent a partner reports may come from a clock a little ahead of ours; one further ahead
 # would hold back every change recorded before it.
@@ -47,7 +42,7 @@ class ConsentInput:
 
 
 def _check(*, channel: str, source: str, occurred_at: datetime) -> None:
-    if channel not in CONSENT_FIELDS:
+    if channel not in Channel.values:
         raise ValidationError({"channel": _("Unknown channel: %(channel)s.") % {"channel": channel}})
     if not source or len(source) > SOURCE_MAX:
         raise ValidationError(

@@ -33,8 +33,9 @@ from django.db import DatabaseError, Error, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.fields import LOADED_FIELDS, MERGED_FIELDS, MERGED_TEXT_FIELDS, STANDARD_FIELDS, columns_sql
 from crm.models import ColumnMapping, ImportJob, ImportStatus
-from crm.normalize import STANDARD_FIELDS, frame_normalize, reason_message
+from crm.normalize import frame_normalize, reason_message
 from crm.readers import (
     EXTRA_PREFIX,
     PROBLEM_COLUMN,
@@ -54,9 +55,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[ImportJob], None]
 
 # Columns of the staging table, in COPY order.
-STAGING_COLUMNS = ["_row", *STANDARD_FIELDS, "time_zone", "attributes", "key"]
-# Fields an import may change on an existing affiliate (blank values in the file never erase).
-UPSERT_TEXT_FIELDS = ["cpf", "name", "email", "phone", "city", "state", "plan", "origin", "time_zone"]
+STAGING_COLUMNS = ["_row", *LOADED_FIELDS, "attributes", "key"]
+# Text fields an import may change on an existing affiliate (blank values in the file never erase).
+UPSERT_TEXT_FIELDS = list(MERGED_TEXT_FIELDS)
 
 
 def import_job_create(
@@ -410,35 +411,24 @@ def _create_staging(cursor) -> None:
     except DatabaseError:
         logger.info("temp_buffers already fixed for this connection; staging with what it has")
     cursor.execute("DROP TABLE IF EXISTS import_staging")
-    cursor.execute(
-        """
-        CREATE TEMP TABLE import_staging (
-            _row bigint, external_id text, cpf text, name text, email text, phone text, birth_date date,
-            city text, state text, plan text, plan_fee numeric(10, 2), origin text, tags text[],
-            time_zone text, attributes jsonb, key text
-        )
-        """
-    )
+    cursor.execute(_STAGING_TABLE_SQL)
 
 
-_LATEST_TEXT_FIELDS = ("cpf", "name", "email", "phone", "city", "state", "plan", "origin", "time_zone")
+_STAGING_TABLE_SQL = f"CREATE TEMP TABLE import_staging (_row bigint, {columns_sql(LOADED_FIELDS)}, attributes jsonb, key text)"
+
+
+# Field by field the latest staged value (crm.fields), generated once.
+_LATEST_SQL = "".join(f"{field.latest_sql()} AS {field.name},\n        " for field in MERGED_FIELDS)
+_MERGED_NAMES = ", ".join(field.name for field in MERGED_FIELDS)
 
 
 def merged_rows_sql(source: str, *, where: str = "TRUE") -> str:
     """One row per key of the staged rows in `source` (columns _row, key and the standard fields):
     field by field the value of the latest row that has one, tags as a whole from the latest row
     with tags, attributes merged (later rows win). Shared by the import and the API's bulk upsert."""
-    latest = "".join(
-        f"(array_agg({f} ORDER BY _row DESC) FILTER (WHERE {f} <> ''))[1] AS {f},\n        "
-        for f in _LATEST_TEXT_FIELDS
-    )
     return f"""
     SELECT key,
-        {latest}(array_agg(birth_date ORDER BY _row DESC) FILTER (WHERE birth_date IS NOT NULL))[1] AS birth_date,
-        (array_agg(plan_fee ORDER BY _row DESC) FILTER (WHERE plan_fee IS NOT NULL))[1] AS plan_fee,
-        coalesce(string_to_array((array_agg(array_to_string(tags, chr(31)) ORDER BY _row DESC)
-            FILTER (WHERE cardinality(tags) > 0))[1], chr(31)), '{{}}') AS tags,
-        coalesce(jsonb_object_agg(kv.k, kv.v ORDER BY _row) FILTER (WHERE kv.k IS NOT NULL), '{{}}') AS attributes
+        {_LATEST_SQL}coalesce(jsonb_object_agg(kv.k, kv.v ORDER BY _row) FILTER (WHERE kv.k IS NOT NULL), '{{}}') AS attributes
     FROM {source}
     LEFT JOIN LATERAL jsonb_each(attributes) AS kv(k, v) ON kv.v <> '""'
     WHERE {where}
@@ -451,77 +441,61 @@ MERGE_SQL = f"""
     CREATE TEMP TABLE import_merged AS
     {merged_rows_sql("import_staging", where="key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) > 1)")}
     UNION ALL
-    SELECT key, {", ".join(_LATEST_TEXT_FIELDS)}, birth_date, plan_fee, tags, attributes
+    SELECT key, {_MERGED_NAMES}, attributes
     FROM import_staging
     WHERE key IN (SELECT key FROM import_staging GROUP BY key HAVING count(*) = 1)
 """  # noqa: S608 - constant names only
 
-CHANGES_SQL = """
+CHANGES_SQL = f"""
     INSERT INTO crm_affiliatechange (affiliate_id, import_job_id, changes, source, changed_at)
     SELECT a.id, %(job)s, ch.changes, 'import', now()
-    FROM {source} m
+    FROM {{source}} m
     JOIN crm_affiliate a ON a.external_id = m.key
     CROSS JOIN LATERAL (
         SELECT jsonb_object_agg(f, jsonb_build_array(o, n)) AS changes
         FROM (VALUES
-            ('cpf', a.cpf, m.cpf), ('name', a.name, m.name), ('email', a.email, m.email),
-            ('phone', a.phone, m.phone), ('birth_date', a.birth_date::text, m.birth_date::text),
-            ('city', a.city, m.city), ('state', a.state, m.state), ('plan', a.plan, m.plan),
-            ('plan_fee', a.plan_fee::text, m.plan_fee::text), ('origin', a.origin, m.origin),
-            ('tags', a.tags::text, CASE WHEN cardinality(m.tags) > 0 THEN m.tags::text END)
+            {", ".join(f.change_sql(f"a.{f.name}", f"m.{f.name}") for f in MERGED_FIELDS if f.name in STANDARD_FIELDS)}
         ) AS v(f, o, n)
         WHERE n IS NOT NULL AND n <> '' AND n IS DISTINCT FROM o
     ) AS ch
     WHERE ch.changes IS NOT NULL
-"""
+"""  # noqa: S608 - constant names only
 
 # What an affiliate created by an import starts with, beside the file's fields (SQL expressions).
+# The consent fields (one per channel) and the channels' other addresses have a database default.
 NEW_AFFILIATE = {
     "stage": "'lead'",
     "tier": "''",
     "total_cash_in": "0",
-    "consent_email": "false",
-    "consent_whatsapp": "false",
-    "consent_sms": "false",
-    "consent_push": "false",
     "created_at": "now()",
     "updated_at": "now()",
 }
 # The file's fields as crm_affiliate names them, in COPY order.
-AFFILIATE_COLUMNS = ["external_id", *STANDARD_FIELDS[1:], "time_zone", "attributes"]
+AFFILIATE_COLUMNS = [*LOADED_FIELDS, "attributes"]
 
 # Built from the constant field lists above, never from input.
+_inserted = ", ".join(["key", *(field.inserted_sql(field.name) for field in MERGED_FIELDS)])
 INSERT_SQL = f"""
     INSERT INTO crm_affiliate ({", ".join(AFFILIATE_COLUMNS)}, {", ".join(NEW_AFFILIATE)})
-    SELECT key, coalesce(cpf, ''), coalesce(name, ''), coalesce(email, ''), coalesce(phone, ''), birth_date,
-        coalesce(city, ''), coalesce(state, ''), coalesce(plan, ''), plan_fee, coalesce(origin, ''),
-        coalesce(tags, '{{}}'), coalesce(time_zone, ''), coalesce(attributes, '{{}}'),
+    SELECT {_inserted}, coalesce(attributes, '{{}}'),
         {", ".join(NEW_AFFILIATE.values())}
     FROM {{source}}
 """  # noqa: S608
 
-_updated = ",\n".join(
-    f"{f} = COALESCE(NULLIF(EXCLUDED.{f}, ''), crm_affiliate.{f})" for f in UPSERT_TEXT_FIELDS
-)
-_old = ", ".join(f"crm_affiliate.{f}" for f in UPSERT_TEXT_FIELDS)
-_new = ", ".join(f"COALESCE(NULLIF(EXCLUDED.{f}, ''), crm_affiliate.{f})" for f in UPSERT_TEXT_FIELDS)
+_kept = [field.kept_sql(f"EXCLUDED.{field.name}", f"crm_affiliate.{field.name}") for field in MERGED_FIELDS]
+_updated = ",\n".join(f"{field.name} = {kept}" for field, kept in zip(MERGED_FIELDS, _kept, strict=True))
+_old = ", ".join(f"crm_affiliate.{field.name}" for field in MERGED_FIELDS)
+_new = ", ".join(_kept)
 UPSERT_SQL = f"""
     WITH upserted AS (
         {INSERT_SQL}
         ON CONFLICT (external_id) DO UPDATE SET
             {_updated},
-            birth_date = COALESCE(EXCLUDED.birth_date, crm_affiliate.birth_date),
-            plan_fee = COALESCE(EXCLUDED.plan_fee, crm_affiliate.plan_fee),
-            tags = CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE crm_affiliate.tags END,
             attributes = crm_affiliate.attributes || EXCLUDED.attributes,
             updated_at = now()
-        WHERE ({_old}, crm_affiliate.birth_date, crm_affiliate.plan_fee, crm_affiliate.tags,
-               crm_affiliate.attributes)
+        WHERE ({_old}, crm_affiliate.attributes)
           IS DISTINCT FROM
-              ({_new}, COALESCE(EXCLUDED.birth_date, crm_affiliate.birth_date),
-               COALESCE(EXCLUDED.plan_fee, crm_affiliate.plan_fee),
-               CASE WHEN cardinality(EXCLUDED.tags) > 0 THEN EXCLUDED.tags ELSE crm_affiliate.tags END,
-               crm_affiliate.attributes || EXCLUDED.attributes)
+              ({_new}, crm_affiliate.attributes || EXCLUDED.attributes)
         RETURNING (xmax = 0) AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted

@@ -31,6 +31,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.channels import CHANNELS
+from crm.fields import FIELDS, StandardField
 from crm.models import Affiliate, Event, LakeExport
 
 logger = logging.getLogger(__name__)
@@ -54,32 +56,49 @@ CPF_HASH_SALT = "crm.cpf_hash"
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
+
+def _micros(column: str) -> str:
+    """SQL: an aware timestamp as integer microseconds since the epoch (exact; cheaper to
+    turn into Arrow than Python datetimes)."""
+    return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+
+
+def _standard(name: str) -> tuple[pa.Field, str]:
+    """A standard field's column (crm.fields): its Arrow type and the SQL that reads it (optional
+    text blank becomes NULL, a date comes as days since the epoch)."""
+    spec: StandardField = FIELDS[name]
+    if spec.kind == "text":
+        sql = name if spec.required else f"NULLIF({name}, '')"
+        return pa.field(name, pa.string(), nullable=not spec.required), sql
+    if spec.kind == "date":
+        return pa.field(name, pa.date32()), f"{name} - DATE '1970-01-01'"
+    if spec.kind == "decimal":
+        assert spec.digits is not None
+        return pa.field(name, pa.decimal128(*spec.digits)), name
+    return pa.field(name, pa.list_(pa.string()), nullable=False), name  # tags: [] when none
+
+
+# The affiliate columns in schema order, each with the SQL that reads it (`udn` is a constant
+# added per batch; `cpf` is hashed in Python). The standard fields come from crm.fields, the
+# consent columns from crm.channels: one per channel, in registry order.
+_AFFILIATE_COLUMNS: list[tuple[pa.Field, str]] = [
+    (pa.field("id", pa.int64(), nullable=False), "id"),
+    _standard("external_id"),
+    (pa.field("cpf_hash", pa.string()), "cpf"),
+    *(
+        _standard(name)
+        for name in ("name", "email", "phone", "birth_date", "city", "state", "plan", "plan_fee", "origin")
+    ),
+    (pa.field("stage", pa.string(), nullable=False), "stage"),
+    (pa.field("tier", pa.string()), "NULLIF(tier, '')"),
+    (pa.field("total_cash_in", pa.decimal128(14, 2), nullable=False), "total_cash_in"),
+    _standard("tags"),
+    *((pa.field(c.consent_field, pa.bool_(), nullable=False), c.consent_field) for c in CHANNELS),
+    (pa.field("created_at", UTC_MICROS, nullable=False), _micros("created_at")),
+    (pa.field("updated_at", UTC_MICROS, nullable=False), _micros("updated_at")),
+]
 AFFILIATE_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.int64(), nullable=False),
-        pa.field("external_id", pa.string(), nullable=False),
-        pa.field("cpf_hash", pa.string()),
-        pa.field("name", pa.string(), nullable=False),
-        pa.field("email", pa.string()),
-        pa.field("phone", pa.string()),
-        pa.field("birth_date", pa.date32()),
-        pa.field("city", pa.string()),
-        pa.field("state", pa.string()),
-        pa.field("plan", pa.string()),
-        pa.field("plan_fee", pa.decimal128(10, 2)),
-        pa.field("origin", pa.string()),
-        pa.field("stage", pa.string(), nullable=False),
-        pa.field("tier", pa.string()),
-        pa.field("total_cash_in", pa.decimal128(14, 2), nullable=False),
-        pa.field("tags", pa.list_(pa.string()), nullable=False),
-        pa.field("consent_email", pa.bool_(), nullable=False),
-        pa.field("consent_whatsapp", pa.bool_(), nullable=False),
-        pa.field("consent_sms", pa.bool_(), nullable=False),
-        pa.field("consent_push", pa.bool_(), nullable=False),
-        pa.field("created_at", UTC_MICROS, nullable=False),
-        pa.field("updated_at", UTC_MICROS, nullable=False),
-        pa.field("udn", pa.string(), nullable=False),
-    ]
+    [*(column for column, _sql in _AFFILIATE_COLUMNS), pa.field("udn", pa.string(), nullable=False)]
 )
 
 EVENT_SCHEMA = pa.schema(
@@ -99,20 +118,10 @@ EVENT_SCHEMA = pa.schema(
 )
 
 
-def _micros(column: str) -> str:
-    """SQL: an aware timestamp as integer microseconds since the epoch (exact; cheaper to
-    turn into Arrow than Python datetimes)."""
-    return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
-
-
 # The SELECT lists give every column of the schema but `udn` (a constant added per batch),
 # in schema order; blank optional text becomes NULL. `cpf` is hashed in Python.
 _AFFILIATE_SQL = f"""
-    SELECT id, external_id, cpf, name, NULLIF(email, ''), NULLIF(phone, ''),
-           birth_date - DATE '1970-01-01', NULLIF(city, ''), NULLIF(state, ''), NULLIF(plan, ''),
-           plan_fee, NULLIF(origin, ''), stage, NULLIF(tier, ''), total_cash_in, tags,
-           consent_email, consent_whatsapp, consent_sms, consent_push,
-           {_micros("created_at")}, {_micros("updated_at")}
+    SELECT {", ".join(sql for _column, sql in _AFFILIATE_COLUMNS)}
       FROM {Affiliate._meta.db_table}
      WHERE updated_at >= %(since)s AND updated_at < %(until)s
      ORDER BY id

@@ -341,7 +341,7 @@ def test_a_consent_change_is_recorded_and_the_current_state_returned(udn_a, api,
     assert granted.status_code == 201
     assert granted.json() == {
         "affiliate_id": joana.pk,
-        "consent": {"email": False, "whatsapp": True, "sms": False, "push": False},
+        "consent": {"email": False, "whatsapp": True, "sms": False, "push": False, "telegram": False},
     }
     # An older change is kept in the ledger but does not override the newer one.
     assert older_opt_out.status_code == 201 and older_opt_out.json()["consent"]["whatsapp"] is True

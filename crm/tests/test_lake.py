@@ -129,6 +129,7 @@ def test_export_round_trips_values_through_parquet_without_the_raw_cpf(
         "consent_whatsapp": False,
         "consent_sms": False,
         "consent_push": True,
+        "consent_telegram": False,
         "created_at": T0,
         "updated_at": T0,
         "udn": "alpha",

@@ -140,7 +140,7 @@ def test_figures_count_blanks_invalid_values_duplicates_consent_and_stale_record
         "phone_affiliates": 3,
         "phone_groups": 1,
     }
-    assert figures["consent"] == {"email": 30.0, "whatsapp": 15.0, "sms": 0.0, "push": 100.0}
+    assert figures["consent"] == {"email": 30.0, "whatsapp": 15.0, "sms": 0.0, "push": 100.0, "telegram": 0.0}
     # Q-0, Q-1 and Q-2 not updated in 200 days; Q-2 had an event 10 days ago, Q-1's is 300 days old.
     assert figures["stale"] == {"not_updated": 3, "stale": 2}
     # key completeness 95, minus 100×6/20 for invalid values and 50×(2+3)/20 for duplicates.

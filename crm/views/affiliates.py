@@ -18,12 +18,14 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.access import affiliate_get
+from crm.channels import CHANNELS
 from crm.forms import AffiliateFilterForm
-from crm.models import Affiliate, Channel, Event, EventType, Origin, Stage
+from crm.models import Affiliate, Event, EventType, Origin, Stage
 from crm.selectors.affiliates import (
     EXPORT_COLUMNS,
     AffiliateFilters,
@@ -143,10 +145,7 @@ def _export_cell(
 def _export_header() -> list[str]:
     names = {
         "cpf_shown": _("CPF"),
-        "consent_email": _("E-mail consent"),
-        "consent_whatsapp": _("WhatsApp consent"),
-        "consent_sms": _("SMS consent"),
-        "consent_push": _("Push consent"),
+        **{channel.consent_field: capfirst(str(channel.consent_label)) for channel in CHANNELS},
     }
     fields = {field.name: str(field.verbose_name) for field in Affiliate._meta.get_fields() if field.concrete}
     return [names.get(column) or fields[column] for column in EXPORT_COLUMNS]
@@ -290,7 +289,8 @@ def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(
             {
                 "consent_now": [
-                    (value, label, getattr(affiliate, f"consent_{value}")) for value, label in Channel.choices
+                    (channel.code, channel.label, getattr(affiliate, channel.consent_field))
+                    for channel in CHANNELS
                 ],
                 "consent_history": list(affiliate_consent_history(affiliate=affiliate)),
                 "tier_progress": affiliate_tier_progress(total_cash_in=affiliate.total_cash_in, tiers=tiers),
