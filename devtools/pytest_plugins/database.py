@@ -25,6 +25,11 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
     from tenants.services import public_tenant_ensure, udn_provision, udn_template_ensure
 
     keepdb = django_db_keepdb and not django_db_createdb
+    # The test Redis database is the run's own: what an earlier run left there (queued tasks of a
+    # dropped database, locks, throttle counters) must not reach this one's workers and pages.
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").flushdb()
     with django_db_blocker.unblock():
         db_cfg = setup_databases(
             verbosity=request.config.option.verbose,
@@ -47,8 +52,14 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
 
 @pytest.fixture(autouse=True)
 def _back_to_public() -> Iterator[None]:
+    from django.conf import settings
+    from django.utils import translation
+
     from tenants.middleware import tenant_cache_clear
 
+    # Each test starts in the product's language: a request in English (Accept-Language: en) leaves
+    # English active in this thread, and what the next test reads would depend on the order.
+    translation.activate(settings.LANGUAGE_CODE)
     yield
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     tenant_cache_clear()  # UDNs a test created (and rolled back) must not outlive it
