@@ -8,14 +8,16 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.brazil import STATES
 from crm.models import Channel, Origin, Stage
 from crm.selectors.affiliates import DEFAULT_SORT, AffiliateFilters
 
-#: Brazil's 27 federative units.
-BRAZIL_STATES: tuple[str, ...] = (
-    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA",
-    "PB", "PE", "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO",
-)  # fmt: skip
+#: Brazil's 27 federative units, in alphabetical order.
+BRAZIL_STATES: tuple[str, ...] = tuple(sorted(STATES))
+
+
+#: A filter value the list does not know (a hand-edited or outdated URL): said, never ignored.
+UNKNOWN_FILTER_VALUE = {"invalid_choice": _("Unknown value “%(value)s”: choose one from the list.")}
 
 
 class AffiliateFilterForm(forms.Form):

@@ -13,6 +13,7 @@ from django.db.models.functions import Left, Length, Substr
 from django.db.models.lookups import Exact, Range
 from django.utils.translation import gettext_lazy as _
 
+from crm.brazil import ACCENTED, CPF_LENGTH, PLAIN
 from crm.channels import CHANNELS
 
 if TYPE_CHECKING:
@@ -28,13 +29,6 @@ class DigitsOnly(models.Func):
 
     template = "ltrim(%(expressions)s, '0123456789') = ''"
     output_field = models.BooleanField()
-
-
-# Accented letters folded to ASCII in SQL. PostgreSQL's `unaccent` is an extension (a migration
-# and superuser rights); `translate()` is built in. Upper case is listed too, so the folding does
-# not depend on the database's ctype; `lower()` then only needs ASCII.
-ACCENTED = "áàâãäåéèêëíìîïóòôõöúùûüçñýÿÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ"
-PLAIN = "aaaaaaeeeeiiiiooooouuuucnyyAAAAAAEEEEIIIIOOOOOUUUUCNY"
 
 
 class MomentField(models.DateTimeField):  # type: ignore[type-arg]
@@ -61,7 +55,11 @@ class MomentField(models.DateTimeField):  # type: ignore[type-arg]
 
 
 class Folded(models.Func):
-    """SQL: a text in lower case without accents (`lower(translate(text, ACCENTED, PLAIN))`).
+    """SQL: a text in lower case without accents (`lower(translate(text, ACCENTED, PLAIN))`), the
+    SQL twin of crm.brazil.fold over the letters crm.brazil.ACCENTED lists (tested value by value).
+    PostgreSQL's `unaccent` is an extension (a migration and superuser rights); `translate()` is
+    built in. Upper case is listed too, so the folding does not depend on the database's ctype;
+    `lower()` then only needs ASCII.
 
     Name search matches on it, and names sort by it (then by the name itself), which is the
     Brazilian order: "Álvaro" before "Bruno", "Élio" beside "Elio". An ICU collation (pt-BR)
@@ -77,7 +75,8 @@ class Folded(models.Func):
 
 # CPF: 11 digits, as normalised (or blank). Phone: E.164, "+" then 8 to 15 digits, the first not a
 # zero (or blank): what `^[0-9]{11}$` and `^\+[1-9][0-9]{7,14}$` say, in cheaper terms.
-CPF_CHECK = models.Q(cpf="") | models.Q(Exact(Length("cpf"), 11), DigitsOnly("cpf"))
+# Shapes only (what is stored), looser than crm.brazil's rules: whatever those accept passes.
+CPF_CHECK = models.Q(cpf="") | models.Q(Exact(Length("cpf"), CPF_LENGTH), DigitsOnly("cpf"))
 PHONE_CHECK = models.Q(phone="") | models.Q(
     Range(Length("phone"), (9, 16)),
     Exact(Left("phone", 1), "+"),

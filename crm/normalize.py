@@ -2,12 +2,13 @@
 
 Two faces over the same rules:
 
-* scalar functions (`cpf_normalize`, `phone_normalize`, ...) for single records (API, forms). They lean on the
-  libraries (validate-docbr, phonenumbers, email-validator), return ""/None for blank input and raise
-  `NormalizationError(reason)` for bad input;
+* scalar functions (`cpf_normalize`, `phone_normalize`, ...) for single records (API, forms). They lean on
+  crm.brazil (the Brazilian rules: CPF, phone, accents, state → time zone) and email-validator, return
+  ""/None for blank input and raise `NormalizationError(reason)` for bad input;
 * `frame_normalize`, the vectorized twin for CSV/XLSX imports: the same rules written as polars expressions (a
-  million rows in about two seconds on two cores). Per-row Python only runs for the rare values the vectorized
-  rules cannot decide (foreign phone numbers, unusual e-mail addresses): those go through the scalar function.
+  million rows in about two seconds on two cores), built from crm.brazil's definitions. Per-row Python only
+  runs for the rare values the vectorized rules cannot decide (numbers dialled to another country, unusual
+  e-mail addresses): those go through the scalar function.
 
 `crm/tests/test_normalize.py` runs a corpus through both faces and checks they agree value by value.
 
@@ -16,10 +17,13 @@ Rules worth knowing (shared by both faces):
 * Blank (None, "", spaces) is never an error: "" for text, None/null for dates and amounts, [] for tags.
 * CPF: digits, dots, dashes and spaces only (the trailing ".0" of a float column is dropped); a number that lost
   its leading zeros to a spreadsheet is padded back to 11 digits (at most three lost zeros); check digits as
-  validate-docbr computes them; repeated digits (111.111.111-11) are invalid.
-* Phone: Brazilian numbers are reduced to DDD + number (country code 55, trunk prefix 0, carrier code after the 0,
-  the "xx" of "0xx11" all dropped); an old 8-digit mobile after a DDD (first digit 6-9) gets its 9; it must then
-  be a mobile per libphonenumber's metadata. "+" (or "00") with another country code: a valid foreign mobile.
+  crm.brazil computes them; repeated digits (111.111.111-11) are invalid.
+* Phone: Brazilian mobiles only (the product writes by WhatsApp and SMS to Brazilian affiliates). Numbers are
+  reduced to DDD + number (country code 55, trunk prefix 0, carrier code after the 0, the "xx" of "0xx11" all
+  dropped); an old 8-digit mobile after a DDD (first digit 6-9) gets its 9; it must then be a mobile as
+  crm.brazil says: a DDD in use, then nine digits beginning with 9; stored as "+55DD9XXXXXXXX". "+" (or "00")
+  with another country code is phone_foreign (phone_invalid when no country has such a number); a landline is
+  phone_landline.
 * E-mail: email-validator's syntax rules without DNS (special-use domains like .local/.test refused), lower-cased.
 * Names and cities: spaces collapsed, Title Case, da/de/do/das/dos/e lower-case after the first word.
 * Amount: "R$", spaces and a leading "-" are allowed; "." or "," is the decimal separator, except that a dot
@@ -41,7 +45,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -54,8 +57,20 @@ import phonenumbers
 import polars as pl
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
-from validate_docbr import CPF
 
+from crm.brazil import (
+    COUNTRY_CODE,
+    CPF_LENGTH,
+    DEFAULT_TIME_ZONE,
+    LANDLINE_NATIONAL_PATTERN,
+    MOBILE_NATIONAL_PATTERN,
+    STATE_TIME_ZONES,
+    STATES,
+    cpf_check_digit,
+    cpf_valid,
+    fold,
+    phone_kind,
+)
 from crm.fields import FIELDS, STANDARD_FIELDS
 from crm.models import Origin
 
@@ -98,6 +113,7 @@ class Reason(StrEnum):
     PHONE_NO_DDD = "phone_no_ddd"
     PHONE_INVALID = "phone_invalid"
     PHONE_LANDLINE = "phone_landline"
+    PHONE_FOREIGN = "phone_foreign"
     BIRTH_DATE_INVALID = "birth_date_invalid"
     BIRTH_DATE_FUTURE = "birth_date_future"
     STATE_INVALID = "state_invalid"
@@ -113,6 +129,7 @@ class Reason(StrEnum):
 #   phone_no_ddd        "telefone sem DDD"
 #   phone_invalid       "telefone inválido"
 #   phone_landline      "telefone fixo (não é celular)"
+#   phone_foreign       "telefone estrangeiro (só celulares do Brasil)"
 #   birth_date_invalid  "data de nascimento inválida"
 #   birth_date_future   "data de nascimento no futuro ou antes de 1900"
 #   state_invalid       "UF inválida"
@@ -126,6 +143,7 @@ _REASON_MSGIDS: dict[Reason, str] = {
     Reason.PHONE_NO_DDD: gettext_noop("phone without area code (DDD)"),
     Reason.PHONE_INVALID: gettext_noop("invalid phone"),
     Reason.PHONE_LANDLINE: gettext_noop("landline phone (not a mobile)"),
+    Reason.PHONE_FOREIGN: gettext_noop("foreign phone (Brazilian mobiles only)"),
     Reason.BIRTH_DATE_INVALID: gettext_noop("invalid birth date"),
     Reason.BIRTH_DATE_FUTURE: gettext_noop("birth date in the future or before 1900"),
     Reason.STATE_INVALID: gettext_noop("invalid state (UF)"),
@@ -176,61 +194,8 @@ AMOUNT_MAX_DIGITS = 10
 # A CPF whose leading zeros a spreadsheet ate: up to three lost zeros are put back.
 CPF_MIN_DIGITS = 8
 BIRTH_YEAR_MIN = 1900
-DEFAULT_TIME_ZONE = "America/Sao_Paulo"
 
 NAME_PARTICLES = ("da", "de", "do", "das", "dos", "e")
-
-STATES: dict[str, str] = {
-    "AC": "Acre",
-    "AL": "Alagoas",
-    "AP": "Amapá",
-    "AM": "Amazonas",
-    "BA": "Bahia",
-    "CE": "Ceará",
-    "DF": "Distrito Federal",
-    "ES": "Espírito Santo",
-    "GO": "Goiás",
-    "MA": "Maranhão",
-    "MT": "Mato Grosso",
-    "MS": "Mato Grosso do Sul",
-    "MG": "Minas Gerais",
-    "PA": "Pará",
-    "PB": "Paraíba",
-    "PR": "Paraná",
-    "PE": "Pernambuco",
-    "PI": "Piauí",
-    "RJ": "Rio de Janeiro",
-    "RN": "Rio Grande do Norte",
-    "RS": "Rio Grande do Sul",
-    "RO": "Rondônia",
-    "RR": "Roraima",
-    "SC": "Santa Catarina",
-    "SP": "São Paulo",
-    "SE": "Sergipe",
-    "TO": "Tocantins",
-}
-
-STATE_TIME_ZONES: dict[str, str] = {
-    "AC": "America/Rio_Branco",
-    "AM": "America/Manaus",
-    "RR": "America/Boa_Vista",
-    "RO": "America/Porto_Velho",
-    "MT": "America/Cuiaba",
-    "MS": "America/Campo_Grande",
-    "PA": "America/Belem",
-    "AP": "America/Belem",
-    "TO": "America/Araguaina",
-    "MA": "America/Fortaleza",
-    "PI": "America/Fortaleza",
-    "CE": "America/Fortaleza",
-    "RN": "America/Fortaleza",
-    "PB": "America/Fortaleza",
-    "PE": "America/Recife",
-    "AL": "America/Maceio",
-    "SE": "America/Maceio",
-    "BA": "America/Bahia",
-    # Everything else (SP, RJ, MG, ES, PR, SC, RS, GO, DF) keeps Brasília time.
-}
 
 _ORIGIN_WORDS: dict[str, str] = {
     "loja": Origin.STORE,
@@ -265,9 +230,8 @@ _ORIGIN_WORDS: dict[str, str] = {
 
 
 def _fold(text: str) -> str:
-    """Lower-case, accents off, spaces collapsed: the key for the state and origin dictionaries."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
-    return _SPACES_RE.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    """Lower-case, accents off (crm.brazil.fold), spaces collapsed: the key for the state and origin dictionaries."""
+    return _SPACES_RE.sub(" ", fold(text.strip()))
 
 
 _SPACES_RE = re.compile(r"\s+")
@@ -303,8 +267,7 @@ def _text(value: object) -> str:
 
 
 _CPF_SEPARATORS_RE = re.compile(r"[.\- ]")
-_CPF_DIGITS_RE = re.compile(f"[0-9]{{{CPF_MIN_DIGITS},11}}")
-_CPF = CPF()
+_CPF_DIGITS_RE = re.compile(f"[0-9]{{{CPF_MIN_DIGITS},{CPF_LENGTH}}}")
 
 
 def cpf_normalize(value: object) -> str:
@@ -316,49 +279,34 @@ def cpf_normalize(value: object) -> str:
     digits = _CPF_SEPARATORS_RE.sub("", text.removesuffix(".0"))
     if not _CPF_DIGITS_RE.fullmatch(digits):
         raise NormalizationError(Reason.CPF_INVALID)
-    digits = digits.zfill(11)
-    if not _CPF.validate(digits):
+    digits = digits.zfill(CPF_LENGTH)
+    if not cpf_valid(digits):
         raise NormalizationError(Reason.CPF_INVALID)
     return digits
 
 
-_BR = phonenumbers.PhoneMetadata.metadata_for_region("BR")
-assert _BR is not None and _BR.general_desc and _BR.mobile and _BR.fixed_line
-_BR_GENERAL_PATTERN: str = _BR.general_desc.national_number_pattern or ""
-_BR_MOBILE_PATTERN: str = _BR.mobile.national_number_pattern or ""
-_BR_FIXED_PATTERN: str = _BR.fixed_line.national_number_pattern or ""
 # Separators people type, and the "xx" of "0xx11" (0 + carrier code written as "xx"); dropped before anything else.
 _PHONE_DROPPED = ("(", ")", " ", "-", ".", "/", "xx", "XX", "xX", "Xx")
 _PHONE_DROPPED_RE = re.compile("|".join(re.escape(p) for p in _PHONE_DROPPED))
 _DIGITS_RE = re.compile(r"[0-9]+")
-_FOREIGN_MOBILE_TYPES = (
-    phonenumbers.PhoneNumberType.MOBILE,
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-)
 
 
-def _phone_foreign(digits: str) -> str:
-    """A number dialled with "+" and a country code other than 55: a valid mobile of that country."""
+def _phone_foreign_reason(digits: str) -> Reason:
+    """Why a number dialled to another country is refused: phone_foreign when it is a number of that
+    country (libphonenumber's metadata), phone_invalid when it is no number at all ("+999 123")."""
     try:
         number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException as exc:
-        raise NormalizationError(Reason.PHONE_INVALID) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise NormalizationError(Reason.PHONE_INVALID)
-    kind = phonenumbers.number_type(number)
-    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
-        raise NormalizationError(Reason.PHONE_LANDLINE)
-    if kind not in _FOREIGN_MOBILE_TYPES:
-        raise NormalizationError(Reason.PHONE_INVALID)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        return Reason.PHONE_INVALID
+    return Reason.PHONE_FOREIGN if phonenumbers.is_valid_number(number) else Reason.PHONE_INVALID
 
 
 def phone_normalize(value: object) -> str:
-    """A mobile number in E.164 ("+5511987654321"); "" for blank.
+    """A Brazilian mobile number in E.164 ("+5511987654321"); "" for blank.
 
     Accepts "(11) 98765-4321", "11987654321", "+55 11 98765-4321", "5511987654321", "011 98765 4321",
-    "0xx11 98765-4321", "0 15 11 98765-4321" (carrier code), "11 8765-4321" (old mobile: the 9 is added) and
-    foreign mobiles written with "+" or "00".
+    "0xx11 98765-4321", "0 15 11 98765-4321" (carrier code) and "11 8765-4321" (old mobile: the 9 is added).
+    A number dialled with "+" or "00" and another country code is refused (phone_foreign): see crm.brazil.
     """
     text = _text(value)
     if not text:
@@ -370,14 +318,14 @@ def phone_normalize(value: object) -> str:
         raise NormalizationError(Reason.PHONE_INVALID)
     if plus or digits.startswith("00"):
         international = digits[2:] if digits.startswith("00") else digits
-        if not international.startswith("55"):
-            return _phone_foreign(international)
+        if not international.startswith(COUNTRY_CODE):
+            raise NormalizationError(_phone_foreign_reason(international))
         national = international[2:]
     elif digits.startswith("0"):  # trunk prefix, maybe followed by a two-digit carrier code
         national = digits[1:]
         if len(national) in (12, 13):
             national = national[2:]
-    elif digits.startswith("55") and len(digits) in (12, 13):
+    elif digits.startswith(COUNTRY_CODE) and len(digits) in (12, 13):
         national = digits[2:]
     else:
         national = digits
@@ -385,17 +333,11 @@ def phone_normalize(value: object) -> str:
         raise NormalizationError(Reason.PHONE_NO_DDD)
     if len(national) == 10 and national[2] in "6789":  # before 2016 mobiles had 8 digits
         national = national[:2] + "9" + national[2:]
-    # Not DDD + number ("+55 0 11 ..."): invalid, though libphonenumber would strip that 0 and accept it.
-    if len(national) not in (10, 11) or national.startswith("0"):
-        raise NormalizationError(Reason.PHONE_INVALID)
-    try:
-        number = phonenumbers.parse("+55" + national, None)
-    except phonenumbers.NumberParseException as exc:
-        raise NormalizationError(Reason.PHONE_INVALID) from exc
-    kind = phonenumbers.number_type(number)
-    if kind == phonenumbers.PhoneNumberType.MOBILE and phonenumbers.is_valid_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+    # Not DDD + number ("+55 0 11 ..." has no DDD 01): invalid.
+    kind = phone_kind(national)
+    if kind == "mobile":
+        return f"+{COUNTRY_CODE}{national}"
+    if kind == "landline":
         raise NormalizationError(Reason.PHONE_LANDLINE)
     raise NormalizationError(Reason.PHONE_INVALID)
 
@@ -704,8 +646,8 @@ def _row_stages() -> Stages:
     """CPF, phone, e-mail and name over the whole frame (the fields whose values are mostly distinct)."""
     cpf_number = _c("_cpf_number")
     d = [(cpf_number // 10 ** (10 - i)) % 10 for i in range(11)]
-    cpf_first = (sum((d[i] * (10 - i) for i in range(9)), pl.lit(0)) * 10 % 11) % 10
-    cpf_second = (sum((d[i] * (11 - i) for i in range(10)), pl.lit(0)) * 10 % 11) % 10
+    cpf_first = cpf_check_digit(d[:9])  # crm.brazil's rule, over expressions
+    cpf_second = cpf_check_digit(d[:10])
 
     email = _c("_email")
     email_given = _c("email") != ""
@@ -722,7 +664,7 @@ def _row_stages() -> Stages:
         .then(ph_international.str.slice(2))
         .when(ph_digits.str.starts_with("0"))  # trunk prefix, maybe followed by a two-digit carrier code
         .then(pl.when(ph_size.is_in([13, 14])).then(ph_after_zero.str.slice(2)).otherwise(ph_after_zero))
-        .when(ph_digits.str.starts_with("55") & ph_size.is_in([12, 13]))
+        .when(ph_digits.str.starts_with(COUNTRY_CODE) & ph_size.is_in([12, 13]))
         .then(ph_digits.str.slice(2))
         .otherwise(ph_digits)
     )
@@ -734,7 +676,6 @@ def _row_stages() -> Stages:
         & _c("_ph_chars_ok")
         & ~_c("_ph_foreign")
         & ~_c("_ph_size").is_in([8, 9])
-        & _c("_ph_general")
         & _c("_ph_mobile")
     )
     ph_bits = (
@@ -744,7 +685,7 @@ def _row_stages() -> Stages:
         .then(_BITS[Reason.PHONE_INVALID])
         .when(_c("_ph_size").is_in([8, 9]))
         .then(_BITS[Reason.PHONE_NO_DDD])
-        .when(_c("_ph_general") & _c("_ph_fixed"))
+        .when(_c("_ph_landline"))
         .then(_BITS[Reason.PHONE_LANDLINE])
         .otherwise(_BITS[Reason.PHONE_INVALID])
         .cast(pl.Int32)
@@ -765,7 +706,7 @@ def _row_stages() -> Stages:
         ],
         [
             _title_particles(_c("name")).alias("name"),
-            _c("_cpf_digits").str.contains(f"^[0-9]{{{CPF_MIN_DIGITS},11}}$").alias("_cpf_shape"),
+            _c("_cpf_digits").str.contains(f"^[0-9]{{{CPF_MIN_DIGITS},{CPF_LENGTH}}}$").alias("_cpf_shape"),
             _c("_cpf_digits").str.to_integer(strict=False).alias("_cpf_number"),
             _c("_ph").str.starts_with("+").alias("_ph_plus"),
             _c("_ph").str.strip_prefix("+").alias("_ph_digits"),
@@ -790,9 +731,10 @@ def _row_stages() -> Stages:
             .fill_null(False)
             .alias("_cpf_valid"),
             ph_digits.str.contains("^[0-9]+$").alias("_ph_chars_ok"),
-            # Foreign numbers ("+" and not 55) are rare and need libphonenumber's metadata of every country: they
-            # are left undecided here and go through `phone_normalize` (`_fallback`).
-            (ph_intl & ~ph_international.str.starts_with("55")).alias("_ph_foreign"),
+            # Dialled with "+" or "00" and another country code than 55: refused (crm.brazil: Brazilian mobiles
+            # only). Rare, and whether it is a foreign number or no number at all takes libphonenumber's metadata
+            # of every country: left undecided here, they go through `phone_normalize` (`_fallback`).
+            (ph_intl & ~ph_international.str.starts_with(COUNTRY_CODE)).alias("_ph_foreign"),
             ph_national.alias("_ph_national"),
             pl.when(_c("_email_ok")).then(email).otherwise(pl.lit("")).alias("email"),
             pl.lit(0, dtype=pl.Int32).alias("_email_bits"),
@@ -800,7 +742,7 @@ def _row_stages() -> Stages:
         ],
         [
             pl.when(_c("_cpf_valid"))
-            .then(_c("_cpf_digits").str.zfill(11))
+            .then(_c("_cpf_digits").str.zfill(CPF_LENGTH))
             .otherwise(pl.lit(""))
             .alias("cpf"),
             _bit_if((_c("cpf") != "") & ~_c("_cpf_valid"), Reason.CPF_INVALID).alias("_cpf_bits"),
@@ -812,13 +754,13 @@ def _row_stages() -> Stages:
             .alias("_ph_national"),
         ],
         [
-            national.str.contains(f"^(?:{_BR_GENERAL_PATTERN})$").alias("_ph_general"),
-            national.str.contains(f"^(?:{_BR_MOBILE_PATTERN})$").alias("_ph_mobile"),
-            national.str.contains(f"^(?:{_BR_FIXED_PATTERN})$").alias("_ph_fixed"),
+            # crm.brazil.phone_kind as patterns.
+            national.str.contains(f"^(?:{MOBILE_NATIONAL_PATTERN})$").alias("_ph_mobile"),
+            national.str.contains(f"^(?:{LANDLINE_NATIONAL_PATTERN})$").alias("_ph_landline"),
         ],
         [
             pl.when(ph_accepted)
-            .then(pl.concat_str(pl.lit("+55"), national))
+            .then(pl.concat_str(pl.lit(f"+{COUNTRY_CODE}"), national))
             .otherwise(pl.lit(""))
             .alias("phone"),
             ph_bits.alias("_phone_bits"),

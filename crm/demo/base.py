@@ -4,16 +4,17 @@ history forming the app funnel (lead → registration → account → download �
 cash in → cashback / cashout, plus consultations and support tickets).
 
 Generated column-wise with numpy from one seed (the same seed and `now` give the same
-base; names come from Faker's pt_BR lists), written with COPY. Stages, tiers and consent
-state are filled in as the rules say, and then checked by the services that own those rules
-(`affiliates_refresh_derived`, the consent ledger refresh), which would correct any drift.
+base; names come from Faker's pt_BR lists), written with COPY. CPFs, phones and time zones
+follow crm.brazil; stages and tiers are derived from the generated events by crm.lifecycle
+(`derive_arrays`) and consent state as the ledger says, and then checked by the services that
+own those rules (`affiliates_refresh_derived`, the consent ledger refresh), which would correct
+any drift.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from django.utils import timezone
 from faker import Faker
 
 from crm import channels as channel_registry
+from crm.brazil import STATE_TIME_ZONES, cpf_check_digit, fold
+from crm.lifecycle import derive_arrays
 from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventType, Origin
 from crm.services.consent import ConsentInput, consent_bulk_record
 from crm.services.events import affiliates_refresh_derived
@@ -98,22 +101,6 @@ CITIES: list[City] = [
     City("Campo Grande", "MS", 67, 9),
     City("Cuiabá", "MT", 65, 6),
 ]
-
-TIME_ZONE_BY_STATE: dict[str, str] = {
-    **dict.fromkeys(["SP", "RJ", "MG", "ES", "PR", "SC", "RS", "GO", "DF"], "America/Sao_Paulo"),
-    "BA": "America/Bahia",
-    "PE": "America/Recife",
-    **dict.fromkeys(["CE", "MA", "PI", "RN", "PB"], "America/Fortaleza"),
-    **dict.fromkeys(["AL", "SE"], "America/Maceio"),
-    **dict.fromkeys(["PA", "AP"], "America/Belem"),
-    "AM": "America/Manaus",
-    "RR": "America/Boa_Vista",
-    "RO": "America/Porto_Velho",
-    "AC": "America/Rio_Branco",
-    "TO": "America/Araguaina",
-    "MT": "America/Cuiaba",
-    "MS": "America/Campo_Grande",
-}
 
 REGION_STATES: dict[str, list[str]] = {
     "sudeste": ["SP", "RJ", "MG", "ES"],
@@ -243,15 +230,6 @@ class DemoBaseError(Exception):
     pass
 
 
-def cpf_check_digits(base: str) -> str:
-    """The two check digits of a CPF's first nine digits."""
-    digits = [int(ch) for ch in base]
-    for size in (9, 10):
-        total = sum(d * w for d, w in zip(digits[:size], range(size + 1, 1, -1), strict=True))
-        digits.append((total * 10) % 11 % 10)
-    return "".join(str(d) for d in digits[9:])
-
-
 def _cpfs(rng: np.random.Generator, n: int) -> list[str]:
     """`n` distinct valid CPFs (check digits computed column-wise)."""
     found: list[str] = []
@@ -259,8 +237,9 @@ def _cpfs(rng: np.random.Generator, n: int) -> list[str]:
     while len(found) < n:
         bases = rng.integers(0, 10**9, size=n + 16, dtype=np.int64)
         digits = (bases[:, None] // 10 ** np.arange(8, -1, -1)) % 10  # (k, 9), most significant first
-        d1 = (digits @ np.arange(10, 1, -1)) * 10 % 11 % 10
-        d2 = ((digits @ np.arange(11, 2, -1)) + d1 * 2) * 10 % 11 % 10
+        columns = [digits[:, j] for j in range(9)]
+        d1 = cpf_check_digit(columns)  # crm.brazil's rule, over columns
+        d2 = cpf_check_digit([*columns, d1])
         repeated = (digits == digits[:, :1]).all(axis=1)  # 111.111.111-11 and friends are invalid
         for base, a, b, bad in zip(bases.tolist(), d1.tolist(), d2.tolist(), repeated.tolist(), strict=True):
             cpf = f"{base:09d}{a}{b}"
@@ -273,7 +252,8 @@ def _cpfs(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace(" ", "")
+    """A name as an e-mail address's part: folded (crm.brazil), without spaces, ASCII only."""
+    return fold(text).encode("ascii", "ignore").decode().replace(" ", "")
 
 
 def _money(cents: int) -> str:
@@ -575,19 +555,23 @@ def _build(
         source="helpdesk",
     )
 
-    # --- derived fields, as the rules say (affiliates_refresh_derived checks them) -------------
-    rank = np.select(
-        [cashed_out, deposits > 0, activated, downloaded, registered], [5, 4, 3, 2, 1], default=0
-    ).tolist()
-    stage_at = _iso(
-        np.select(
-            [cashed_out, deposits > 0, activated, downloaded, registered],
-            [cashout_at, first_deposit, t_active, t_download, t_reg],
-            default=created,
-        )
+    # --- the events as columns, by person, then time, then funnel order -----------------------
+    ev_owner = np.concatenate(events.owner)
+    ev_at = np.concatenate(events.at)
+    ev_kind = np.concatenate(events.kind)
+    ev_cents = np.concatenate(events.cents)
+    order = np.lexsort((ev_kind, ev_at, ev_owner))
+    ev_owner, ev_at, ev_kind, ev_cents = ev_owner[order], ev_at[order], ev_kind[order], ev_cents[order]
+
+    # --- derived fields, by crm.lifecycle (affiliates_refresh_derived checks them) --------------
+    derived = derive_arrays(
+        n=n, owner=ev_owner, kind=ev_kind, kinds=EVENT_KINDS, at=ev_at, cents=ev_cents, bands=tiers
     )
-    bands = np.array([int(minimum * 100) for minimum, _name in tiers], dtype=np.int64)
-    tier_index = (np.searchsorted(bands, total, side="right") - 1).tolist()
+    rank = derived.rank.tolist()
+    stage_at = [
+        NULL if at < 0 else iso
+        for at, iso in zip(derived.reached_at.tolist(), _iso(derived.reached_at), strict=True)
+    ]
     totals = total.tolist()
 
     # --- consent: grants at sign-up (push when the app came), a few opt-outs later -------------
@@ -682,27 +666,21 @@ def _build(
                     plan_name,
                     fee,
                     ORIGINS[origin[i]][0],
-                    TIME_ZONE_BY_STATE[place.state],
+                    STATE_TIME_ZONES[place.state],
                     "{" + ",".join(tags) + "}",
                     attributes,
                     created_iso[i],
                     now_iso,
                     STAGE_ORDER[rank[i]],
                     stage_at[i],
-                    tiers[tier_index[i]][1] if tier_index[i] >= 0 else "",
-                    _money(totals[i]),
+                    derived.tier[i],
+                    _money(int(derived.total[i])),
                     *(flag[state[code][i]] for code in channel_registry.CONSENT_FIELDS),
                 )
             )
             + "\n"
         )
 
-    ev_owner = np.concatenate(events.owner)
-    ev_at = np.concatenate(events.at)
-    ev_kind = np.concatenate(events.kind)
-    ev_cents = np.concatenate(events.cents)
-    order = np.lexsort((ev_kind, ev_at, ev_owner))  # by person, then time, then funnel order
-    ev_owner, ev_at, ev_kind, ev_cents = ev_owner[order], ev_at[order], ev_kind[order], ev_cents[order]
     per_person = np.bincount(ev_owner, minlength=n)
     number = (
         np.arange(len(ev_owner)) - np.repeat(np.cumsum(per_person) - per_person, per_person) + 1

@@ -7,7 +7,6 @@ same thing everywhere."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Concat, Substr
 
+from crm.brazil import fold
 from crm.channels import CONSENT_FIELDS
 from crm.models import (
     STAGE_ORDER,
@@ -67,9 +67,8 @@ def _folded(field: str) -> Folded:
 
 
 def fold_text(text: str) -> str:
-    """Python's side of `_folded`: lower case, accents stripped."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    """Python's side of `_folded`: lower case, accents stripped (crm.brazil.fold)."""
+    return fold(text)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from django.db import connection, models
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from crm.brazil import CPF_LENGTH, MOBILE_E164_PATTERN, cpf_check_digit
 from crm.channels import CHANNEL_CODES
 from crm.fields import MEASURED_FIELDS
 from crm.models import Affiliate, Channel, Event, QualitySnapshot
@@ -44,31 +45,48 @@ COMPUTING_LEASE_SECONDS = 15 * 60
 TREND_SNAPSHOTS = 90
 FIGURES_VERSION = 1
 
-# A Brazilian mobile in E.164: +55, a real area code (DDD), then 9 and eight digits.
-PHONE_MOBILE_BR_RE = (
-    r"^\+55(1[1-9]|2[12478]|3[1-578]|4[1-9]|5[1345]|6[1-9]|7[13-579]|8[1-9]|9[1-9])9[0-9]{8}$"
-)
+# A Brazilian mobile in E.164: +55, a real area code (DDD), then 9 and eight digits (crm.brazil's rule).
+PHONE_MOBILE_BR_RE = MOBILE_E164_PATTERN
 # local@domain.tld: no spaces, one @, non-empty dot-separated labels, a TLD of 2+ characters.
 EMAIL_SHAPE_RE = r"^[^@[:space:]]+@([^@[:space:].]+\.)+[^@[:space:].]{2,}$"
 BIRTH_DATE_FLOOR = date(1900, 1, 1)
 
 
-def _digit(position: int) -> str:
+class _SqlInt:
+    """An integer SQL expression that `+`, `*` and `%` combine into larger ones, so that
+    crm.brazil.cpf_check_digit writes its own SQL. `%` becomes mod(): psycopg reads a literal
+    percent sign as a placeholder."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def __add__(self, other: _SqlInt) -> _SqlInt:
+        return _SqlInt(f"{self.sql} + {other.sql}")
+
+    def __mul__(self, other: int) -> _SqlInt:
+        return _SqlInt(f"({self.sql}) * {other}")
+
+    def __mod__(self, other: int) -> _SqlInt:
+        return _SqlInt(f"mod({self.sql}, {other})")
+
+
+def _digit(position: int) -> _SqlInt:
     """The CPF's digit at 1-based `position` as an integer expression (ascii() never errors)."""
-    return f"(ascii(substr(a.cpf, {position}, 1)) - 48)"
+    return _SqlInt(f"(ascii(substr(a.cpf, {position}, 1)) - 48)")
 
 
 def _check_digit(count: int) -> str:
-    """CPF check digit over the first `count` digits (weights count+1 .. 2): (sum×10 mod 11) mod 10."""
-    weighted = " + ".join(f"{_digit(i)} * {count + 2 - i}" for i in range(1, count + 1))
-    return f"mod(mod(({weighted}) * 10, 11), 10)"
+    """CPF check digit over the first `count` digits, as crm.brazil computes it."""
+    check: _SqlInt = cpf_check_digit([_digit(i) for i in range(1, count + 1)])
+    return check.sql
 
 
-# Valid CPF: 11 digits, not one digit repeated, both check digits right. (The database already
-# holds only 11 digits or blank; the shape test costs nothing and keeps this honest.)
+# Valid CPF: 11 digits, not one digit repeated, both check digits right (crm.brazil.cpf_valid).
+# (The database already holds only 11 digits or blank; the shape test costs nothing and keeps
+# this honest.)
 CPF_VALID_SQL = (
-    "(a.cpf ~ '^[0-9]{11}$' AND a.cpf <> repeat(left(a.cpf, 1), 11)"
-    f" AND {_check_digit(9)} = {_digit(10)} AND {_check_digit(10)} = {_digit(11)})"
+    f"(a.cpf ~ '^[0-9]{{{CPF_LENGTH}}}$' AND a.cpf <> repeat(left(a.cpf, 1), {CPF_LENGTH})"
+    f" AND {_check_digit(9)} = {_digit(10).sql} AND {_check_digit(10)} = {_digit(11).sql})"
 )
 
 AFFILIATE_TABLE = Affiliate._meta.db_table

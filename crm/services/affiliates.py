@@ -33,6 +33,7 @@ REASON_FIELDS: dict[Reason, str] = {
     Reason.PHONE_INVALID: "phone",
     Reason.PHONE_LANDLINE: "phone",
     Reason.BIRTH_DATE_INVALID: "birth_date",
+    Reason.PHONE_FOREIGN: "phone",
     Reason.BIRTH_DATE_FUTURE: "birth_date",
     Reason.STATE_INVALID: "state",
     Reason.AMOUNT_INVALID: "plan_fee",

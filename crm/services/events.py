@@ -29,24 +29,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import hooks
+from crm import hooks, lifecycle
 from crm.hooks import AcceptedEvent, StageChange
-from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType, Stage
+from crm.models import Affiliate, Event, EventKind, EventType
 from crm.normalize import MOMENT_MIN, moment_in_range
 
 # --- the rules ----------------------------------------------------------------------------------
 
-STAGE_BY_EVENT_TYPE: dict[str, str] = {
-    EventType.LEAD_CREATED: Stage.LEAD,
-    EventType.REGISTRATION_STARTED: Stage.REGISTERED,
-    EventType.FORM_COMPLETED: Stage.REGISTERED,
-    EventType.ACCOUNT_OPENED: Stage.REGISTERED,
-    EventType.APP_DOWNLOADED: Stage.APP_DOWNLOADED,
-    EventType.APP_ACTIVATED: Stage.ACTIVATED,
-    EventType.CASH_IN: Stage.CASH_IN,
-    EventType.CASHOUT: Stage.CASHOUT,
-}
-STAGE_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(STAGE_ORDER)}
+# The stage and tier derivation is specified in crm.lifecycle (STAGE_RULES, CASH_IN_TYPE, the
+# tiers); the statements below are built from its SQL fragments.
 MONEY_EVENT_TYPES = frozenset({EventType.CASH_IN.value, EventType.CASHBACK.value, EventType.CASHOUT.value})
 # Expected, not required: an event without them is kept, and the outcome carries a warning.
 EXPECTED_PROPERTIES: dict[str, str] = {
@@ -312,19 +303,8 @@ def event_types_known() -> set[str]:
 # --- derived fields -----------------------------------------------------------------------------
 
 
-def _stage_rank_values() -> str:
-    return ", ".join(f"('{kind}', {STAGE_RANK[stage]})" for kind, stage in STAGE_BY_EVENT_TYPE.items())
-
-
-def _stage_array() -> str:
-    return "ARRAY[" + ", ".join(f"'{stage}'" for stage in STAGE_ORDER) + "]::varchar[]"
-
-
-def _tier_of(total_sql: str) -> str:
-    return (
-        f"coalesce((SELECT d.name FROM {_table(DepositTier)} d WHERE d.min_total <= {total_sql}"  # noqa: S608
-        " ORDER BY d.min_total DESC LIMIT 1), '')"
-    )
+# Quoted for the statements below (the other fragments: lifecycle.sql_*).
+_CASH_IN = f"'{lifecycle.CASH_IN_TYPE}'"
 
 
 def _derived_all_sql(aff: str, event: str) -> str:
@@ -333,7 +313,7 @@ def _derived_all_sql(aff: str, event: str) -> str:
         target AS (SELECT id, stage FROM {aff}),
         hits AS (
             SELECT e.affiliate_id, r.rank, min(e.occurred_at) AS first_at
-            FROM {event} e JOIN (VALUES {_stage_rank_values()}) AS r(type, rank) ON r.type = e.type
+            FROM {event} e JOIN (VALUES {lifecycle.sql_stage_ranks()}) AS r(type, rank) ON r.type = e.type
             GROUP BY e.affiliate_id, r.rank
         ),
         best AS (
@@ -342,7 +322,7 @@ def _derived_all_sql(aff: str, event: str) -> str:
         ),
         cash AS (
             SELECT affiliate_id, sum(amount) AS total FROM {event}
-            WHERE type = 'cash_in' GROUP BY affiliate_id
+            WHERE type = {_CASH_IN} GROUP BY affiliate_id
         ),
         derived AS (
             SELECT t.id, t.stage AS old_stage, b.rank, b.first_at, c.total
@@ -364,8 +344,8 @@ def _derived_some_sql(aff: str, event: str) -> str:
                 SELECT max(r.rank) AS rank,
                        (array_agg(e.occurred_at ORDER BY r.rank DESC, e.occurred_at)
                             FILTER (WHERE r.rank IS NOT NULL))[1] AS first_at,
-                       sum(e.amount) FILTER (WHERE e.type = 'cash_in') AS total
-                FROM {event} e LEFT JOIN (VALUES {_stage_rank_values()}) AS r(type, rank) ON r.type = e.type
+                       sum(e.amount) FILTER (WHERE e.type = {_CASH_IN}) AS total
+                FROM {event} e LEFT JOIN (VALUES {lifecycle.sql_stage_ranks()}) AS r(type, rank) ON r.type = e.type
                 WHERE e.affiliate_id = t.id
             ) d ON TRUE
             WHERE t.id = ANY(%s)
@@ -401,13 +381,13 @@ def _refresh(affiliate_ids: Sequence[int] | None) -> RefreshResult:
             WITH {derived},
             computed AS (
                 SELECT id, old_stage,
-                       ({_stage_array()})[coalesce(rank, 0) + 1] AS stage,
+                       ({lifecycle.sql_stages()})[coalesce(rank, 0) + 1] AS stage,
                        first_at AS stage_changed_at,
                        coalesce(total, 0)::numeric(14, 2) AS total
                 FROM derived
             ),
             tiered AS (
-                SELECT computed.*, {_tier_of("computed.total")} AS tier FROM computed
+                SELECT computed.*, {lifecycle.sql_tier("computed.total")} AS tier FROM computed
             )
             UPDATE {aff} a
             SET stage = t.stage, stage_changed_at = t.stage_changed_at, total_cash_in = t.total,
@@ -451,7 +431,7 @@ def tiers_recompute() -> int:
         cursor.execute(
             f"""
             UPDATE {aff} a SET tier = t.tier, updated_at = now()
-            FROM (SELECT id, {_tier_of("total_cash_in")} AS tier FROM {aff}) t
+            FROM (SELECT id, {lifecycle.sql_tier("total_cash_in")} AS tier FROM {aff}) t
             WHERE a.id = t.id AND a.tier <> t.tier
             """  # noqa: S608
         )
@@ -474,7 +454,7 @@ def _ingest_sql() -> str:
     affiliates are locked in id order and the update builds on the values read under the lock.
     Returns one row per candidate ("o": index, affiliate, hits,
     occurrence, pk) and one per stage change ("c": affiliate, old stage, new stage, when)."""
-    aff, event, stages = _table(Affiliate), _table(Event), _stage_array()
+    aff, event, stages = _table(Affiliate), _table(Event), lifecycle.sql_stages()
     return f"""
         WITH input AS MATERIALIZED (
             SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
@@ -505,8 +485,8 @@ def _ingest_sql() -> str:
         adv AS (
             SELECT ins.affiliate_id AS id, max(r.rank) AS rank,
                    (array_agg(ins.occurred_at ORDER BY r.rank DESC, ins.occurred_at))[1] AS at,
-                   coalesce(sum(ins.amount) FILTER (WHERE ins.type = 'cash_in'), 0) AS cash
-            FROM inserted ins JOIN (VALUES {_stage_rank_values()}) AS r(type, rank) ON r.type = ins.type
+                   coalesce(sum(ins.amount) FILTER (WHERE ins.type = {_CASH_IN}), 0) AS cash
+            FROM inserted ins JOIN (VALUES {lifecycle.sql_stage_ranks()}) AS r(type, rank) ON r.type = ins.type
             GROUP BY ins.affiliate_id
         ),
         locked AS MATERIALIZED (
@@ -530,7 +510,7 @@ def _ingest_sql() -> str:
         updated AS (
             UPDATE {aff} a
             SET stage = c.stage, stage_changed_at = c.at, total_cash_in = c.total,
-                tier = CASE WHEN c.money THEN {_tier_of("c.total")} ELSE a.tier END, updated_at = now()
+                tier = CASE WHEN c.money THEN {lifecycle.sql_tier("c.total")} ELSE a.tier END, updated_at = now()
             FROM computed c
             WHERE a.id = c.id AND (c.money OR c.stage <> c.old_stage OR c.at IS DISTINCT FROM c.old_at)
             RETURNING a.id, c.old_stage, a.stage, a.stage_changed_at

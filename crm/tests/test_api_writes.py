@@ -139,6 +139,21 @@ def test_an_invalid_affiliate_is_a_422_with_each_reason_and_field(udn_a, languag
         assert not Affiliate.objects.exists()
 
 
+def test_a_foreign_phone_is_a_field_error_brazilian_mobiles_only(udn_a):
+    api = WriteApi(udn_a, make_key(udn_a, WRITE_SCOPES), "pt-br")
+
+    response = api.post(
+        "/api/v1/affiliates/", {"external_id": "N-9", "name": "Fábio", "phone": "+14155552671"}
+    )
+
+    assert response.status_code == 422
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("phone_foreign", "phone")
+    assert error["message"] == "telefone estrangeiro (só celulares do Brasil)"
+    with tenant_context(udn_a):
+        assert not Affiliate.objects.exists()
+
+
 @pytest.mark.parametrize("language", ["en", "pt-br"])
 def test_wrong_shapes_are_400_with_the_field_path(udn_a, language):
     api = WriteApi(udn_a, make_key(udn_a, WRITE_SCOPES), language)

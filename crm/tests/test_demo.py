@@ -13,9 +13,11 @@ from django.db.models import Count, Max, Min
 from django_tenants.utils import tenant_context
 from validate_docbr import CPF
 
+from crm import lifecycle
+from crm.brazil import DDDS, STATE_TIME_ZONES, mobile_valid
 from crm.demo import DEMO_UDNS, demo_load
-from crm.demo.base import CITIES, PLANS, TIME_ZONE_BY_STATE, DemoBaseError, demo_base_load
-from crm.models import Affiliate, ConsentChange, Event
+from crm.demo.base import CITIES, PLANS, DemoBaseError, demo_base_load
+from crm.models import Affiliate, ConsentChange, DepositTier, Event
 from crm.services.events import affiliates_refresh_derived
 from tenants.models import UDN, User
 
@@ -38,8 +40,11 @@ def test_the_people_have_valid_unique_cpfs_mobile_phones_and_real_places(demo_a)
     places = {(city.name, city.state) for city in CITIES}
     for person in people:
         assert (person.city, person.state) in places
-        assert person.time_zone == TIME_ZONE_BY_STATE[person.state]
+        assert person.time_zone == STATE_TIME_ZONES[person.state]
         if person.phone:
+            assert mobile_valid(person.phone) and person.phone[3:5] == next(
+                f"{city.ddd}" for city in CITIES if (city.name, city.state) == (person.city, person.state)
+            )
             number = phonenumbers.parse(person.phone)
             assert phonenumbers.is_valid_number(number)
             assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
@@ -100,6 +105,32 @@ def test_stages_and_tiers_are_the_ones_the_events_give(demo_a):
     assert not depositors.filter(tier="").exists()
     assert not depositors.exclude(stage__in=["cash_in", "cashout"]).exists()
     assert not Affiliate.objects.exclude(pk__in=depositors).exclude(tier="").exists()
+
+
+def test_the_cities_area_codes_are_in_use():
+    assert {f"{city.ddd}" for city in CITIES} <= set(DDDS)
+
+
+def test_the_demo_s_stages_and_tiers_are_crm_lifecycle_s_and_a_full_recompute_s(demo_a):
+    """The demo derives its columns with the lifecycle's array variant; they equal what the plain
+    definition says from the stored events, and what the full refresh writes."""
+    fields = ("id", "stage", "stage_changed_at", "total_cash_in", "tier")
+    loaded = list(Affiliate.objects.order_by("id").values_list(*fields))
+    bands = list(DepositTier.objects.values_list("min_total", "name"))
+    timelines: dict[int, list] = {pk: [] for pk, *_rest in loaded}
+    for pk, kind, at, amount in Event.objects.values_list("affiliate_id", "type", "occurred_at", "amount"):
+        timelines[pk].append((kind, at, amount))
+    expected = []
+    for pk, timeline in timelines.items():
+        derived = lifecycle.derive(timeline, bands)
+        expected.append((pk, derived.stage, derived.stage_changed_at, derived.total_cash_in, derived.tier))
+    assert loaded == expected
+    assert len({row[1] for row in loaded}) == len(lifecycle.STAGE_RULES)  # every stage, tiers too
+    assert {row[4] for row in loaded} >= {"", *(name for _minimum, name in bands[:2])}
+
+    Affiliate.objects.update(stage="lead", stage_changed_at=None, total_cash_in=0, tier="")
+    affiliates_refresh_derived(notify=False)
+    assert list(Affiliate.objects.order_by("id").values_list(*fields)) == loaded
 
 
 def test_the_per_affiliate_refresh_agrees_with_the_full_one(demo_a):

@@ -7,14 +7,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm import hooks
-from crm.models import Affiliate, DepositTier, Event, EventKind
+from crm import hooks, lifecycle
+from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType
 from crm.services import events
 from crm.services.events import (
     EventInput,
@@ -264,6 +265,108 @@ def test_moving_forward_from_the_new_events_agrees_with_a_recompute_from_the_who
 
     assert Affiliate.objects.exclude(stage="lead").exists()
     assert affiliates_refresh_derived().changed == 0
+
+
+DERIVED = ("id", "stage", "stage_changed_at", "total_cash_in", "tier")
+
+
+def _derived_by_the_rules() -> list[tuple]:
+    """crm.lifecycle.derive over each affiliate's stored timeline: the plain definition."""
+    bands = list(DepositTier.objects.values_list("min_total", "name"))
+    timelines: dict[int, list] = {pk: [] for pk in Affiliate.objects.values_list("id", flat=True)}
+    for pk, kind, at, amount in Event.objects.values_list("affiliate_id", "type", "occurred_at", "amount"):
+        timelines[pk].append((kind, at, amount))
+    rows = []
+    for pk, timeline in sorted(timelines.items()):
+        derived = lifecycle.derive(timeline, bands)
+        rows.append((pk, derived.stage, derived.stage_changed_at, derived.total_cash_in, derived.tier))
+    return rows
+
+
+def _stored_derived() -> list[tuple]:
+    return list(Affiliate.objects.order_by("id").values_list(*DERIVED))
+
+
+def _varied_history(people: list[Affiliate], rng: random.Random) -> list[EventInput]:
+    """Every event type (a custom one too), people stopping at every stage, money in every band,
+    several events of one stage (some at the same minute), repeats; the last three get nothing."""
+    EventKind.objects.create(code="webinar_attended", label="Webinar")
+    items = []
+    for n, person in enumerate(people[:-3]):
+        ceiling = n % len(STAGE_ORDER)  # the furthest stage this person's events may reach
+        kinds = [
+            kind
+            for kind in [*EventType.values, "webinar_attended"]
+            if lifecycle.RANK_BY_EVENT_TYPE.get(kind, 0) <= ceiling
+        ]
+        kinds += (
+            [lifecycle.CASH_IN_TYPE] * 4 if lifecycle.CASH_IN_TYPE in kinds else []
+        )  # deposits: every band
+        for i in range(rng.randint(5, 40)):
+            kind = rng.choice(kinds) if i else lifecycle.STAGE_RULES[ceiling].event_types[0]  # it reaches it
+            money = {"amount": f"{rng.choice([3, 40, 150, 400, 1500])}.{rng.randint(0, 99):02d}"}
+            minutes = rng.randint(0, 60) * 5
+            extra = money if kind in events.MONEY_EVENT_TYPES else {}
+            items.append(ev(f"v-{n}-{i}", kind, person, minutes=minutes, **extra))
+    return items + rng.sample(items, 50)
+
+
+def test_ingest_and_both_refreshes_derive_what_the_lifecycle_rules_say(in_a):
+    """One specification (crm.lifecycle), three generated statements: the ingest's forward move,
+    the per-affiliate refresh and the full refresh each end where `derive` says, on a varied history."""
+    DepositTier.objects.create(name="Diamante", min_total=Decimal("3000.00"))
+    people = AffiliateFactory.create_batch(20)
+    rng = random.Random(5)
+    items = _varied_history(people, rng)
+    rng.shuffle(items)
+    while items:
+        size = rng.randint(1, 80)
+        batch, items = items[:size], items[size:]
+        events_ingest(items=batch, source="api")
+    truth = _derived_by_the_rules()
+    assert _stored_derived() == truth  # the ingest path
+    assert {row[1] for row in truth} == set(STAGE_ORDER)
+    assert {row[4] for row in truth} == {"", "Bronze", "Prata", "Ouro", "Diamante"}
+    assert sum(1 for row in truth if row[2] is None) == 3
+
+    some = [row[0] for row in truth[::2]]
+    Affiliate.objects.update(stage="cashout", stage_changed_at=T0, total_cash_in=Decimal("9.99"), tier="Ouro")
+    assert int(affiliates_refresh_derived(affiliate_ids=some)) == len(some)
+    assert [row for row in _stored_derived() if row[0] in some] == [row for row in truth if row[0] in some]
+
+    assert int(affiliates_refresh_derived()) == len(truth) - len(some)  # the full refresh
+    assert _stored_derived() == truth
+
+
+def test_the_array_variant_derives_what_the_lifecycle_rules_say(in_a):
+    """crm.lifecycle.derive_arrays (the demo's) against `derive`, on the same varied history."""
+    people = AffiliateFactory.create_batch(20)
+    events_ingest(items=_varied_history(people, random.Random(6)), source="api")
+    ids = [pk for pk, *_rest in _stored_derived()]
+    index = {pk: i for i, pk in enumerate(ids)}
+    rows = list(Event.objects.values_list("affiliate_id", "type", "occurred_at", "amount"))
+    kinds = sorted({kind for _pk, kind, _at, _amount in rows})
+    bands = list(DepositTier.objects.values_list("min_total", "name"))
+    derived = lifecycle.derive_arrays(
+        n=len(ids),
+        owner=np.array([index[pk] for pk, *_rest in rows]),
+        kind=np.array([kinds.index(kind) for _pk, kind, _at, _amount in rows]),
+        kinds=kinds,
+        at=np.array([int(at.timestamp()) for _pk, _kind, at, _amount in rows]),
+        cents=np.array([int(amount * 100) if amount is not None else -1 for *_rest, amount in rows]),
+        bands=bands,
+    )
+    got = [
+        (
+            pk,
+            STAGE_ORDER[derived.rank[i]],
+            None if derived.reached_at[i] < 0 else datetime.fromtimestamp(int(derived.reached_at[i]), UTC),
+            Decimal(int(derived.total[i])) / 100,
+            derived.tier[i],
+        )
+        for i, pk in enumerate(ids)
+    ]
+    assert got == _derived_by_the_rules()
 
 
 def test_the_tier_follows_cash_in_and_is_recomputed_when_the_bands_change(joana):

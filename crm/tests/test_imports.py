@@ -661,6 +661,30 @@ def test_row_with_bad_phone_is_imported_with_a_warning(udn_a, tmp_path, initial_
 
 
 @pytest.mark.parametrize("initial_load_min_rows", [1, 1_000_000], ids=["initial load", "general way"])
+def test_a_foreign_phone_is_a_warning_and_left_blank_brazilian_mobiles_only(
+    udn_a, tmp_path, initial_load_min_rows
+):
+    path = tmp_path / "estrangeiros.csv"
+    path.write_text(
+        "codigo;nome;celular;email;nascimento\n"
+        "F1;Fábio;+1 415 555 2671;fabio@ex.com;\n"
+        "F2;Gil;0044 7911 123456;;\n"
+        "F3;Hana;(21) 99876-5432;;\n"
+    )
+
+    job = import_as_marketer(udn_a, path, PHONES_MAPPING, INITIAL_LOAD_MIN_ROWS=initial_load_min_rows)
+
+    assert job.status == ImportStatus.DONE, job.error
+    assert (job.created, job.rejected, job.warned) == (3, 0, 2)
+    with tenant_context(udn_a):
+        phones = dict(Affiliate.objects.values_list("external_id", "phone"))
+        problems = {row.row_number: (row.imported, row.reasons) for row in job.rejected_rows.all()}
+    assert phones == {"F1": "", "F2": "", "F3": "+5521998765432"}
+    foreign = ["telefone estrangeiro (só celulares do Brasil)"]
+    assert problems == {2: (True, foreign), 3: (True, foreign)}
+
+
+@pytest.mark.parametrize("initial_load_min_rows", [1, 1_000_000], ids=["initial load", "general way"])
 def test_update_keeps_stored_phone_when_file_phone_is_invalid(udn_a, tmp_path, initial_load_min_rows):
     first = tmp_path / "v1.csv"
     first.write_text("codigo;nome;celular;email;nascimento\nX1;Rosa;11 98888-1234;rosa@ex.com;05/03/1985\n")

@@ -1,22 +1,44 @@
 """crm.normalize: the scalar rules, the vectorized twin, and their agreement on a varied corpus."""
 
+import contextlib
 import random
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import phonenumbers
 import polars as pl
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import translation
 from faker import Faker
+from phonenumbers import PhoneNumberType
+from validate_docbr import CPF
 
-from crm.models import Origin
+from crm.brazil import (
+    ACCENTED,
+    DDDS,
+    PLAIN,
+    STATE_TIME_ZONES,
+    STATES,
+    cpf_check_digits,
+    cpf_valid,
+    fold,
+    mobile_valid,
+    phone_kind,
+    strip_accents,
+)
+from crm.models import Affiliate, Folded, Origin
 from crm.normalize import (
     OUTPUT_COLUMNS,
     REJECTING_REASONS,
     STANDARD_FIELDS,
     NormalizationError,
     Reason,
+    _fold,
+    _fold_expr,
     affiliate_record_normalize,
     amount_parse,
     birth_date_parse,
@@ -31,6 +53,8 @@ from crm.normalize import (
     state_time_zone,
     tags_parse,
 )
+from crm.selectors.affiliates import fold_text
+from crm.selectors.quality import CPF_VALID_SQL, PHONE_MOBILE_BR_RE
 
 TODAY = date(2026, 11, 22)
 
@@ -136,7 +160,7 @@ def test_brazilian_mobiles_in_any_usual_format_become_e164(value):
         ("+55 98765-4321", Reason.PHONE_NO_DDD),
         ("(11) 3456-7890", Reason.PHONE_LANDLINE),
         ("+55 11 3456-7890", Reason.PHONE_LANDLINE),
-        ("+44 20 7946 0958", Reason.PHONE_LANDLINE),
+        ("+44 20 7946 0958", Reason.PHONE_FOREIGN),
         ("0800 123 4567", Reason.PHONE_INVALID),
         ("0300 069 5604", Reason.PHONE_INVALID),
         ("(00) 98765-4321", Reason.PHONE_INVALID),
@@ -151,11 +175,18 @@ def test_phones_that_are_not_reachable_mobiles_are_rejected_with_why(value, reas
     assert reason_of(phone_normalize, value) is reason
 
 
-def test_foreign_mobiles_are_kept_in_e164():
-    assert phone_normalize("+44 7911 123456") == "+447911123456"
-    assert phone_normalize("0044 7911 123456") == "+447911123456"
-    assert phone_normalize("+351 912 345 678") == "+351912345678"
-    assert phone_normalize("+1 650 253 0000") == "+16502530000"  # NANP does not tell mobiles apart
+@pytest.mark.parametrize(
+    "value", ["+44 7911 123456", "0044 7911 123456", "+351 912 345 678", "+1 650 253 0000", "+14155552671"]
+)
+def test_foreign_numbers_are_refused_brazilian_mobiles_only(value):
+    # The product writes by WhatsApp and SMS to Brazilian affiliates (crm.brazil).
+    assert reason_of(phone_normalize, value) is Reason.PHONE_FOREIGN
+    assert (
+        affiliate_record_normalize(record={"name": "Ana", "cpf": "52998224725", "phone": value}).values[
+            "phone"
+        ]
+        == ""
+    )
 
 
 def test_ddd_55_is_not_mistaken_for_the_country_code():
@@ -419,7 +450,7 @@ def test_frame_rejects_rows_with_every_reason_that_applies():
         ["id_missing", "cpf_invalid", "name_missing", "email_invalid", "phone_no_ddd", "birth_date_invalid",
          "state_invalid", "amount_invalid"],
         ["phone_landline", "birth_date_future"],
-        ["email_invalid", "phone_landline", "value_too_long"],
+        ["email_invalid", "phone_foreign", "value_too_long"],
     ]  # fmt: skip
     # A blank external id takes the CPF.
     assert out["external_id"].to_list()[1] == "12345678909"
@@ -504,6 +535,7 @@ UGLY: dict[str, list] = {
         "+351 912 345 678", "abc", "11 98765-4321 ramal 2", "+", "(00) 98765-4321", "11987654321.0",
         "55 98765-4321", "+55 55 98765-4321", "+999 123", "11 7123-4567", "(21) 5555-1234", "", None, "++5511987654321",
         "11/98765-4321", "0055 11 98765-4321", "+55 0 11 98765-4321", "4003-1234", "11 2345 678",
+        "+14155552671", "+1 415 555 2671", "00 1 415 555 2671",
     ],
     "email": [
         "Foo.Bar@Example.COM", " joao@uol.com.br ", "maria+tag@gmail.com", "o'neil@x.com.br", "foo@", "@foo.com",
@@ -672,3 +704,154 @@ def test_distinct_values_stay_apart_even_when_their_hashes_collide(monkeypatch):
     out = frame_normalize(df, today=TODAY)
     assert out["state"].to_list() == ["SP", "BA", "SP"]
     assert out["time_zone"].to_list() == ["America/Sao_Paulo", "America/Bahia", "America/Sao_Paulo"]
+
+
+# --- the Brazilian rules (crm.brazil): one definition, every variant held to it value by value ----------------
+
+
+def cpf_values() -> list[str]:
+    """11-digit CPFs, half of them valid, the repeated-digit ones, and a few that are not 11 digits."""
+    rng = random.Random(21)
+    values = []
+    for _ in range(600):
+        base = f"{rng.randrange(10**9):09d}"
+        values.append(base + (cpf_check_digits(base) if rng.random() < 0.5 else f"{rng.randrange(100):02d}"))
+    values += [digit * 11 for digit in "0123456789"]
+    values += [cpf_normalize(value) for value in faker_corpus()["cpf"]]
+    return values + ["", "1234567890", "123456789012", "1234567890a", "１２３４５６７８９０９"]
+
+
+def test_the_cpf_rule_agrees_with_validate_docbr():
+    values = cpf_values()
+    assert sum(cpf_valid(value) for value in values) > 300  # both sides exercised
+    eleven = [value for value in values if len(value) == 11 and value.isascii() and value.isdigit()]
+    assert [cpf_valid(value) for value in eleven] == [CPF().validate(value) for value in eleven]
+
+
+def test_the_quality_figures_sql_cpf_check_is_the_rule(db):
+    values = cpf_values()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT a.cpf, {CPF_VALID_SQL} FROM unnest(%s::text[]) AS a(cpf)", [values])  # noqa: S608
+        in_sql = dict(cursor.fetchall())
+    assert {value: cpf_valid(value) for value in values} == in_sql
+
+
+def test_the_polars_cpf_check_is_the_rule():
+    values = [value for value in cpf_values() if len(value) == 11]  # shorter ones get their lost zeros back
+    out = frame_normalize(pl.DataFrame({"cpf": values, "name": ["Ana"] * len(values)}), today=TODAY)
+    assert out["cpf"].to_list() == [value if cpf_valid(value) else "" for value in values]
+
+
+def test_the_cpf_constraint_takes_every_cpf_the_rule_accepts(db):
+    constraint = next(c for c in Affiliate._meta.constraints if c.name == "affiliate_cpf_digits")
+    for value in ["", *(value for value in cpf_values() if cpf_valid(value))][:150]:
+        constraint.validate(Affiliate, Affiliate(cpf=value, name="Ana"))
+    with pytest.raises(ValidationError):  # the constraint is the looser shape: a wrong one still fails
+        constraint.validate(Affiliate, Affiliate(cpf="1234567890", name="Ana"))
+
+
+def test_the_phone_rule_agrees_with_libphonenumber_on_every_ddd():
+    """libphonenumber's metadata for Brazil as an independent witness of DDDS and the mobile and
+    landline shapes (its old 8-digit radio mobiles aside: phone_normalize gives them their 9 first)."""
+    checked = 0
+    for ddd in range(10, 100):
+        for first in "0123456789":
+            for size in (8, 9):
+                national = f"{ddd}{first}{'1234567890'[: size - 1]}"
+                if size == 8 and first in "6789":
+                    continue
+                number = phonenumbers.parse(f"+55{national}", None)
+                kind = phonenumbers.number_type(number) if phonenumbers.is_valid_number(number) else None
+                expected = {PhoneNumberType.MOBILE: "mobile", PhoneNumberType.FIXED_LINE: "landline"}.get(
+                    kind
+                )
+                assert phone_kind(national) == expected, national
+                checked += 1
+    assert checked == 90 * 10 * 2 - 90 * 4 and len(DDDS) == 67
+
+
+def kept_phones() -> list[str]:
+    """What phone_normalize keeps from the phone corpus."""
+    kept = []
+    for value in UGLY["phone"] + faker_corpus()["phone"] + phone_fuzz():
+        with contextlib.suppress(NormalizationError):
+            kept.append(phone_normalize(value))
+    return kept
+
+
+def phone_values() -> list[str]:
+    """Stored-looking phones: what phone_normalize keeps, E.164 strings of every DDD with mobile,
+    landline and odd first digits, foreign numbers and a few malformed ones."""
+    made = [
+        f"+55{ddd}{first}{'12345678'[: 8 if first == '9' else 7]}"
+        for ddd in range(10, 100)
+        for first in "0279"
+    ]
+    odd = [
+        "+14155552671",
+        "+447911123456",
+        "+5511987654321 ",
+        "5511987654321",
+        "+55119876543210",
+        "+551198765432",
+    ]
+    return [*kept_phones(), *made, *odd]
+
+
+def test_the_quality_figures_sql_mobile_check_is_the_rule(db):
+    values = phone_values()
+    assert 300 < sum(mobile_valid(value) for value in values) < len(values) - 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT p, p ~ %s FROM unnest(%s::text[]) AS t(p)", [PHONE_MOBILE_BR_RE, values])
+        in_sql = dict(cursor.fetchall())
+    assert {value: mobile_valid(value) for value in values} == in_sql
+
+
+def test_what_phone_normalize_keeps_is_a_valid_mobile_and_passes_the_constraint(db):
+    constraint = next(c for c in Affiliate._meta.constraints if c.name == "affiliate_phone_e164")
+    kept = [value for value in kept_phones() if value]
+    assert len(kept) > 300 and all(mobile_valid(value) for value in kept)
+    for value in kept[:150]:
+        constraint.validate(Affiliate, Affiliate(phone=value, name="Ana"))
+
+
+def fold_values() -> list[str]:
+    """Names and cities as stored (name_normalize: odd blanks are spaces by then), state names, and
+    every letter the SQL fold knows (crm.brazil.ACCENTED) beside ASCII ones."""
+    fake = Faker("pt_BR")
+    fake.seed_instance(22)
+    letters = [*ACCENTED, *"abcxyzABCXYZ -'"]
+    return [
+        *(fake.name() for _ in range(300)),
+        *(fake.city() for _ in range(100)),
+        *(name_normalize(name) for name in UGLY["name"] if name_normalize(name)),
+        *(name.upper() for name in STATES.values()),
+        *letters,
+        "".join(letters),
+    ]
+
+
+def test_the_sql_fold_is_the_rule(db):
+    values = fold_values()
+    sql = Folded.template % {"expressions": "v"}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT v, {sql} FROM unnest(%s::text[]) AS t(v)", [values])  # noqa: S608
+        in_sql = dict(cursor.fetchall())
+    assert {value: fold(value) for value in values} == in_sql
+    assert strip_accents(ACCENTED) == PLAIN
+    assert [fold_text(value) for value in values] == [fold(value) for value in values]  # the search's side
+
+
+def test_the_polars_fold_is_the_rule():
+    values = [value.strip() for value in fold_values()]
+    folded = pl.DataFrame({"s": values}).select(_fold_expr(pl.col("s"))).to_series().to_list()
+    assert folded == [_fold(value) for value in values]
+    assert all(" ".join(fold(value).split()) == _fold(value) for value in values)
+
+
+def test_every_state_has_a_real_time_zone_and_the_polars_one_is_the_rule():
+    assert STATE_TIME_ZONES.keys() == STATES.keys()
+    assert all(ZoneInfo(zone) for zone in STATE_TIME_ZONES.values())
+    names = [*STATES, *STATES.values()]
+    out = frame_normalize(pl.DataFrame({"name": ["Ana"] * len(names), "state": names}), today=TODAY)
+    assert out["time_zone"].to_list() == [STATE_TIME_ZONES[state_normalize(name)] for name in names]
