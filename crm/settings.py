@@ -57,6 +57,8 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "warroom",
+    # Keyed CPF hashes and counts shared by every UDN (the contact-pressure budget).
+    "campaigns.pressure",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

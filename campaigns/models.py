@@ -1,0 +1,360 @@
+"""Per-UDN messaging: channel settings, templates, broadcast campaigns and the outbox.
+
+A message is a row of `Message` from the moment something decides to send it (a campaign's fan-out,
+the partner API, a journey step) until its last status: the outbox and the record of what happened
+are the same row. Senders claim due rows with crm.services.duework; statuses from providers move
+a message forward only (`STATUS_RANK`), and each is kept in `MessageStatusChange`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.channels import CHANNELS
+from crm.models import Affiliate
+
+CHANNEL_CHOICES = [(channel.code, channel.label) for channel in CHANNELS]
+
+
+class Provider(models.TextChoices):
+    """How a channel's messages leave: the local sandbox (the default, nothing leaves the machine)
+    or a real provider speaking the same protocol."""
+
+    SANDBOX = "sandbox", _("Sandbox (local)")
+    SMTP = "smtp", _("SMTP server")
+    WHATSAPP_CLOUD = "whatsapp_cloud", _("WhatsApp Cloud API")
+    SMS_GATEWAY = "sms_gateway", _("SMS gateway (Zenvia API v2)")
+    FCM = "fcm", _("Firebase Cloud Messaging (HTTP v1)")
+    TELEGRAM = "telegram", _("Telegram Bot API")
+
+
+class ChannelConfig(models.Model):
+    """How this UDN sends on one channel. Secrets are stored encrypted (campaigns.secrets) and never
+    shown again once saved; `settings` holds what is not secret (host, sender, ids)."""
+
+    channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES, unique=True)
+    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices, default=Provider.SANDBOX)
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
+    secrets = models.TextField(_("secrets (encrypted)"), blank=True, editable=False)
+    # Provider rate limits: messages a second this UDN may hand to the provider.
+    rate_per_second = models.PositiveIntegerField(
+        _("messages per second"), default=50, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.CharField(_("updated by"), max_length=254, blank=True)
+
+    class Meta:
+        verbose_name = _("channel settings")
+        verbose_name_plural = _("channel settings")
+        ordering = ["channel"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} · {self.get_provider_display()}"
+
+
+class CapPeriod(models.TextChoices):
+    DAY = "day", _("per day")
+    WEEK = "week", _("per week")
+
+
+class FrequencyCap(models.Model):
+    """At most `limit` messages to one affiliate on `channel` in a day or a week (the UDN's time zone,
+    rolling window), whatever campaign or journey sends them."""
+
+    channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
+    period = models.CharField(_("period"), max_length=8, choices=CapPeriod.choices)
+    limit = models.PositiveIntegerField(_("at most"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = _("frequency cap")
+        verbose_name_plural = _("frequency caps")
+        ordering = ["channel", "period"]
+        constraints = [models.UniqueConstraint(fields=["channel", "period"], name="frequencycap_channel_period")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.limit} {self.get_period_display()}"
+
+
+class QuietHours(models.Model):
+    """No message leaves between `start` and `end` in the affiliate's time zone (the UDN's when the
+    affiliate's is unknown): due messages wait for `end`, they are not dropped. One row per UDN."""
+
+    singleton = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    start = models.TimeField(_("quiet from"), default="21:00")
+    end = models.TimeField(_("quiet until"), default="08:00")
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("quiet hours")
+        verbose_name_plural = _("quiet hours")
+        constraints = [models.CheckConstraint(condition=Q(singleton=1), name="quiethours_single_row")]
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class MessageTemplate(models.Model):
+    """What a message says on one channel, with variables (`{{ primeiro_nome }}`...) checked when it
+    is saved (campaigns.templating). Which fields matter depends on the channel."""
+
+    slug = models.SlugField(_("code"), max_length=80, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
+    # E-mail
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body_html = models.TextField(_("HTML body"), blank=True)
+    # E-mail's text part; SMS, Telegram and WhatsApp free text; push body.
+    body_text = models.TextField(_("text"), blank=True)
+    # Push title
+    title = models.CharField(_("title"), max_length=120, blank=True)
+    # Push and Telegram button target, e-mail call to action: a deep link into the app.
+    link_url = models.CharField(_("link"), max_length=500, blank=True)
+    button_text = models.CharField(_("button text"), max_length=60, blank=True)
+    # WhatsApp: an approved template (Cloud API template message) or free text (24-hour window only).
+    wa_template_name = models.CharField(_("approved WhatsApp template"), max_length=120, blank=True)
+    wa_language = models.CharField(_("template language"), max_length=12, blank=True, default="pt_BR")
+    wa_parameters = ArrayField(
+        models.CharField(max_length=200), default=list, blank=True, verbose_name=_("template parameters")
+    )
+    # The variables the template uses, found when it was saved.
+    variables = ArrayField(models.CharField(max_length=60), default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    created_by = models.CharField(_("created by"), max_length=254, blank=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    FANNING_OUT = "fanning_out", _("Preparing the audience")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    CANCELLED = "cancelled", _("Cancelled")
+    DONE = "done", _("Done")
+
+
+class Campaign(models.Model):
+    """A broadcast: an audience (a saved filter of the affiliate list, later a segment), a channel or
+    a fallback chain with a template each, when, a priority, an optional holdout and a goal."""
+
+    name = models.CharField(_("name"), max_length=160)
+    status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    # The affiliate list's query string (crm.forms.AffiliateFilterForm) this campaign goes to.
+    audience_query = models.TextField(_("audience (list filter)"), blank=True)
+    segment_id = models.BigIntegerField(_("segment"), null=True, blank=True)
+    # The fallback chain: the first channel the affiliate can be reached on is used; the next when the
+    # provider reports failure.
+    channels = ArrayField(models.CharField(max_length=16, choices=CHANNEL_CHOICES), verbose_name=_("channels"))
+    templates = models.ManyToManyField(MessageTemplate, related_name="campaigns", verbose_name=_("templates"))
+    # Wins the last slot of a contact-pressure budget over a campaign of lower priority.
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), default=5, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout (%)"), default=0, validators=[MaxValueValidator(50)]
+    )
+    goal_event = models.CharField(_("goal event"), max_length=40, blank=True)
+    conversion_window_days = models.PositiveSmallIntegerField(
+        _("conversion window (days)"), default=7, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    # Progress of the fan-out (the audience is counted first, then written in batches).
+    audience_count = models.PositiveIntegerField(_("audience"), default=0)
+    fanned_out = models.PositiveIntegerField(_("prepared"), default=0)
+    holdout_count = models.PositiveIntegerField(_("holdout"), default=0)
+    created_by = models.CharField(_("created by"), max_length=254, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(channels__len__gt=0), name="campaign_has_a_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignHoldout(models.Model):
+    """An affiliate kept out of a campaign as its control group (stable: the same affiliate always
+    falls on the same side for a campaign)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="holdouts")
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "affiliate"], name="campaignholdout_once"),
+        ]
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SUPPRESSED = "suppressed", _("Not sent")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    CLICKED = "clicked", _("Clicked")
+    BOUNCED = "bounced", _("Bounced")
+    FAILED = "failed", _("Failed")
+    DEAD = "dead", _("Failed after retries")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# A status only replaces one of a lower rank: "read" never becomes "delivered".
+STATUS_RANK: dict[str, int] = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.READ: 4,
+    MessageStatus.CLICKED: 5,
+    # Terminal states.
+    MessageStatus.SUPPRESSED: 10,
+    MessageStatus.CANCELLED: 10,
+    MessageStatus.BOUNCED: 10,
+    MessageStatus.FAILED: 10,
+    MessageStatus.DEAD: 10,
+}
+PENDING_STATUSES = (MessageStatus.QUEUED, MessageStatus.SENDING)
+
+
+class SuppressionReason(models.TextChoices):
+    """Why a message was not sent (kept on the message)."""
+
+    NO_CONSENT = "no_consent", _("No consent for this channel")
+    OPTED_OUT = "opted_out", _("Opted out of all messages")
+    NO_ADDRESS = "no_address", _("No address for this channel")
+    FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
+    PRESSURE_BUDGET = "pressure_budget", _("Cross-UDN contact budget reached")
+    OUTSIDE_WINDOW = "outside_window", _("Outside the WhatsApp 24-hour window")
+    CHANNEL_DISABLED = "channel_disabled", _("Channel disabled")
+    HOLDOUT = "holdout", _("Held out (control group)")
+    CAMPAIGN_CANCELLED = "campaign_cancelled", _("Campaign cancelled")
+    RENDER_ERROR = "render_error", _("The template could not be filled in")
+
+
+class MessageSource(models.TextChoices):
+    CAMPAIGN = "campaign", _("Campaign")
+    API = "api", _("Partner API")
+    JOURNEY = "journey", _("Journey")
+    TEST = "test", _("Test send")
+
+
+class Message(models.Model):
+    """One message to one affiliate on one channel: the outbox row, then the record of its fate."""
+
+    id = models.BigAutoField(primary_key=True)
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="+", db_index=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="messages")
+    channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
+    # The channels still to try, in order, should this one fail (the rest of a fallback chain).
+    fallback = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    source = models.CharField(_("source"), max_length=12, choices=MessageSource.choices)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=5)
+    status = models.CharField(_("status"), max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    reason = models.CharField(_("reason"), max_length=24, choices=SuppressionReason.choices, blank=True)
+    # Due work (crm.services.duework): when the sender may take it; cleared once it left or died.
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Passed to the provider so that a retry never sends twice.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.CharField(_("provider"), max_length=20, blank=True)
+    provider_message_id = models.CharField(_("provider's id"), max_length=200, blank=True)
+    # Variables beyond the affiliate's (the triggering event's, the API caller's).
+    variables = models.JSONField(_("variables"), default=dict, blank=True)
+    # What was sent, as the provider received it (subject, text, parameters...).
+    rendered = models.JSONField(_("content"), default=dict, blank=True)
+    error = models.TextField(_("provider's error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at"]
+        indexes = [
+            # The sender's claim: pending rows by due time.
+            models.Index(fields=["due_at"], name="message_due", condition=Q(status__in=PENDING_STATUSES)),
+            # Frequency caps and an affiliate's messages.
+            models.Index(fields=["affiliate", "channel", "sent_at"], name="message_affiliate_sent"),
+            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
+            models.Index(
+                fields=["provider_message_id"], name="message_provider_id", condition=~Q(provider_message_id="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel} → {self.affiliate_id}"
+
+
+class MessageStatusChange(models.Model):
+    """A status a message reached, as the provider (or the sender) reported it; once per status."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(_("status"), max_length=12, choices=MessageStatus.choices)
+    at = models.DateTimeField(_("when"))
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["message", "at"]
+        constraints = [models.UniqueConstraint(fields=["message", "status"], name="messagestatus_once")]
+
+
+class InboundMessage(models.Model):
+    """A message an affiliate sent us (a WhatsApp or SMS reply, a Telegram message): it opens
+    WhatsApp's 24-hour customer-service window and may be an opt-out ("SAIR", "PARAR"...)."""
+
+    channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    from_address = models.CharField(_("from"), max_length=200)
+    text = models.TextField(_("text"), blank=True)
+    provider_message_id = models.CharField(_("provider's id"), max_length=200, unique=True)
+    received_at = models.DateTimeField(_("received at"))
+    opt_out = models.BooleanField(_("opt-out"), default=False)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["affiliate", "channel", "received_at"], name="inbound_affiliate")]
+
+
+class SandboxMessage(models.Model):
+    """What the local sandbox received for this UDN, for the "Caixa de saída" page: the message as
+    the person would get it."""
+
+    channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
+    to = models.CharField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body_text = models.TextField(_("text"), blank=True)
+    body_html = models.TextField(_("HTML"), blank=True)
+    payload = models.JSONField(_("as received"), default=dict)
+    provider_message_id = models.CharField(_("provider's id"), max_length=200, unique=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
