@@ -39,7 +39,9 @@ class ChannelConfig(models.Model):
     shown again once saved; `settings` holds what is not secret (host, sender, ids)."""
 
     channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES, unique=True)
-    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices, default=Provider.SANDBOX)
+    provider = models.CharField(
+        _("provider"), max_length=20, choices=Provider.choices, default=Provider.SANDBOX
+    )
     settings = models.JSONField(_("settings"), default=dict, blank=True)
     secrets = models.TextField(_("secrets (encrypted)"), blank=True, editable=False)
     # Provider rate limits: messages a second this UDN may hand to the provider.
@@ -76,7 +78,9 @@ class FrequencyCap(models.Model):
         verbose_name = _("frequency cap")
         verbose_name_plural = _("frequency caps")
         ordering = ["channel", "period"]
-        constraints = [models.UniqueConstraint(fields=["channel", "period"], name="frequencycap_channel_period")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "period"], name="frequencycap_channel_period")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.limit} {self.get_period_display()}"
@@ -153,13 +157,17 @@ class Campaign(models.Model):
     a fallback chain with a template each, when, a priority, an optional holdout and a goal."""
 
     name = models.CharField(_("name"), max_length=160)
-    status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
     # The affiliate list's query string (crm.forms.AffiliateFilterForm) this campaign goes to.
     audience_query = models.TextField(_("audience (list filter)"), blank=True)
     segment_id = models.BigIntegerField(_("segment"), null=True, blank=True)
     # The fallback chain: the first channel the affiliate can be reached on is used; the next when the
     # provider reports failure.
-    channels = ArrayField(models.CharField(max_length=16, choices=CHANNEL_CHOICES), verbose_name=_("channels"))
+    channels = ArrayField(
+        models.CharField(max_length=16, choices=CHANNEL_CHOICES), verbose_name=_("channels")
+    )
     templates = models.ManyToManyField(MessageTemplate, related_name="campaigns", verbose_name=_("templates"))
     # Wins the last slot of a contact-pressure budget over a campaign of lower priority.
     priority = models.PositiveSmallIntegerField(
@@ -205,6 +213,9 @@ class CampaignHoldout(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "affiliate"], name="campaignholdout_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.affiliate_id}"
 
 
 class MessageStatus(models.TextChoices):
@@ -266,14 +277,18 @@ class Message(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="+", db_index=False)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="messages")
     channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
     # The channels still to try, in order, should this one fail (the rest of a fallback chain).
     fallback = ArrayField(models.CharField(max_length=16), default=list, blank=True)
     source = models.CharField(_("source"), max_length=12, choices=MessageSource.choices)
     priority = models.PositiveSmallIntegerField(_("priority"), default=5)
-    status = models.CharField(_("status"), max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
     reason = models.CharField(_("reason"), max_length=24, choices=SuppressionReason.choices, blank=True)
     # Due work (crm.services.duework): when the sender may take it; cleared once it left or died.
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
@@ -305,7 +320,9 @@ class Message(models.Model):
             models.Index(fields=["affiliate", "channel", "sent_at"], name="message_affiliate_sent"),
             models.Index(fields=["campaign", "status"], name="message_campaign_status"),
             models.Index(
-                fields=["provider_message_id"], name="message_provider_id", condition=~Q(provider_message_id="")
+                fields=["provider_message_id"],
+                name="message_provider_id",
+                condition=~Q(provider_message_id=""),
             ),
         ]
 
@@ -325,13 +342,18 @@ class MessageStatusChange(models.Model):
         ordering = ["message", "at"]
         constraints = [models.UniqueConstraint(fields=["message", "status"], name="messagestatus_once")]
 
+    def __str__(self) -> str:
+        return f"#{self.message_id} {self.status}"
+
 
 class InboundMessage(models.Model):
     """A message an affiliate sent us (a WhatsApp or SMS reply, a Telegram message): it opens
     WhatsApp's 24-hour customer-service window and may be an opt-out ("SAIR", "PARAR"...)."""
 
     channel = models.CharField(_("channel"), max_length=16, choices=CHANNEL_CHOICES)
-    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    affiliate = models.ForeignKey(
+        Affiliate, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     from_address = models.CharField(_("from"), max_length=200)
     text = models.TextField(_("text"), blank=True)
     provider_message_id = models.CharField(_("provider's id"), max_length=200, unique=True)
@@ -341,6 +363,9 @@ class InboundMessage(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["affiliate", "channel", "received_at"], name="inbound_affiliate")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} ← {self.from_address}"
 
 
 class SandboxMessage(models.Model):
@@ -358,3 +383,6 @@ class SandboxMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.to}"

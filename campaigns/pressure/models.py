@@ -43,3 +43,6 @@ class ContactPressure(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["person", "channel", "day"], name="contactpressure_person_day"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.day:%d/%m/%Y}: {self.count}"
