@@ -36,6 +36,8 @@ urlpatterns = [
     path("webhooks/<int:pk>/rotate-secret/", webhooks.webhook_rotate_secret, name="webhook-rotate-secret"),
     path("webhooks/deliveries/<int:pk>/redeliver/", webhooks.webhook_redeliver, name="webhook-redeliver"),
     path("api/v1/", include("crm.api.urls")),
+    # Messaging (campaigns app): templates, channels, campaigns, the sandbox outbox, provider hooks.
+    path("", include("campaigns.urls")),
     *common,
 ]
 
