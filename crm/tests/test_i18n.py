@@ -12,7 +12,8 @@ CATALOG = Path(settings.BASE_DIR) / "locale" / "pt_BR" / "LC_MESSAGES" / "django
 
 
 def test_every_message_is_translated_to_portuguese():
-    catalog = polib.pofile(str(CATALOG))
+    # A message defined twice makes msgfmt refuse the catalog (and the second translation is lost).
+    catalog = polib.pofile(str(CATALOG), check_for_duplicates=True)
 
     assert [entry.msgid for entry in catalog.untranslated_entries()] == []
     assert [entry.msgid for entry in catalog.fuzzy_entries()] == []
