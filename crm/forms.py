@@ -23,34 +23,61 @@ UNKNOWN_FILTER_VALUE = {"invalid_choice": _("Unknown value “%(value)s”: choo
 class AffiliateFilterForm(forms.Form):
     """The list page's search and filters, read from the query string.
 
-    Every field is optional and a field with a bad value is simply ignored (a shared or
-    hand-edited URL must never break the page): see `to_filters`."""
+    Every field is optional. A bad value (an over-long search, a stage or state that does not
+    exist) is an error shown on the form, and the list then shows no affiliate: ignoring it would
+    show the whole base as if it matched."""
 
     q = forms.CharField(
         label=_("Search"),
         required=False,
         max_length=200,
+        error_messages={
+            "max_length": _(
+                "The search takes at most %(limit_value)d characters (this one has %(show_value)d)."
+            )
+        },
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": _("Name, CPF, phone or e-mail"),
+                "placeholder": _("Name, code, CPF, phone or e-mail"),
                 "autocomplete": "off",
             }
         ),
     )
     stage = forms.MultipleChoiceField(
-        label=_("Stage"), required=False, choices=Stage.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Stage"),
+        required=False,
+        choices=Stage.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages=UNKNOWN_FILTER_VALUE,
     )
-    tier = forms.ChoiceField(label=_("Deposit tier"), required=False)
+    tier = forms.ChoiceField(label=_("Deposit tier"), required=False, error_messages=UNKNOWN_FILTER_VALUE)
     origin = forms.ChoiceField(
-        label=_("Origin"), required=False, choices=[("", _("Any origin")), *Origin.choices]
+        label=_("Origin"),
+        required=False,
+        choices=[("", _("Any origin")), *Origin.choices],
+        error_messages=UNKNOWN_FILTER_VALUE,
     )
-    tag = forms.CharField(label=_("Tag"), required=False, max_length=40)
+    tag = forms.CharField(
+        label=_("Tag"),
+        required=False,
+        max_length=40,
+        error_messages={
+            "max_length": _("A tag has at most %(limit_value)d characters (this one has %(show_value)d).")
+        },
+    )
     consent = forms.MultipleChoiceField(
-        label=_("Consented to"), required=False, choices=Channel.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Consented to"),
+        required=False,
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages=UNKNOWN_FILTER_VALUE,
     )
     state = forms.ChoiceField(
-        label=_("State"), required=False, choices=[("", _("Any state")), *((uf, uf) for uf in BRAZIL_STATES)]
+        label=_("State"),
+        required=False,
+        choices=[("", _("Any state")), *((uf, uf) for uf in BRAZIL_STATES)],
+        error_messages=UNKNOWN_FILTER_VALUE,
     )
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -59,7 +86,7 @@ class AffiliateFilterForm(forms.Form):
         self.fields["tier"].choices = [("", _("Any tier")), *((name, name) for name in tiers)]  # type: ignore[attr-defined]
 
     def to_filters(self) -> AffiliateFilters:
-        """The valid part of the input as filters (call after `is_valid()`; invalid fields drop out)."""
+        """The input as filters (call after `is_valid()` returned True)."""
         data = self.cleaned_data
         return AffiliateFilters(
             q=data.get("q") or "",

@@ -59,6 +59,9 @@ DEFAULT_SORT = "name"
 #: Fewest digits a search must carry before it is also tried as a CPF or phone fragment;
 #: shorter runs of digits would match a large share of the base by accident.
 MIN_SEARCH_DIGITS = 4
+#: Fewest characters a search must have before a code containing it matches (shorter: only the
+#: whole code, in any case); "A-1" would otherwise match every code with "a-1" in it.
+MIN_CODE_FRAGMENT = 4
 
 
 def _folded(field: str) -> Folded:
@@ -99,13 +102,17 @@ def affiliate_sort_key(*, sort: str) -> str:
 
 def _search_q(text: str) -> Q:
     """Free text: every word in the name (case- and accent-insensitive), or the e-mail, or the
-    external id; when it carries enough digits, also the CPF and the phone by digits."""
+    UDN's code (`external_id`, in any case: whole, or a part of MIN_CODE_FRAGMENT characters or
+    more); when it carries enough digits, also the CPF and the phone by digits."""
     text = text.strip()
     words = fold_text(text).split()
     by_name = Q()
     for word in words:
         by_name &= Q(name_folded__contains=word)
-    condition = by_name | Q(email__icontains=text) | Q(external_id=text)
+    by_code = (
+        Q(external_id__icontains=text) if len(text) >= MIN_CODE_FRAGMENT else Q(external_id__iexact=text)
+    )
+    condition = by_name | Q(email__icontains=text) | by_code
     digits = re.sub(r"\D", "", text)
     if len(digits) >= MIN_SEARCH_DIGITS:
         # Phones are stored in E.164 (+55 11 98765-4321 → +5511987654321): whatever the

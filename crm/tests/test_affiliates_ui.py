@@ -119,6 +119,14 @@ def test_search_finds_email_by_any_part_in_any_case(udn_a, joana):
         assert names(AffiliateFilters(q="EXEMPLO.COM")) == sorted([joana.name, "Outra Pessoa"])
 
 
+def test_search_finds_the_udns_code_in_any_case_whole_or_in_part(udn_a, joana):
+    with tenant_context(udn_a):
+        make_affiliate(external_id="B-200", name="Outra Pessoa")
+        for typed in ("A-100", "a-100", " A-100 ", "-100", "a-10"):
+            assert names(AffiliateFilters(q=typed)) == [joana.name], typed
+        assert names(AffiliateFilters(q="-10")) == []  # too short for a part: only a whole code
+
+
 def test_short_digit_runs_are_not_matched_against_cpf_or_phone(udn_a, joana):
     with tenant_context(udn_a):
         assert names(AffiliateFilters(q="123")) == []
@@ -199,13 +207,50 @@ def test_filters_in_the_url_reach_the_list(udn_a, base, marketer, client_for):
     assert row_pks(html) == [base["ana"].pk, base["caio"].pk]
 
 
-def test_bad_filter_values_are_ignored_not_an_error(udn_a, base, marketer, client_for):
-    response = client_for(udn_a, marketer).get(
-        "/affiliates/?stage=nope&tier=Diamante&state=XX&consent=fax&page=abc"
-    )
+def test_a_bad_filter_value_is_an_error_on_the_form_and_lists_no_affiliate(udn_a, base, marketer, client_for):
+    client = client_for(udn_a, marketer)
 
-    assert response.status_code == 200
-    assert result_count(response.content.decode()) == 3
+    html = client.get("/affiliates/?stage=nope&tier=Diamante&state=XX&consent=fax").content.decode()
+
+    errors = html.split('data-testid="filter-errors"')[1].split("</div>")[0]
+    assert "Estágio: Valor desconhecido “nope”: escolha um da lista." in errors
+    assert "Nível de depósito: Valor desconhecido “Diamante”" in errors
+    assert "UF: Valor desconhecido “XX”" in errors
+    assert "“fax”" in errors
+    assert row_pks(html) == [] and 'data-testid="result-count"' not in html
+    assert 'data-testid="filters-invalid"' in html and 'data-testid="export-csv"' not in html
+    # A bad page number is no filter: the list shows its first page.
+    assert result_count(client.get("/affiliates/?page=abc").content.decode()) == 3
+
+
+def test_an_over_long_search_is_an_error_not_the_whole_base(udn_a, base, marketer, client_for):
+    html = client_for(udn_a, marketer).get("/affiliates/?q=" + "a" * 201).content.decode()
+
+    assert "Buscar: A busca aceita no máximo 200 caracteres (esta tem 201)." in html
+    assert row_pks(html) == []
+
+
+def test_the_results_fragment_brings_the_form_errors_with_it(udn_a, base, marketer, client_for):
+    client = client_for(udn_a, marketer)
+    fragment = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "affiliate-results"}
+
+    bad = client.get("/affiliates/?stage=nope", **fragment).content.decode()
+    good = client.get("/affiliates/?stage=lead", **fragment).content.decode()
+
+    assert '<div id="affiliate-filter-errors" data-testid="filter-errors" hx-swap-oob="true">' in bad
+    assert "Valor desconhecido “nope”" in bad and row_pks(bad) == []
+    # A valid request empties the errors shown before, out of band too.
+    assert 'data-testid="filter-errors" hx-swap-oob="true"></div>' in good
+    assert row_pks(good) == [base["ana"].pk]
+
+
+def test_an_export_with_a_bad_filter_value_exports_nothing(udn_a, base, marketer, client_for):
+    client = client_for(udn_a, marketer)
+
+    for url in ("/affiliates/export.csv?state=XX", "/affiliates/export.xlsx?state=XX"):
+        response = client.get(url)
+        assert response.status_code == 400
+        assert response.content.decode().startswith("Nada foi exportado: corrija os filtros.\nUF: ")
 
 
 # --- sorting --------------------------------------------------------------------------------------
@@ -716,6 +761,78 @@ def test_typing_and_choosing_filters_update_the_table_and_the_address(page, web_
     page.reload()  # the address alone rebuilds the same view
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("Maria Souza")
+
+
+@pytest.mark.browser
+def test_back_and_forward_keep_the_filter_form_in_step_with_the_address_and_the_results(
+    page, web_server, committed
+):
+    from playwright.sync_api import expect
+
+    from tenants.models import UDN
+    from tenants.tests.factories import PASSWORD
+
+    alpha = UDN.objects.get(slug="alpha")
+    user = make_user("historico.navegador@alpha.test", udn=alpha)
+    committed.append(user.delete)
+    with tenant_context(alpha):
+        Affiliate.objects.bulk_create(
+            [
+                Affiliate(external_id="HB-1", name="Joana Conceição", stage=Stage.CASH_IN, state="SP"),
+                Affiliate(external_id="HB-2", name="João Pereira", stage=Stage.LEAD, state="SP"),
+                Affiliate(external_id="HB-3", name="Maria Souza", stage=Stage.CASH_IN, state="RJ"),
+            ]
+        )
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            Affiliate.objects.filter(external_id__startswith="HB-").delete()
+
+    committed.append(cleanup)
+    base = f"http://alpha.localhost:{web_server}"
+    page.goto(f"{base}/accounts/login/?next=/affiliates/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/affiliates/")
+    rows = page.locator("[data-testid=affiliate-row]")
+    cash_in = page.locator("#affiliate-filters input[name=stage][value=cash_in]")
+    lead = page.locator("#affiliate-filters input[name=stage][value=lead]")
+    state = page.locator("#id_state")
+
+    def query() -> dict[str, list[str]]:
+        return parse_qs(urlsplit(page.url).query)
+
+    page.locator("label.chip", has=page.locator("input[name=stage][value=cash_in]")).click()  # filter
+    expect(rows).to_have_count(2)
+    state.select_option("RJ")  # filter again
+    expect(rows).to_have_count(1)
+    assert query()["stage"] == ["cash_in"] and query()["state"] == ["RJ"]
+
+    page.go_back()  # to "cash in, any state"
+    page.wait_for_url(lambda url: "state=RJ" not in url)
+    assert query()["stage"] == ["cash_in"] and "state" not in {k for k, v in query().items() if v != [""]}
+    expect(rows).to_have_count(2)
+    expect(state).to_have_value("")
+    expect(cash_in).to_be_checked()
+    expect(lead).not_to_be_checked()
+
+    # The next change keeps the restored filters.
+    page.locator("label.chip", has=page.locator("input[name=stage][value=lead]")).click()
+    expect(rows).to_have_count(3)
+    assert sorted(query()["stage"]) == ["cash_in", "lead"]
+    expect(cash_in).to_be_checked()
+
+    page.go_back()
+    page.go_back()  # to the start: no filter at all
+    page.wait_for_url(f"{base}/affiliates/")
+    expect(rows).to_have_count(3)
+    expect(cash_in).not_to_be_checked()
+    page.go_forward()  # "cash in" again
+    page.wait_for_url(lambda url: "stage=cash_in" in url)
+    expect(rows).to_have_count(2)
+    expect(cash_in).to_be_checked()
+    expect(state).to_have_value("")
 
 
 # --- layout and words (issue 9) -------------------------------------------------------------------
