@@ -26,6 +26,7 @@ from crm.selectors.imports import (
 from crm.services.import_jobs import RETRYABLE, import_job_cancel, import_job_retry
 from crm.services.imports import import_job_create, import_job_path, import_mapping_save, import_queue
 from crm.spreadsheets import attachment_disposition, xlsx_response
+from crm.views._methods import post_or_redirect
 from tenants.access import udn_write_required
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 1M-row CSV is ~150 MB
@@ -50,7 +51,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/imports/list.html", {"page": page, "form": UploadForm()})
 
 
-@require_POST
+@post_or_redirect("import-list")
 @udn_write_required
 def import_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
