@@ -14,9 +14,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from crm.api.selectors import api_key_for_token
-from crm.api.services import api_key_touch
 from crm.models import ApiKey
+from crm.selectors.api_keys import api_key_for_token
+from crm.services.api_keys import api_key_touch
 
 DEFAULT_THROTTLE_RATE = "1200/min"
 

@@ -55,7 +55,8 @@ def _validation_details(detail: Any, path: str = "") -> list[dict[str, Any]]:
     if isinstance(detail, dict):
         out: list[dict[str, Any]] = []
         for key, value in detail.items():
-            sub = f"{path}.{key}" if path else str(key)
+            # A list's item (ListField) is events[0], as the batches say.
+            sub = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
             out.extend(_validation_details(value, "" if key == "non_field_errors" else sub))
         return out
     if isinstance(detail, list):
@@ -70,6 +71,15 @@ def _validation_details(detail: Any, path: str = "") -> list[dict[str, Any]]:
         return out
     code = getattr(detail, "code", None) or "invalid"
     return [{"code": code, "message": str(detail), "field": path or None}]
+
+
+def validation_error_body(error: exceptions.ValidationError) -> dict[str, Any]:
+    """A serializer's errors in the one format: the first as the error, all of them in details."""
+    details = _validation_details(error.detail)
+    first: dict[str, Any] = (
+        details[0] if details else {"code": "invalid", "message": _("Invalid input."), "field": None}
+    )
+    return error_body(code=first["code"], message=first["message"], field=first["field"], details=details)
 
 
 def _server_error_body() -> dict[str, Any]:
@@ -103,11 +113,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApiError):
         body = error_body(code=exc.code, message=exc.message, field=exc.field, details=exc.details)
     elif isinstance(exc, exceptions.ValidationError):
-        details = _validation_details(exc.detail)
-        first: dict[str, Any] = (
-            details[0] if details else {"code": "invalid", "message": _("Invalid input."), "field": None}
-        )
-        body = error_body(code=first["code"], message=first["message"], field=first["field"], details=details)
+        body = validation_error_body(exc)
     elif isinstance(exc, exceptions.ParseError):
         body = error_body(code="malformed_json", message=_("The request body is not valid JSON."))
     else:

@@ -1,4 +1,4 @@
-"""Output shapes (and the documented input shapes) of the API."""
+"""Output shapes the API's resources share (input shapes are each resource's, crm.api.inputs)."""
 
 from __future__ import annotations
 
@@ -37,33 +37,9 @@ def cursor_page_serializer(name: str, item: type[serializers.BaseSerializer]) ->
 AffiliatePageSerializer = cursor_page_serializer("AffiliatePageSerializer", AffiliateSerializer)
 
 
-# --- documentation of the event contract (parsing is crm.api.contract's) -----------------------
-
-# The bounds are crm.normalize.moment_in_range's (and the events service's future tolerance).
-OCCURRED_AT_HELP = (
-    "ISO 8601 with a time zone offset, from 1900-01-01T00:00:00Z to one hour from now "
-    "(earlier: occurred_at_too_old; later: occurred_at_future)."
-)
-
-
-class AffiliateRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    external_id = serializers.CharField(required=False)
-    cpf = serializers.CharField(required=False, help_text="11 digits, punctuation allowed")
-
-
-class EventInSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="The partner's unique id of the event (idempotency key).")
-    type = serializers.CharField(help_text="A standard event type or one the UDN registered.")
-    occurred_at = serializers.DateTimeField(help_text=OCCURRED_AT_HELP)
-    affiliate = AffiliateRefSerializer(help_text="Exactly one of id, external_id, cpf.")
-    properties = serializers.DictField(required=False)
-    source = serializers.CharField(required=False)
-
-
 class EventResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(required=False)
-    id = serializers.CharField()
+    id = serializers.CharField(allow_null=True, help_text="null when a batch item has no text id")
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
     code = serializers.CharField(allow_null=True)
     message = serializers.CharField(allow_null=True)

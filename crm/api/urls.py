@@ -1,22 +1,24 @@
-"""/api/v1/ on a UDN's host."""
+"""/api/v1/ on a UDN's host: the CRM's resources, then the endpoints other apps registered
+(crm.api.base.api_urls_register), then a JSON 404 for anything else."""
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from crm.api import affiliates, consent, events, funnel, statuses, webhooks
 from crm.api import schema as _schema  # noqa: F401 - registers the Bearer scheme
-from crm.api import views, webhooks, writes
+from crm.api.base import ApiNotFoundView, registered_api_urls
 
-urlpatterns = [
-    path("affiliates/", writes.AffiliateCollectionView.as_view(), name="api-affiliate-list"),
-    path("affiliates/bulk/", writes.AffiliateBulkView.as_view(), name="api-affiliate-bulk"),
-    path("affiliates/<int:pk>/", writes.AffiliateItemView.as_view(), name="api-affiliate-detail"),
-    path("affiliates/<int:pk>/consent/", writes.ConsentView.as_view(), name="api-affiliate-consent"),
-    path("statuses/", writes.StatusView.as_view(), name="api-status"),
-    path("funnel/", writes.FunnelView.as_view(), name="api-funnel"),
-    path("events/", views.EventView.as_view(), name="api-event"),
-    path("events/batch/", views.EventBatchView.as_view(), name="api-event-batch"),
+CRM_URLS: list[URLPattern | URLResolver] = [
+    path("affiliates/", affiliates.AffiliateCollectionView.as_view(), name="api-affiliate-list"),
+    path("affiliates/bulk/", affiliates.AffiliateBulkView.as_view(), name="api-affiliate-bulk"),
+    path("affiliates/<int:pk>/", affiliates.AffiliateItemView.as_view(), name="api-affiliate-detail"),
+    path("affiliates/<int:pk>/consent/", consent.ConsentView.as_view(), name="api-affiliate-consent"),
+    path("statuses/", statuses.StatusView.as_view(), name="api-status"),
+    path("funnel/", funnel.FunnelView.as_view(), name="api-funnel"),
+    path("events/", events.EventView.as_view(), name="api-event"),
+    path("events/batch/", events.EventBatchView.as_view(), name="api-event-batch"),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhook-list"),
     path(
         "webhooks/<int:pk>/deliveries/",
@@ -35,5 +37,16 @@ urlpatterns = [
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^", views.ApiNotFoundView.as_view()),  # last: JSON 404 for anything else here
 ]
+
+
+def api_urlpatterns() -> list[URLPattern | URLResolver]:
+    """The CRM's endpoints, every registered app's, and last the JSON 404."""
+    return [
+        *CRM_URLS,
+        *(path(entry.prefix, include(entry.urlconf)) for entry in registered_api_urls()),
+        re_path(r"^", ApiNotFoundView.as_view()),
+    ]
+
+
+urlpatterns = api_urlpatterns()

@@ -4,17 +4,25 @@ over crm.services.webhooks / crm.selectors.webhooks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.errors import ApiError
-from crm.api.idempotency import idempotent
+from crm.api.base import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_RESPONSES,
+    ApiCursorPagination,
+    ApiError,
+    ApiView,
+    idempotent,
+)
+from crm.api.inputs import ChoiceTextField, InputSerializer, QueryIntegerField
 from crm.api.serializers import ErrorSerializer, cursor_page_serializer
-from crm.api.views import ERROR_RESPONSES, IDEMPOTENCY_RESPONSES, ApiCursorPagination, ApiView
 from crm.models import WEBHOOK_EVENTS_OFFERED, ApiScope, WebhookDelivery, WebhookSubscription
 from crm.selectors.webhooks import webhook_delivery_log, webhook_subscription_list
 from crm.services.webhooks import (
@@ -44,11 +52,33 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer[WebhookSubscript
         read_only_fields = fields
 
 
-class WebhookSubscriptionInSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS_OFFERED), min_length=1
+class WebhookSubscriptionInSerializer(InputSerializer):
+    # An unknown event keeps DRF's invalid_choice, at its path (events[0]).
+    error_codes = {
+        code: renamed for code, renamed in InputSerializer.error_codes.items() if code != "invalid_choice"
+    }
+
+    url = serializers.URLField(
+        max_length=500,
+        help_text="http(s), without user@ or backslashes, on a public address (else a 400 on url).",
     )
+    events = serializers.ListField(child=ChoiceTextField(choices=WEBHOOK_EVENTS_OFFERED), min_length=1)
+
+
+class PageQuerySerializer(InputSerializer):
+    """The query of a list that only pages (other parameters are ignored)."""
+
+    page_size = QueryIntegerField(
+        required=False,
+        help_text="Up to 500 (more is 500), default 100 (also for 0 or less). The next page is "
+        "the `next` URL (it carries an opaque cursor).",
+    )
+
+    @classmethod
+    def parse_page(cls, params: Any) -> None:
+        """A 400 unless page_size, when given, is an integer."""
+        if "page_size" in params:
+            cls.parse({"page_size": params.get("page_size")})
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
@@ -106,10 +136,11 @@ class WebhookListView(ApiView):
     @extend_schema(
         operation_id="webhooks_list",
         summary="List webhook subscriptions (newest first)",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+        parameters=[PageQuerySerializer],
         responses={200: WebhookSubscriptionPageSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
+        PageQuerySerializer.parse_page(request.query_params)
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(webhook_subscription_list(), request, view=self)
         return paginator.get_paginated_response(WebhookSubscriptionSerializer(page, many=True).data)
@@ -126,9 +157,7 @@ class WebhookListView(ApiView):
             "and 12 h. The URL must be http(s), without user@ or backslashes, on a public address."
         ),
         request=WebhookSubscriptionInSerializer,
-        parameters=[
-            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
-        ],
+        parameters=[IDEMPOTENCY_HEADER],
         responses={201: WebhookSubscriptionSerializer, **IDEMPOTENCY_RESPONSES, **ERROR_RESPONSES},
         examples=[
             OpenApiExample(
@@ -143,29 +172,11 @@ class WebhookListView(ApiView):
         return idempotent(request, self._create, on_error=self.handle_exception)
 
     def _create(self) -> Response:
-        data = self.request.data
-        if not isinstance(data, dict):
-            raise ApiError(code="invalid", message=_("Expected an object."))
-        for name in data:
-            if name not in {"url", "events"}:
-                raise ApiError(
-                    code="unknown_field", message=_("Unknown field “%(name)s”.") % {"name": name}, field=name
-                )
-        events = data.get("events")
-        if isinstance(events, list):  # checked here so the path reads events[i], like the batch's
-            for index, event in enumerate(events):
-                if event not in WEBHOOK_EVENTS_OFFERED:
-                    raise ApiError(
-                        code="invalid_choice",
-                        message=_("Unknown event “%(v)s”.") % {"v": event},
-                        field=f"events[{index}]",
-                    )
-        serializer = WebhookSubscriptionInSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
+        data = WebhookSubscriptionInSerializer.parse(self.request.data)
         try:
             subscription = webhook_subscription_create(
-                url=serializer.validated_data["url"],
-                events=serializer.validated_data["events"],
+                url=data["url"],
+                events=data["events"],
                 created_by=f"api:{self.api_key.prefix}",
             )
         except WebhookError as error:
@@ -179,7 +190,7 @@ class WebhookDeliveryListView(ApiView):
     @extend_schema(
         operation_id="webhooks_deliveries",
         summary="The delivery log of one subscription (newest first, cursor pagination)",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+        parameters=[PageQuerySerializer],
         responses={
             200: WebhookDeliveryPageSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such subscription"),
@@ -187,6 +198,7 @@ class WebhookDeliveryListView(ApiView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
+        PageQuerySerializer.parse_page(request.query_params)
         subscription = get_object_or_404(WebhookSubscription, pk=pk)
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(
@@ -207,9 +219,7 @@ class WebhookRotateSecretView(ApiView):
             "`t=<ts>,v1=<new>,v1=<old>`. Rotating again within those 24 h retires the older secret."
         ),
         request=None,
-        parameters=[
-            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
-        ],
+        parameters=[IDEMPOTENCY_HEADER],
         responses={
             200: WebhookSubscriptionSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such subscription"),
@@ -239,9 +249,7 @@ class WebhookRedeliverView(ApiView):
             "its id (`X-UDN-Delivery`) and body. A delivery still pending is already queued: 409."
         ),
         request=None,
-        parameters=[
-            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)
-        ],
+        parameters=[IDEMPOTENCY_HEADER],
         responses={
             202: WebhookDeliverySerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such subscription or delivery"),

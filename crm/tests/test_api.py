@@ -15,9 +15,9 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from crm.api.selectors import api_key_for_token
-from crm.api.services import ApiKeyError, api_key_create, api_key_revoke
 from crm.models import Affiliate, ApiKey, ConsentChange, Event, Stage
+from crm.selectors.api_keys import api_key_for_token
+from crm.services.api_keys import ApiKeyError, api_key_create, api_key_revoke
 from crm.tests.helpers import Api, error_of, make_key
 from tenants.models import UDN
 
@@ -797,7 +797,7 @@ def test_an_unexpected_error_is_a_500_json_error_without_the_traceback(udn_a, ke
     def broken(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("crm.api.views.affiliate_search", broken)
+    monkeypatch.setattr("crm.api.affiliates.affiliate_search", broken)
 
     response = raw_api(udn_a, key_a).get("/api/v1/affiliates/")
 

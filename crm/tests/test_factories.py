@@ -7,8 +7,8 @@ import re
 
 from django_tenants.utils import tenant_context
 
-from crm.api.selectors import api_key_for_token
 from crm.normalize import cpf_normalize, phone_normalize, state_time_zone
+from crm.selectors.api_keys import api_key_for_token
 from crm.tests.factories import PLACES, AffiliateFactory, ApiKeyFactory, EventFactory
 from tenants.models import UDN, Role
 from tenants.tests.factories import PASSWORD, MembershipFactory, UDNFactory, UserFactory

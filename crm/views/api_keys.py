@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.access import api_key_get
-from crm.api.selectors import api_key_list
-from crm.api.services import api_key_create, api_key_revoke
 from crm.models import API_SCOPE_LABELS, API_SCOPES_OFFERED
+from crm.selectors.api_keys import api_key_list
+from crm.services.api_keys import api_key_create, api_key_revoke
 from tenants.access import udn_write_required
 
 

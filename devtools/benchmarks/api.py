@@ -28,8 +28,8 @@ from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm.api.services import api_key_create
 from crm.models import Affiliate, ApiScope, Event
+from crm.services.api_keys import api_key_create
 from devtools.benchmarks import Result, benchmark
 from devtools.services import ROOT, VAR
 from tenants.models import UDN

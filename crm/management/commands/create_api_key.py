@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from crm.api.services import ApiKeyError, api_key_create
 from crm.models import API_SCOPES_OFFERED
+from crm.services.api_keys import ApiKeyError, api_key_create
 from tenants.management.base import UDNCommand
 from tenants.models import UDN
 

@@ -1,10 +1,9 @@
 """API keys: created (shown once), revoked, and marked used. Runs inside a UDN's schema, where
-the key table lives: a key opens its own UDN only."""
+the key table lives: a key opens its own UDN only. The key's format and lookup are
+crm.selectors.api_keys'."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import string
 from datetime import timedelta
@@ -12,9 +11,10 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.models import API_SCOPES_OFFERED, ApiKey
+from crm.models import API_SCOPES_OFFERED, ApiKey, AuditAction, AuditTarget
+from crm.selectors.api_keys import KEY_PREFIX_LENGTH, api_key_hash
+from crm.services.audit import audit_record
 
-KEY_PREFIX_LENGTH = 8
 # 32 random bytes: far beyond guessing, and the hash alone is useless to whoever reads the table.
 KEY_SECRET_BYTES = 32
 # last_used_at is informational: writing it on every request would put a row lock on the hot path.
@@ -24,26 +24,6 @@ _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 
 class ApiKeyError(ValueError):
     """A key cannot be created as asked (e.g. an unknown scope)."""
-
-
-def api_key_hash(*, key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def api_key_split(*, key: str) -> tuple[str, str] | None:
-    """`udn_<prefix>_<secret>` → (prefix, secret), or None when it is not shaped like a key."""
-    head, sep, rest = key.partition("_")
-    if head != "udn" or not sep:
-        return None
-    prefix, sep, secret = rest.partition("_")
-    if not sep or len(prefix) != KEY_PREFIX_LENGTH or not secret:
-        return None
-    return prefix, secret
-
-
-def api_key_matches(*, api_key: ApiKey, key: str) -> bool:
-    """Constant-time comparison of the presented key's hash with the stored one."""
-    return hmac.compare_digest(api_key.secret_hash, api_key_hash(key=key))
 
 
 def _scopes_clean(scopes: list[str] | tuple[str, ...]) -> list[str]:
@@ -78,6 +58,12 @@ def api_key_create(*, name: str, scopes: list[str] | tuple[str, ...], created_by
                 )
         except IntegrityError:
             continue
+        audit_record(
+            action=AuditAction.API_KEY_CREATED,
+            target_type=AuditTarget.API_KEY,
+            target_id=api_key.pk,
+            changes={"name": api_key.name, "prefix": prefix, "scopes": clean_scopes},
+        )
         return api_key, key
     raise ApiKeyError("Could not pick a free key prefix; try again.")
 
@@ -85,8 +71,15 @@ def api_key_create(*, name: str, scopes: list[str] | tuple[str, ...], created_by
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     """Revoke `key` at once (idempotent: a revoked key keeps its first revocation time)."""
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     key.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        audit_record(
+            action=AuditAction.API_KEY_REVOKED,
+            target_type=AuditTarget.API_KEY,
+            target_id=key.pk,
+            changes={"name": key.name, "prefix": key.prefix},
+        )
     return key
 
 

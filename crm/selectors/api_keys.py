@@ -1,12 +1,38 @@
-"""Reads for the API (inside a UDN's schema)."""
+"""API keys, read (inside a UDN's schema, where the key table lives): the admin's list and the
+key a request presents. The key's format (`udn_<prefix>_<secret>`, only its SHA-256 stored) is
+defined here too, as both the lookup and crm.services.api_keys (which mints keys) need it."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from django.db import connection
 from django.db.models import QuerySet
 
-from crm.api.services import api_key_matches, api_key_split
 from crm.models import ApiKey
+
+KEY_PREFIX_LENGTH = 8
+
+
+def api_key_hash(*, key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_split(*, key: str) -> tuple[str, str] | None:
+    """`udn_<prefix>_<secret>` → (prefix, secret), or None when it is not shaped like a key."""
+    head, sep, rest = key.partition("_")
+    if head != "udn" or not sep:
+        return None
+    prefix, sep, secret = rest.partition("_")
+    if not sep or len(prefix) != KEY_PREFIX_LENGTH or not secret:
+        return None
+    return prefix, secret
+
+
+def api_key_matches(*, api_key: ApiKey, key: str) -> bool:
+    """Constant-time comparison of the presented key's hash with the stored one."""
+    return hmac.compare_digest(api_key.secret_hash, api_key_hash(key=key))
 
 
 def api_key_list() -> QuerySet[ApiKey]:
