@@ -109,8 +109,9 @@ class Origin(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-# The consent ledger's channels, as choices: crm.channels is the registry.
-Channel = models.TextChoices(
+# The consent ledger's channels, as choices: crm.channels is the registry. (django-stubs types the
+# functional API with plain names only, not (value, label) members.)
+Channel = models.TextChoices(  # type: ignore[call-overload]
     "Channel", [(channel.code.upper(), (channel.code, channel.label)) for channel in CHANNELS]
 )
 

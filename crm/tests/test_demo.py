@@ -15,6 +15,7 @@ from validate_docbr import CPF
 
 from crm import lifecycle
 from crm.brazil import DDDS, STATE_TIME_ZONES, mobile_valid
+from crm.channels import CHANNEL_CODES
 from crm.demo import DEMO_UDNS, demo_load
 from crm.demo.base import CITIES, PLANS, DemoBaseError, demo_base_load
 from crm.models import Affiliate, ConsentChange, DepositTier, Event
@@ -149,7 +150,7 @@ def test_consent_state_is_the_newest_ledger_entry_and_a_few_opted_out(demo_a):
     for change in ConsentChange.objects.order_by("occurred_at", "id"):
         newest[(change.affiliate_id, change.channel)] = change.granted
     for person in Affiliate.objects.all():
-        for channel in ("email", "whatsapp", "sms", "push"):
+        for channel in CHANNEL_CODES:
             assert getattr(person, f"consent_{channel}") == newest.get((person.pk, channel), False)
     assert ConsentChange.objects.filter(granted=False).exists()
     granted = Counter(ConsentChange.objects.filter(granted=True).values_list("channel", flat=True))

@@ -7,6 +7,7 @@ from django.template import Context, Template
 from django.utils import translation
 from django.utils.translation import ngettext
 
+from crm.channels import CHANNELS
 from crm.models import API_SCOPE_LABELS, WEBHOOK_EVENT_LABELS, ApiScope, WebhookEvent
 from crm.templatetags.crm_format import api_scope_label, brl, cpf, phone_br, webhook_event_label
 from crm.views.affiliates import CUSTOM_EVENT_ICON, EVENT_ICONS
@@ -73,7 +74,7 @@ def test_no_template_or_module_uses_emoji_or_dingbats_as_icons():
 def test_every_icon_the_ui_names_is_in_the_local_sprite_with_its_licence():
     sprite = (ROOT / "static" / "icons" / "sprite.svg").read_text()
     symbols = set(re.findall(r'<symbol id="([^"]+)"', sprite))
-    named = set(EVENT_ICONS.values()) | {CUSTOM_EVENT_ICON}
+    named = set(EVENT_ICONS.values()) | {CUSTOM_EVENT_ICON} | {channel.icon for channel in CHANNELS}
     for path in [
         *(ROOT / "crm").rglob("*.html"),
         *(ROOT / "tenants").rglob("*.html"),
