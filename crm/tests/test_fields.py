@@ -9,6 +9,7 @@ from django_tenants.utils import tenant_context
 from crm import normalize
 from crm.fields import FIELDS, LOADED_FIELDS, MEASURED_FIELDS, MERGED_FIELDS, STANDARD_FIELDS, columns_sql
 from crm.models import Affiliate
+from crm.selectors.imports import FIELD_LABELS, SYNONYMS
 from crm.selectors.quality import QUALITY_FIELDS
 from crm.services import affiliates as affiliate_service
 from crm.services import imports
@@ -72,3 +73,9 @@ def test_the_upsert_keeps_and_records_every_merged_field():
         if spec.name in STANDARD_FIELDS:
             assert f"('{spec.name}', a.{spec.name}" in imports.CHANGES_SQL
     assert "time_zone" not in imports.CHANGES_SQL  # derived: not a change someone made
+
+
+def test_the_import_offers_every_standard_field_and_only_those():
+    """The mapping page has its own order and words, over the same fields."""
+    assert set(FIELD_LABELS) == set(STANDARD_FIELDS)
+    assert set(SYNONYMS) <= set(STANDARD_FIELDS)
