@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from crm.urls_common import urlpatterns as common
-from crm.views import affiliates, api_keys, dashboard, imports, lake, quality, webhooks
+from crm.views import affiliates, api_keys, audit, dashboard, imports, lake, quality, webhooks
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -35,6 +35,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/toggle/", webhooks.webhook_toggle, name="webhook-toggle"),
     path("webhooks/<int:pk>/rotate-secret/", webhooks.webhook_rotate_secret, name="webhook-rotate-secret"),
     path("webhooks/deliveries/<int:pk>/redeliver/", webhooks.webhook_redeliver, name="webhook-redeliver"),
+    path("audit/", audit.audit_page, name="audit"),
     path("api/v1/", include("crm.api.urls")),
     # Messaging (campaigns app): templates, channels, campaigns, the sandbox outbox, provider hooks.
     path("", include("campaigns.urls")),

@@ -17,6 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from crm.models import ApiKey
 from crm.selectors.api_keys import api_key_for_token
 from crm.services.api_keys import api_key_touch
+from tenants.actors import API_KEY, Actor, actor_set, request_address
 
 DEFAULT_THROTTLE_RATE = "1200/min"
 
@@ -56,6 +57,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
         api_key_touch(key=api_key)
+        # The key is the actor of this request's writes (the audit log); ActorMiddleware undoes it.
+        actor_set(Actor(kind=API_KEY, id=str(api_key.pk), label=str(api_key), ip=request_address(request)))
         return ApiClient(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

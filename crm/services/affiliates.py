@@ -18,8 +18,9 @@ from django.utils import timezone
 from crm import hooks
 from crm.fields import MERGED_FIELDS, STANDARD_FIELDS, columns_sql
 from crm.hooks import AffiliateChanged
-from crm.models import Affiliate, AffiliateChange
+from crm.models import Affiliate, AffiliateChange, AuditAction, AuditTarget
 from crm.normalize import MAX_LENGTHS, Reason, affiliate_record_normalize, reason_message
+from crm.services.audit import audit_record
 from crm.services.events import EventInput, EventOutcome, events_ingest
 from crm.services.imports import CHANGES_SQL, UPSERT_SQL, merged_rows_sql
 
@@ -134,6 +135,15 @@ def affiliate_create(
         if existing is None:
             raise
         raise AffiliateExists(external_id=values["external_id"], affiliate_id=existing) from None
+    audit_record(
+        action=AuditAction.AFFILIATE_CREATED,
+        target_type=AuditTarget.AFFILIATE,
+        target_id=affiliate.pk,
+        changes={
+            "fields": sorted(name for name, value in values.items() if value not in ("", None, [])),
+            "source": source,
+        },
+    )
     hooks.affiliate_changed.send(
         [AffiliateChanged(affiliate_id=affiliate.pk, created=True, fields=tuple(values), source=source)]
     )
@@ -192,6 +202,12 @@ def affiliate_update(
                 external_id=str(new_values.get("external_id", "")), affiliate_id=0
             ) from None
         AffiliateChange.objects.create(affiliate=affiliate, changes=diff, source=source)
+        audit_record(
+            action=AuditAction.AFFILIATE_UPDATED,
+            target_type=AuditTarget.AFFILIATE,
+            target_id=affiliate.pk,
+            changes={"fields": diff, "source": source},
+        )
         hooks.affiliate_changed.send(
             [AffiliateChanged(affiliate_id=affiliate.pk, created=False, fields=tuple(diff), source=source)]
         )
@@ -258,7 +274,7 @@ def affiliates_upsert(
             if blank_code:
                 values["external_id"] = by_cpf.get(values["cpf"]) or f"{CPF_KEY_PREFIX}{values['cpf']}"
             rows.append({"_row": index, "key": values["external_id"], **values})
-        ids = _upsert_rows(rows, source=source)
+        ids, created = _upsert_rows(rows, source=source)
         for index, values, _blank in good:
             outcomes[index] = UpsertOutcome(
                 index=index,
@@ -266,12 +282,28 @@ def affiliates_upsert(
                 status="accepted",
                 affiliate_id=ids[values["external_id"]],
             )
+        # One entry for the batch, never one per record; a batch about one affiliate (a partner
+        # describing one client) is that affiliate's, so its page shows it.
+        audit_record(
+            action=AuditAction.AFFILIATES_UPSERTED,
+            target_type=AuditTarget.AFFILIATE,
+            target_id=next(iter(ids.values())) if len(ids) == 1 else "",
+            changes={
+                "records": len(records),
+                "accepted": len(good),
+                "rejected": len(records) - len(good),
+                "affiliates": len(ids),
+                "created": created,
+                "source": source,
+            },
+        )
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> dict[str, int]:
+def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> tuple[dict[str, int], int]:
     """Stage the rows (one INSERT from a JSON array), merge repeated keys, record the changes and
-    upsert with the import's statements; returns {external_id: affiliate id}."""
+    upsert with the import's statements; returns {external_id: affiliate id} and how many of
+    them are new."""
     keys = {row["key"] for row in rows}
     known = set(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", flat=True))
     payload = json.dumps(
@@ -298,7 +330,7 @@ def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> dict[str, int]:
             for key, pk in ids.items()
         ]
     )
-    return ids
+    return ids, len(ids.keys() - known)
 
 
 @transaction.atomic

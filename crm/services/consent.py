@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from crm import hooks
 from crm.channels import CONSENT_FIELDS
 from crm.hooks import ConsentChanged
-from crm.models import Affiliate, Channel, ConsentChange
+from crm.models import Affiliate, AuditAction, AuditTarget, Channel, ConsentChange
 from crm.normalize import MOMENT_MIN, moment_in_range
+from crm.services.audit import audit_record
 
 SOURCE_MAX = ConsentChange._meta.get_field("source").max_length or 60
 # A consent a partner reports may come from a clock a little ahead of ours; one further ahead
@@ -79,7 +80,22 @@ def consent_change(
     newer_exists = ConsentChange.objects.filter(
         affiliate_id=affiliate.pk, channel=channel, occurred_at__gt=occurred_at
     ).exists()
+    # The ledger row points at its audit entry: who recorded the consent, from where (LGPD proof).
+    audit = audit_record(
+        action=AuditAction.CONSENT_GRANTED if granted else AuditAction.CONSENT_REVOKED,
+        target_type=AuditTarget.AFFILIATE,
+        target_id=affiliate.pk,
+        changes={
+            "channel": channel,
+            "granted": granted,
+            "occurred_at": occurred_at,
+            "source": source,
+            "proof": proof,
+            "applied": not newer_exists,
+        },
+    )
     entry = ConsentChange.objects.create(
+        audit_entry=audit,
         affiliate_id=affiliate.pk,
         channel=channel,
         granted=granted,
@@ -147,9 +163,23 @@ def consent_bulk_record(*, entries: Sequence[ConsentInput]) -> int:
     aff = connection.ops.quote_name(Affiliate._meta.db_table)
     ledger = connection.ops.quote_name(ConsentChange._meta.db_table)
     recorded_at = timezone.now()
+    # One audit entry for the batch; every row of it points there (a constant column of the COPY).
+    audit = audit_record(
+        action=AuditAction.CONSENT_BULK_RECORDED,
+        target_type=AuditTarget.AFFILIATE,
+        target_id=ids[0] if len(ids) == 1 else "",
+        changes={
+            "entries": len(entries),
+            "affiliates": len(ids),
+            "granted": sum(entry.granted for entry in entries),
+            "revoked": sum(not entry.granted for entry in entries),
+            "channels": sorted({entry.channel for entry in entries}),
+            "sources": sorted({entry.source for entry in entries}),
+        },
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {aff} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])  # noqa: S608
-        columns = "affiliate_id, channel, granted, occurred_at, source, proof, recorded_at"
+        columns = "affiliate_id, channel, granted, occurred_at, source, proof, recorded_at, audit_entry_id"
         with cursor.copy(f"COPY {ledger} ({columns}) FROM STDIN") as copy:
             for entry in entries:
                 copy.write_row(
@@ -161,6 +191,7 @@ def consent_bulk_record(*, entries: Sequence[ConsentInput]) -> int:
                         entry.source,
                         entry.proof,
                         recorded_at,
+                        audit.pk,
                     )
                 )
     _state_refresh(ids)

@@ -31,8 +31,16 @@ from django.utils.translation import gettext as _
 
 from crm import hooks, lifecycle
 from crm.hooks import AcceptedEvent, StageChange
-from crm.models import Affiliate, Event, EventKind, EventType
+from crm.models import (
+    Affiliate,
+    AuditAction,
+    AuditTarget,
+    Event,
+    EventKind,
+    EventType,
+)
 from crm.normalize import MOMENT_MIN, moment_in_range
+from crm.services.audit import audit_record
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -622,7 +630,22 @@ def events_ingest(*, items: Sequence[EventInput], source: str) -> IngestOutcomes
         hooks.events_stored.send(accepted)
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(items), "every item gets an outcome"
-    return IngestOutcomes(done, stage_changes)
+    result = IngestOutcomes(done, stage_changes)
+    # One entry for the request's batch (its counts), never one per event.
+    affiliates = {event.affiliate_id for event in accepted}
+    audit_record(
+        action=AuditAction.EVENTS_INGESTED,
+        target_type=AuditTarget.AFFILIATE,
+        target_id=next(iter(affiliates)) if len(affiliates) == 1 else "",
+        changes={
+            **result.tally(),
+            "affiliates": len(affiliates),
+            "stage_changes": len(stage_changes),
+            "types": sorted({event.type for event in accepted}),
+            "source": source,
+        },
+    )
+    return result
 
 
 def _outcome(

@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import ImportJob, ImportStatus
+from crm.models import AuditAction, AuditTarget, ImportJob, ImportStatus
 from crm.readers import ImportFileError
-from crm.services.imports import affiliates_import, import_lease_name, import_queue
+from crm.services.audit import audit_record
+from crm.services.imports import IMPORT_COUNTERS, affiliates_import, import_lease_name, import_queue
 from crm.services.leases import (
     LEASE_SECONDS,
     lease_alive,
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 RETRYABLE = (ImportStatus.FAILED, ImportStatus.CANCELLED)
-COUNTERS = ("total_rows", "created", "updated", "unchanged", "rejected", "warned", "duplicates")
+COUNTERS = IMPORT_COUNTERS
 
 
 def import_job_run(*, job_id: str, attempt: int) -> str:
@@ -62,6 +63,12 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
             status=ImportStatus.CANCELLED, error=_("Cancelled before it started."), finished_at=timezone.now()
         )
     if job.status in ACTIVE:
+        audit_record(
+            action=AuditAction.IMPORT_CANCELLED,
+            target_type=AuditTarget.IMPORT,
+            target_id=job.pk,
+            changes={"file": job.display_name, "status": job.status, "requested": True},
+        )
         # Also for a queued job: its worker may be claiming it at this very moment.
         lease_stop_request(name=import_lease_name(job=job))
     job.refresh_from_db()
@@ -103,6 +110,14 @@ def import_jobs_reap() -> int:
                     " memory). Nothing was changed in the base; you can try again."
                 )
             ImportJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now())
+            audit_record(
+                action=AuditAction.IMPORT_CANCELLED
+                if status == ImportStatus.CANCELLED
+                else AuditAction.IMPORT_FAILED,
+                target_type=AuditTarget.IMPORT,
+                target_id=job.pk,
+                changes={"file": job.display_name, "attempt": job.attempt, "reaped": True},
+            )
             lease_stop_clear(name=lease)
             logger.warning("import %s attempt %s reaped: its lease lapsed", job.pk, job.attempt)
             reaped += 1

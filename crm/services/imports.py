@@ -34,7 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.fields import LOADED_FIELDS, MERGED_FIELDS, MERGED_TEXT_FIELDS, STANDARD_FIELDS, columns_sql
-from crm.models import ColumnMapping, ImportJob, ImportStatus
+from crm.models import AuditAction, AuditTarget, ColumnMapping, ImportJob, ImportStatus
 from crm.normalize import frame_normalize, reason_message
 from crm.readers import (
     EXTRA_PREFIX,
@@ -48,7 +48,9 @@ from crm.readers import (
     source_row_estimate,
 )
 from crm.selectors.imports import ATTRIBUTE_PREFIX, EXTRA_KEY, FIELD_LABELS, import_progress_key
+from crm.services.audit import audit_record
 from crm.services.leases import lease_hold, lease_stop_requested
+from tenants.actors import audit_actor
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +81,14 @@ def import_job_create(
     from crm.selectors.imports import import_mapping_suggest
 
     job.mapping = import_mapping_suggest(headers=source_file.headers)
-    job.save()
+    with transaction.atomic():
+        job.save()
+        audit_record(
+            action=AuditAction.IMPORT_CREATED,
+            target_type=AuditTarget.IMPORT,
+            target_id=job.pk,
+            changes={"file": job.display_name, "expected_rows": job.expected_rows, "source": source},
+        )
     return job
 
 
@@ -128,6 +137,12 @@ def import_mapping_save(*, job: ImportJob, mapping: dict[str, str]) -> ImportJob
             ColumnMapping.objects.update_or_create(header=header_key(header), defaults={"field": target})
         else:
             ColumnMapping.objects.filter(header=header_key(header)).delete()
+    audit_record(
+        action=AuditAction.IMPORT_MAPPING_SAVED,
+        target_type=AuditTarget.IMPORT,
+        target_id=job.pk,
+        changes={"mapping": {header: target for header, target in job.mapping.items() if target}},
+    )
     return job
 
 
@@ -142,8 +157,15 @@ def import_queue(*, job: ImportJob) -> ImportJob:
     job.error = ""
     job.finished_at = None
     job.save(update_fields=["status", "attempt", "error", "finished_at"])
-    job_id, attempt = str(job.pk), job.attempt
-    transaction.on_commit(lambda: import_run.delay(job_id, attempt))
+    audit_record(
+        action=AuditAction.IMPORT_QUEUED,
+        target_type=AuditTarget.IMPORT,
+        target_id=job.pk,
+        changes={"file": job.display_name, "attempt": job.attempt},
+    )
+    # The worker acts for whoever queued the run: its entries carry that person (or key).
+    job_id, attempt, actor = str(job.pk), job.attempt, audit_actor().as_dict()
+    transaction.on_commit(lambda: import_run.delay(job_id, attempt, actor))
     return job
 
 
@@ -526,6 +548,10 @@ KEYS_SQL = [
 Counts = tuple[int, int, int, int]  # created, updated, unchanged, repeated in the file
 
 
+# The counts an import's final audit entry carries.
+IMPORT_COUNTERS = ("total_rows", "created", "updated", "unchanged", "rejected", "warned", "duplicates")
+
+
 class ImportCancelled(Exception):
     """Someone asked the run to stop (import_job_cancel)."""
 
@@ -540,10 +566,17 @@ def affiliates_import(
 ) -> ImportJob:
     """Run an import to the end. Rejected rows are stored as they are found; affiliates change in one
     transaction at the end. ImportFileError when the file cannot be read (the job is marked failed)."""
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now(), error=""
-    )
-    job.refresh_from_db()
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.RUNNING, started_at=timezone.now(), error=""
+        )
+        job.refresh_from_db()
+        audit_record(
+            action=AuditAction.IMPORT_STARTED,
+            target_type=AuditTarget.IMPORT,
+            target_id=job.pk,
+            changes={"file": job.display_name, "attempt": job.attempt, "expected_rows": job.expected_rows},
+        )
     job.rejected_rows.all().delete()  # a re-run starts clean
     try:
         source = source_open(import_job_path(job=job, path=path))
@@ -565,12 +598,19 @@ def affiliates_import(
             if counts is None:
                 counts = _staged_upsert(cursor, job, source, progress)
     except ImportCancelled:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.CANCELLED,
-            error=_("Cancelled before it changed the base."),
-            finished_at=timezone.now(),
-        )
-        job.refresh_from_db()
+        with transaction.atomic():
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.CANCELLED,
+                error=_("Cancelled before it changed the base."),
+                finished_at=timezone.now(),
+            )
+            job.refresh_from_db()
+            audit_record(
+                action=AuditAction.IMPORT_CANCELLED,
+                target_type=AuditTarget.IMPORT,
+                target_id=job.pk,
+                changes={"file": job.display_name, "total_rows": job.total_rows},
+            )
         return job
     except ImportFileError as exc:
         _fail(job, str(exc))
@@ -583,15 +623,27 @@ def affiliates_import(
         source.close()
         _drop_temp_tables()
     created, updated, unchanged, duplicates = counts
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.DONE,
-        created=created,
-        updated=updated,
-        unchanged=unchanged,
-        duplicates=duplicates,
-        finished_at=timezone.now(),
-    )
-    job.refresh_from_db()
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.DONE,
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
+            duplicates=duplicates,
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        # One entry for the whole file: its counts, never a row per affiliate (AffiliateChange
+        # keeps what changed on each, linked to the job).
+        audit_record(
+            action=AuditAction.IMPORT_FINISHED,
+            target_type=AuditTarget.IMPORT,
+            target_id=job.pk,
+            changes={
+                "file": job.display_name,
+                **{name: getattr(job, name) for name in IMPORT_COUNTERS},
+            },
+        )
     return job
 
 
@@ -825,7 +877,14 @@ def _drop_temp_tables() -> None:
 
 
 def _fail(job: ImportJob, message: str) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.FAILED, error=message, finished_at=timezone.now()
-    )
-    job.refresh_from_db()
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, error=message, finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+        audit_record(
+            action=AuditAction.IMPORT_FAILED,
+            target_type=AuditTarget.IMPORT,
+            target_id=job.pk,
+            changes={"file": job.display_name, "error": message[:500]},
+        )

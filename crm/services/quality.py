@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from crm.models import QualitySnapshot
+from crm.models import AuditAction, AuditTarget, QualitySnapshot
 from crm.selectors.quality import (
     COMPUTING_CACHE_KEY,
     COMPUTING_LEASE_SECONDS,
@@ -19,6 +19,8 @@ from crm.selectors.quality import (
     quality_figures,
     udn_today,
 )
+from crm.services.audit import audit_record
+from tenants.actors import SYSTEM_ACTOR
 
 
 @transaction.atomic
@@ -60,6 +62,13 @@ def quality_recompute_request() -> bool:
     state = {"queued_at": timezone.now(), "started_at": None}
     if not cache.add(COMPUTING_CACHE_KEY, state, COMPUTING_LEASE_SECONDS):
         return False
+    # A page that finds its figures stale queues one by itself: the system's doing, not the reader's.
+    audit_record(
+        action=AuditAction.QUALITY_RECOMPUTE_REQUESTED,
+        target_type=AuditTarget.QUALITY,
+        changes={"automatic": automatic},
+        actor=SYSTEM_ACTOR if automatic else None,
+    )
     # Outside a transaction on_commit runs at once; inside one, only if it commits.
     transaction.on_commit(quality_snapshot.delay)
     return True

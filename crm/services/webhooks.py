@@ -34,9 +34,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.hooks import AcceptedEvent, StageChange
+from crm.hooks import AcceptedEvent, ConsentChanged, StageChange
 from crm.models import (
     Affiliate,
+    AuditAction,
+    AuditTarget,
     Event,
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -44,6 +46,7 @@ from crm.models import (
     WebhookSubscription,
 )
 from crm.outbound import OutboundError, outbound_request, outbound_url_refusal
+from crm.services.audit import audit_record
 from crm.services.duework import DueSpec, due_claim, due_failed, due_succeeded
 
 logger = logging.getLogger(__name__)
@@ -143,9 +146,16 @@ def webhook_subscription_create(*, url: str, events: Sequence[str], created_by: 
         raise WebhookError(refusal, "url")
     if len(url) > 500:
         raise WebhookError(_("The URL is too long (500 characters at most)."), "url")
-    return WebhookSubscription.objects.create(
+    subscription = WebhookSubscription.objects.create(
         url=url, events=clean, secret=_new_secret(), created_by=created_by
     )
+    audit_record(
+        action=AuditAction.WEBHOOK_SUBSCRIBED,
+        target_type=AuditTarget.WEBHOOK,
+        target_id=subscription.pk,
+        changes={"url": url, "events": clean},
+    )
+    return subscription
 
 
 def _new_secret() -> str:
@@ -165,6 +175,12 @@ def webhook_subscription_rotate_secret(
     locked.previous_secret_expires_at = now + SECRET_OVERLAP
     locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
     logger.info("webhook %s: secret rotated by %s", locked.pk, rotated_by)
+    audit_record(
+        action=AuditAction.WEBHOOK_SECRET_ROTATED,
+        target_type=AuditTarget.WEBHOOK,
+        target_id=locked.pk,
+        changes={"url": locked.url, "previous_secret_expires_at": locked.previous_secret_expires_at},
+    )
     return locked
 
 
@@ -173,8 +189,17 @@ def webhook_subscription_set_active(
     *, subscription: WebhookSubscription, active: bool
 ) -> WebhookSubscription:
     """Pause or resume a subscription. Pausing leaves its pending deliveries to be sent."""
-    WebhookSubscription.objects.filter(pk=subscription.pk).update(active=active)
+    changed = (
+        WebhookSubscription.objects.filter(pk=subscription.pk).exclude(active=active).update(active=active)
+    )
     subscription.active = active
+    if changed:
+        audit_record(
+            action=AuditAction.WEBHOOK_RESUMED if active else AuditAction.WEBHOOK_PAUSED,
+            target_type=AuditTarget.WEBHOOK,
+            target_id=subscription.pk,
+            changes={"url": subscription.url},
+        )
     return subscription
 
 
@@ -405,6 +430,12 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, redelivered_by: str
     )
     if not queued:
         raise WebhookError(_("This delivery is already queued to be sent."))
+    audit_record(
+        action=AuditAction.WEBHOOK_REDELIVERED,
+        target_type=AuditTarget.WEBHOOK_DELIVERY,
+        target_id=delivery.pk,
+        changes={"event": delivery.event, "subscription": delivery.subscription_id},
+    )
     _send_soon()
     delivery.refresh_from_db()
     return delivery

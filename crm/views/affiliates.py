@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from crm.access import affiliate_get
 from crm.channels import CHANNELS
 from crm.forms import AffiliateFilterForm
-from crm.models import Affiliate, Event, EventType, Origin, Stage
+from crm.models import Affiliate, AuditTarget, Event, EventType, Origin, Stage
 from crm.selectors.affiliates import (
     EXPORT_COLUMNS,
     AffiliateFilters,
@@ -41,10 +41,13 @@ from crm.selectors.affiliates import (
     deposit_tier_list,
     event_kind_labels,
 )
+from crm.selectors.audit import audit_for_target, audit_rows
 from crm.spreadsheets import attachment_disposition, csv_safe, xlsx_response
 
 LIST_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 50
+#: The affiliate page's history (its audit entries), a page at a time.
+HISTORY_PAGE_SIZE = 20
 #: Rows written to the CSV stream per chunk: fewer, larger writes than one per row.
 CSV_ROWS_PER_CHUNK = 500
 
@@ -286,8 +289,13 @@ def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
         response = render(request, "crm/affiliate_timeline.html", context)
     else:
         tiers = deposit_tier_list()
+        history = Paginator(
+            audit_for_target(target_type=AuditTarget.AFFILIATE, target_id=affiliate.pk), HISTORY_PAGE_SIZE
+        ).get_page(request.GET.get("history"))
         context.update(
             {
+                "history": history,
+                "history_rows": audit_rows(history, tz=ZoneInfo(request.tenant.time_zone)),  # type: ignore[attr-defined]
                 "consent_now": [
                     (channel.code, channel.label, getattr(affiliate, channel.consent_field))
                     for channel in CHANNELS

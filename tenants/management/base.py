@@ -8,11 +8,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
+from tenants.actors import SYSTEM, Actor, actor_bound
 from tenants.models import UDN
 from tenants.selectors import udn_list
 
 
 class UDNCommand(BaseCommand, abc.ABC):
+    #: Who the command's writes are recorded as in the UDN's audit log (tenants.actors): the
+    #: system, or an import for the commands that import.
+    actor_kind = SYSTEM
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--udn", required=True, metavar="SLUG", help="the UDN to work in (its slug)")
 
@@ -22,7 +27,9 @@ class UDNCommand(BaseCommand, abc.ABC):
         if udn is None:
             known = ", ".join(udn_list().values_list("slug", flat=True)) or "none"
             raise CommandError(f"No UDN with slug {slug!r} (known: {known}).")
-        with tenant_context(udn):
+        command = self.__module__.rsplit(".", 1)[-1]
+        actor = Actor(kind=self.actor_kind, id=command, label=f"manage.py {command}")
+        with tenant_context(udn), actor_bound(actor):
             return self.handle_udn(udn, *args, **options)
 
     @abc.abstractmethod

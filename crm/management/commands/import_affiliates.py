@@ -17,11 +17,13 @@ from crm.services.imports import (
     import_mapping_clean,
     import_mapping_save,
 )
+from tenants.actors import IMPORT
 from tenants.management.base import UDNCommand
 from tenants.models import UDN
 
 
 class Command(UDNCommand):
+    actor_kind = IMPORT
     help = (
         "Import affiliates from a CSV or XLSX file into a UDN (the same code path as the UI). "
         "Rows with problems (rejected, or imported with a bad optional field left blank) are written next "

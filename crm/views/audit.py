@@ -1,0 +1,99 @@
+"""The audit page of a UDN: every write, who did it and when, with search and filters. Any
+member reads it (analysts included); nobody changes it (the log has no write but the services')."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
+
+from crm.models import AuditAction, AuditActorKind, AuditEntry, AuditTarget
+from crm.selectors.audit import AuditFilters, audit_rows, audit_search
+
+AUDIT_PAGE_SIZE = 50
+#: A filter value the page does not know (a hand-edited or outdated URL): said, never ignored.
+UNKNOWN_VALUE = {"invalid_choice": _("Unknown value “%(value)s”: choose one from the list.")}
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's search and filters, read from the query string (all optional; a bad value
+    is said on the form, and the page then lists nothing rather than the whole log)."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Who (e-mail or key), action or id"),
+                "autocomplete": "off",
+            }
+        ),
+    )
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("Any action")), *AuditAction.choices],
+        error_messages=UNKNOWN_VALUE,
+    )
+    actor_kind = forms.ChoiceField(
+        label=_("Done by"),
+        required=False,
+        choices=[("", _("Anyone")), *AuditActorKind.choices],
+        error_messages=UNKNOWN_VALUE,
+    )
+    target_type = forms.ChoiceField(
+        label=_("About"),
+        required=False,
+        choices=[("", _("Anything")), *AuditTarget.choices],
+        error_messages=UNKNOWN_VALUE,
+    )
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def to_filters(self) -> AuditFilters:
+        data = self.cleaned_data if self.is_bound and not self.errors else {}
+        return AuditFilters(
+            q=data.get("q") or "",
+            action=data.get("action") or "",
+            actor_kind=data.get("actor_kind") or "",
+            target_type=data.get("target_type") or "",
+            since=data.get("since"),
+            until=data.get("until"),
+        )
+
+
+@require_safe
+def audit_page(request: HttpRequest) -> HttpResponse:
+    """/audit/: the log, newest first, 50 a page."""
+    form = AuditFilterForm(request.GET)
+    form.is_valid()
+    tz = ZoneInfo(request.tenant.time_zone)  # type: ignore[attr-defined]
+    entries = audit_search(filters=form.to_filters(), tz=tz) if not form.errors else AuditEntry.objects.none()
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": audit_rows(page, tz=tz),
+        "querystring": query.urlencode(),
+        "filtered": form.to_filters().is_filtered,
+    }
+    return render(request, "crm/audit.html", context)
