@@ -53,7 +53,7 @@ def quality_snapshot_compute() -> QualitySnapshot:
         cache.delete(COMPUTING_CACHE_KEY)
 
 
-def quality_recompute_request() -> bool:
+def quality_recompute_request(*, automatic: bool = False) -> bool:
     """Queue a computation of the current UDN's figures unless one is queued or running (the
     cache's atomic add is the lock; it lapses after COMPUTING_LEASE_SECONDS should the worker
     die). True when this call queued it."""
@@ -79,6 +79,6 @@ def quality_dashboard_open() -> QualityDashboard:
     none are recent (QualityDashboard.stale) a computation is queued, and the page says so."""
     dashboard = quality_dashboard()
     if dashboard.stale and dashboard.computing is None:
-        quality_recompute_request()
+        quality_recompute_request(automatic=True)
         dashboard = replace(dashboard, computing=quality_computing())
     return dashboard
