@@ -48,13 +48,22 @@ def channel_enabled(channel: str) -> bool:
     return not ChannelConfig.objects.filter(channel=channel, enabled=False).exists()
 
 
+def channels_disabled() -> frozenset[str]:
+    """The channels this UDN's settings disable."""
+    return frozenset(ChannelConfig.objects.filter(enabled=False).values_list("channel", flat=True))
+
+
+# Push has no address field (crm.channels): the app reports its device's token as this custom
+# attribute (campaigns.templating addresses push messages to it).
+PUSH_TOKEN_ATTRIBUTE = "push_token"  # noqa: S105 - an attribute name, not a secret
+
+
 def affiliate_address(*, affiliate: Affiliate, channel: str) -> str:
-    """Where a message on `channel` goes: the affiliate's address field, or for push (whose
-    device tokens the app keeps) the affiliate's external id, which the app registers its
-    devices under."""
+    """Where a message on `channel` goes ("" when nowhere): the affiliate's address field, or for
+    push the device token the app reported (custom attribute `push_token`)."""
     field = channel_get(channel).address_field
     if field is None:
-        return affiliate.external_id
+        return str((affiliate.attributes or {}).get(PUSH_TOKEN_ATTRIBUTE) or "")
     return str(getattr(affiliate, field) or "")
 
 
@@ -77,11 +86,13 @@ def guard_static(
     channel: str,
     template: MessageTemplate | None = None,
     now: datetime | None = None,
+    disabled_channels: frozenset[str] | None = None,
 ) -> SuppressionReason | None:
     """Why `affiliate` may not get a message on `channel` (with `template`, which matters for
-    WhatsApp free text), or None when it may."""
+    WhatsApp free text), or None when it may. A caller judging many messages at once passes the
+    UDN's `disabled_channels` (`channels_disabled()`), read once."""
     spec = channel_get(channel)
-    if not channel_enabled(channel):
+    if not (channel_enabled(channel) if disabled_channels is None else channel not in disabled_channels):
         return SuppressionReason.CHANNEL_DISABLED
     if not getattr(affiliate, spec.consent_field):
         return SuppressionReason.OPTED_OUT if _opted_out(affiliate) else SuppressionReason.NO_CONSENT
@@ -113,7 +124,7 @@ def guard_static_sql(channel: str, *, free_text: bool = False, now: datetime | N
     consent = f"a.{q(spec.consent_field)}"
     any_consent = " OR ".join(f"a.{q(c.consent_field)}" for c in CHANNELS)
     if spec.address_field is None:
-        address = f"a.{q('external_id')} <> ''"
+        address = f"COALESCE(a.{q('attributes')} ->> {_literal(PUSH_TOKEN_ATTRIBUTE)}, '') <> ''"
     else:
         address = f"COALESCE(a.{q(spec.address_field)}, '') <> ''"
     # Table and column names come from the models, values are quoted literals of this module.

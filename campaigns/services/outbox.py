@@ -42,7 +42,7 @@ def message_variables(message: Message) -> dict[str, Any]:
 
 def messages_send_soon() -> None:
     """Queue the sender after the current transaction commits (now when there is none)."""
-    from campaigns.tasks import messages_send
+    from campaigns.tasks.messages import messages_send
 
     transaction.on_commit(messages_send.delay)
 

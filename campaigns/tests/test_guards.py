@@ -86,6 +86,7 @@ def test_the_sql_guard_agrees_with_the_scalar_one_value_by_value(alpha):
             email="g@example.com" if address else "",
             phone=AffiliateFactory.build().phone if address else "",
             telegram_chat_id="123" if address else "",
+            attributes={"push_token": "fcm-token"} if address else {},
         )
         if revoked:
             for channel in CHANNEL_CODES:

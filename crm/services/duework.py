@@ -75,6 +75,9 @@ class DueSpec:
     # must cover the slowest batch, or a live worker's rows are claimed again before it is done.
     batch: int
     lease: timedelta
+    # A field whose higher values are claimed first among the due rows (a message's priority),
+    # before the due time; None: oldest due first.
+    rank: str | None = None
 
     @property
     def max_attempts(self) -> int:
@@ -112,11 +115,13 @@ def _set_values(spec: DueSpec, values: Mapping[str, Any] | None) -> tuple[str, d
 
 
 def due_claim(*, spec: DueSpec, now: datetime, limit: int | None = None) -> list[int]:
-    """Take up to `limit` (default `spec.batch`) due rows, oldest due first: lock them (skipping
+    """Take up to `limit` (default `spec.batch`) due rows, oldest due first (highest `spec.rank`
+    first, when the spec has one): lock them (skipping
     rows another worker holds), count the attempt and hide them for `spec.lease`, in one short
     transaction. Returns their ids, in id order."""
     table, pk = _table(spec), _pk(spec)
     status, due, attempts = _column(spec, spec.status), _column(spec, spec.due), _column(spec, spec.attempts)
+    order = f"{due}, {pk}" if spec.rank is None else f"{_column(spec, spec.rank)} DESC, {due}, {pk}"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -125,7 +130,7 @@ def due_claim(*, spec: DueSpec, now: datetime, limit: int | None = None) -> list
             WHERE d.{pk} IN (
                 SELECT {pk} FROM {table}
                 WHERE {status} = %(pending)s AND {due} <= %(now)s
-                ORDER BY {due}, {pk}
+                ORDER BY {order}
                 LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED
             )

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from crm.channels import CHANNELS
 from crm.fields import FIELDS, StandardField
 from crm.models import Affiliate, Event, LakeExport
+from crm.persons import cpf_hash_key
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,6 @@ DESTINATION_MAX_CHARS = 500  # LakeExport.destination's max_length
 # A transaction open longer than this is taken as stuck (an idle session), not as a writer
 # about to commit: it no longer holds the watermark back, or the lake would stop for good.
 STUCK_TRANSACTION = timedelta(hours=1)
-# Salt of the CPF hash key; the key is derived from SECRET_KEY, so every UDN of one
-# installation hashes a CPF to the same value (cross-UDN matching) and nobody without the
-# key can reverse a hash by enumerating the ~10^9 possible CPFs.
-CPF_HASH_SALT = "crm.cpf_hash"
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -146,16 +143,6 @@ BEGINNING = datetime(1970, 1, 1, tzinfo=zoneinfo.ZoneInfo("UTC"))
 
 class LakeExportBusy(Exception):
     """Another export of this UDN is running; this one did not start."""
-
-
-def _cpf_hash_key() -> bytes:
-    return hashlib.sha256((CPF_HASH_SALT + settings.SECRET_KEY).encode()).digest()
-
-
-def cpf_hash(*, cpf: str) -> str:
-    """The keyed hash of a CPF used outside the UDN (HMAC-SHA256, hex), equal to Django's
-    `salted_hmac(CPF_HASH_SALT, cpf, algorithm="sha256").hexdigest()`."""
-    return hmac.new(_cpf_hash_key(), cpf.encode(), hashlib.sha256).hexdigest()
 
 
 def destination_for_display(*, destination: str, full: bool = True) -> str:
@@ -355,7 +342,7 @@ def lake_export_run(*, destination: str | None = None, full: bool = False) -> La
         affiliates = events = 0
         try:
             with transaction.atomic():
-                keyed = hmac.new(_cpf_hash_key(), digestmod=hashlib.sha256)
+                keyed = hmac.new(cpf_hash_key(), digestmod=hashlib.sha256)
                 for rows in _batches(_AFFILIATE_SQL, params):
                     table = _affiliates_table(rows, slug=udn.slug, keyed=keyed)
                     sink.write(dataset="affiliates", day=run_day, table=table)

@@ -21,8 +21,9 @@ from django.utils.crypto import salted_hmac
 from django_tenants.utils import tenant_context
 
 from crm.models import Affiliate, Event, LakeExport
+from crm.persons import CPF_HASH_SALT, cpf_hash
 from crm.services import lake as lake_service
-from crm.services.lake import AFFILIATE_SCHEMA, CPF_HASH_SALT, EVENT_SCHEMA, cpf_hash, lake_export_run
+from crm.services.lake import AFFILIATE_SCHEMA, EVENT_SCHEMA, lake_export_run
 from crm.tasks.lake import lake_export
 from crm.tests.factories import AffiliateFactory, EventFactory
 
