@@ -5,3 +5,16 @@ from django.utils.translation import gettext_lazy as _
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self) -> None:
+        from tenants.services import UDNPeriodicTask, udn_periodic_task_register
+
+        # The outbox's clock: due messages are rows, this takes them (enqueues also kick it).
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="messages-send",
+                task="campaigns.messages_send",
+                description="Send due messages (the outbox)",
+                every_seconds=10,
+            )
+        )
