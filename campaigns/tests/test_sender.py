@@ -1,10 +1,8 @@
 """The sender: the time-dependent guards (caps, quiet hours), sending over real SMTP, retries to
-dead, fallback, and the outbox under a killed worker."""
+dead, resend, fallback."""
 
 from __future__ import annotations
 
-import os
-import signal
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +23,7 @@ from campaigns.models import (
     SuppressionReason,
 )
 from campaigns.services.outbox import message_enqueue
-from campaigns.services.sender import OUTBOX, messages_send_batch, messages_send_due, message_resend
+from campaigns.services.sender import OUTBOX, message_resend, messages_send_batch, messages_send_due
 from crm.tests.factories import AffiliateFactory
 
 SP = ZoneInfo("America/Sao_Paulo")
