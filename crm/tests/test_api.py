@@ -548,9 +548,11 @@ def test_swagger_ui_is_served_without_a_cdn(udn_a):
 def test_a_marketer_creates_a_key_sees_it_once_and_it_works(udn_a, marketer, client_for):
     client = client_for(udn_a, marketer)
 
-    response = client.post("/api-keys/new/", {"name": "Help desk", "scopes": ["affiliates:read"]})
+    response = client.post(
+        "/api-keys/new/", {"name": "Help desk", "scopes": ["affiliates:read"]}, follow=True
+    )
 
-    assert response.status_code == 201
+    assert response.redirect_chain == [("/api-keys/", 302)]
     key = re.search(r'data-testid="api-key-plaintext"[^>]*>([^<]+)<', response.content.decode()).group(1)
     with tenant_context(udn_a):
         stored = ApiKey.objects.get()
@@ -563,6 +565,45 @@ def test_a_marketer_creates_a_key_sees_it_once_and_it_works(udn_a, marketer, cli
     listing = client.get("/api-keys/").content.decode()
     assert f'data-key-prefix="{stored.prefix}"' in listing
     assert key not in listing
+
+
+def test_reloading_after_creating_a_key_creates_no_second_key_and_hides_the_key(udn_a, marketer, client_for):
+    client = client_for(udn_a, marketer)
+
+    response = client.post("/api-keys/new/", {"name": "App", "scopes": ["events:write"]})
+
+    assert (response.status_code, response["Location"]) == (302, "/api-keys/")
+    shown = client.get("/api-keys/").content.decode()
+    assert 'data-testid="api-key-plaintext"' in shown
+    assert "Chave “App” criada." in shown
+    assert 'data-copy="api-key-plaintext"' in shown
+    reloaded = client.get("/api-keys/").content.decode()
+    assert 'data-testid="api-key-plaintext"' not in reloaded
+    with tenant_context(udn_a):
+        assert ApiKey.objects.count() == 1
+
+
+def test_a_new_key_shows_only_on_the_page_of_its_own_udn(udn_a, udn_b, marketer, client_for):
+    from tenants.models import Membership
+
+    Membership.objects.create(user=marketer, udn=udn_b)
+    client = client_for(udn_a, marketer)  # one sign-in, both hosts (a shared session cookie)
+    client.post("/api-keys/new/", {"name": "App", "scopes": ["events:write"]})
+
+    other = client.get("/api-keys/", HTTP_HOST=udn_b.get_primary_domain().domain).content.decode()
+    own = client.get("/api-keys/").content.decode()
+
+    assert 'data-testid="api-key-plaintext"' not in other
+    assert 'data-testid="api-key-plaintext"' in own
+
+
+def test_opening_a_form_action_by_get_leads_to_the_page_with_the_form(udn_a, marketer, analyst, client_for):
+    for user in (marketer, analyst):
+        client = client_for(udn_a, user)
+        assert client.get("/api-keys/new/")["Location"] == "/api-keys/"
+        assert client.get("/imports/upload/")["Location"] == "/imports/"
+    with tenant_context(udn_a):
+        assert ApiKey.objects.count() == 0
 
 
 def test_a_marketer_revokes_a_key_and_it_stops_working(udn_a, marketer, client_for, key_a):
@@ -897,6 +938,14 @@ def test_a_marketer_creates_a_key_in_the_browser_and_reads_the_swagger_docs(page
 
     key = page.locator("[data-testid=api-key-plaintext]").inner_text().strip()
     assert re.fullmatch(r"udn_[a-z0-9]{8}_\S+", key)
+    assert page.locator("[data-testid=api-key-row][data-status=active]").count() == 1
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.click("[data-testid=api-key-copy]")
+    page.locator("[data-testid=api-key-copy][data-copied=yes]").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    page.reload()  # the key is shown once, and a reload creates no second one
+    page.locator("[data-testid=api-key-row]").first.wait_for()
+    assert page.locator("[data-testid=api-key-plaintext]").count() == 0
     assert page.locator("[data-testid=api-key-row][data-status=active]").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "api-keys.png"), full_page=True)

@@ -16,6 +16,7 @@ from crm.access import api_key_get
 from crm.models import API_SCOPE_LABELS, API_SCOPES_OFFERED
 from crm.selectors.api_keys import api_key_list
 from crm.services.api_keys import api_key_create, api_key_revoke
+from crm.views._methods import post_or_redirect
 from tenants.access import udn_write_required
 
 
@@ -41,23 +42,35 @@ def _page(request: HttpRequest, *, form: ApiKeyForm, new_key: str = "", status: 
     return render(request, "crm/api_keys.html", context, status=status)
 
 
+def _new_key_slot(request: HttpRequest) -> str:
+    """Where the session keeps a new key until the page shows it: one slot per UDN, so a key never
+    shows on another UDN's page of the same sign-in."""
+    return f"api-key-new:{request.tenant.schema_name}"  # type: ignore[attr-defined]
+
+
 def api_keys(request: HttpRequest) -> HttpResponse:
-    return _page(request, form=ApiKeyForm())
+    # Shown once: taken out of the session as it is shown (a reload shows it no more). The page is
+    # never cached (no-store on every signed-in response).
+    new_key = request.session.pop(_new_key_slot(request), "")
+    return _page(request, form=ApiKeyForm(), new_key=new_key)
 
 
-@require_POST
+@post_or_redirect("api-keys")
 @udn_write_required
 def api_key_new(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _page(request, form=form, status=400)
-    _api_key, key = api_key_create(
+    api_key, key = api_key_create(
         name=form.cleaned_data["name"],
         scopes=form.cleaned_data["scopes"],
         created_by=request.user.email,  # type: ignore[union-attr]
     )
-    # Rendered, not redirected: the plaintext key must not travel through the session.
-    return _page(request, form=ApiKeyForm(), new_key=key, status=201)
+    # Post/redirect/get: reloading the page that shows the key creates no second key. The plaintext
+    # waits in the session (server-side, in the database) for that one display, and no longer.
+    request.session[_new_key_slot(request)] = key
+    messages.success(request, _("Key “%(name)s” created.") % {"name": api_key.name})
+    return redirect("api-keys")
 
 
 @require_POST
