@@ -14,7 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -78,9 +79,12 @@ def _htmx_target(request: HttpRequest) -> str | None:
     return htmx.target  # type: ignore[no-any-return]
 
 
-def _filters_of(request: HttpRequest) -> tuple[AffiliateFilterForm, AffiliateFilters]:
+def _filters_of(request: HttpRequest) -> tuple[AffiliateFilterForm, AffiliateFilters | None]:
+    """The form and its filters; None for the filters when a value is bad (the form says which):
+    leaving that filter out would show affiliates it excludes."""
     form = AffiliateFilterForm(request.GET, tiers=[tier.name for tier in deposit_tier_list()])
-    form.is_valid()  # invalid fields are left out of the filters, never an error page
+    if not form.is_valid():
+        return form, None
     return form, form.to_filters()
 
 
@@ -88,21 +92,23 @@ def affiliate_list_page(request: HttpRequest) -> HttpResponse:
     """/affiliates/: search, filters, sortable columns, 50 a page. htmx requests aimed at the
     results get the results fragment only."""
     form, filters = _filters_of(request)
-    full_cpf = cpf_full_allowed(membership=request.membership)  # type: ignore[attr-defined]
-    paginator = Paginator(affiliate_list(params=filters, full_cpf=full_cpf), LIST_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    context = {
+    context: dict[str, Any] = {
         "form": form,
-        "page": page,
-        "sort": affiliate_sort_key(sort=filters.sort),
+        "sort": affiliate_sort_key(sort=request.GET.get("sort", "")),
         "sort_options": SORT_OPTIONS,
-        "filtered": filters.is_filtered,
-        # An empty page says "import your base" only when there is no base at all.
-        "base_empty": paginator.count == 0 and (not filters.is_filtered or not affiliate_exists()),
     }
+    if filters is not None:
+        full_cpf = cpf_full_allowed(membership=request.membership)  # type: ignore[attr-defined]
+        paginator = Paginator(affiliate_list(params=filters, full_cpf=full_cpf), LIST_PAGE_SIZE)
+        context |= {
+            "page": paginator.get_page(request.GET.get("page")),
+            "filtered": filters.is_filtered,
+            # An empty page says "import your base" only when there is no base at all.
+            "base_empty": paginator.count == 0 and (not filters.is_filtered or not affiliate_exists()),
+        }
     partial = _htmx_target(request) == RESULTS_TARGET
     template = "crm/affiliate_list_results.html" if partial else "crm/affiliate_list.html"
-    response = render(request, template, context)
+    response = render(request, template, {**context, "partial": partial})
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
 
@@ -198,9 +204,24 @@ def _export_name(request: HttpRequest, extension: str) -> tuple[ZoneInfo, str]:
     return tz, f"affiliates-{udn.slug}-{stamp}.{extension}"
 
 
-def affiliate_export(request: HttpRequest) -> StreamingHttpResponse:
+def _bad_filters(form: AffiliateFilterForm) -> HttpResponse:
+    """An export asked with a bad filter value: what is wrong, instead of a file of the whole base."""
+    problems = "\n".join(
+        f"{form.fields[name].label or name}: {' '.join(str(error) for error in errors)}"
+        for name, errors in form.errors.items()
+    )
+    return HttpResponse(
+        _("Nothing exported: fix the filters.") + "\n" + problems,
+        status=400,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def affiliate_export(request: HttpRequest) -> HttpResponseBase:
     """/affiliates/export.csv: the filtered set (the list's query string), streamed."""
-    _form, filters = _filters_of(request)
+    form, filters = _filters_of(request)
+    if filters is None:
+        return _bad_filters(form)
     tz, filename = _export_name(request, "csv")
     response = StreamingHttpResponse(
         _csv_stream(_export_rows(request, filters), tz=tz), content_type="text/csv; charset=utf-8"
@@ -209,10 +230,12 @@ def affiliate_export(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
-def affiliate_export_xlsx(request: HttpRequest) -> FileResponse:
+def affiliate_export_xlsx(request: HttpRequest) -> HttpResponseBase:
     """/affiliates/export.xlsx: the same set and columns as the CSV, every cell text (amounts as
     numbers), so Excel runs no formula and shows a phone as +5511..."""
-    _form, filters = _filters_of(request)
+    form, filters = _filters_of(request)
+    if filters is None:
+        return _bad_filters(form)
     tz, filename = _export_name(request, "xlsx")
     rows = _export_table(_export_rows(request, filters), tz=tz)
     return xlsx_response(rows=rows, filename=filename, title=_("Affiliates"))
