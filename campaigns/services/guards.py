@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from campaigns.models import ChannelConfig, InboundMessage, MessageTemplate, SuppressionReason
@@ -107,7 +107,7 @@ def guard_static(
     return None
 
 
-def _table(model: type) -> str:
+def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 

@@ -153,3 +153,29 @@ def test_a_message_that_keeps_failing_is_dead_with_the_error_and_can_be_sent_aga
         assert messages_send_due() == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
+
+
+def test_the_failures_page_lists_dead_messages_with_the_error_and_resends_them(
+    alpha, udn_a, marketer, analyst, client_for
+):
+    message = enqueue(AffiliateFactory(consent_email=True, name="Carla Dias"))
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.DEAD, due_at=None, attempts=6, error="550 mailbox unavailable", failed_at=NOON
+    )
+    page = client_for(udn_a, analyst).get("/messages/failures/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Falhas" in html and "Carla Dias" in html and "550 mailbox unavailable" in html
+    assert "Reenviar" not in html  # analysts read, marketers act
+    assert (
+        client_for(udn_a, analyst).post("/messages/failures/resend/", {"message": message.pk}).status_code
+        == 403
+    )
+
+    answer = client_for(udn_a, marketer).post("/messages/failures/resend/", {"message": message.pk})
+    assert answer.status_code == 302
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.due_at) == (MessageStatus.QUEUED, 0, NOON)
+    assert messages_send_due() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
