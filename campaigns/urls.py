@@ -2,6 +2,12 @@
 imports nothing of this app). Each part of messaging adds its pages here: templates, channels,
 campaigns, the sandbox outbox, provider hooks."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from campaigns.views import failures
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    # Messages dead after their retries ("Falhas") and "Reenviar".
+    path("messages/failures/", failures.failures_page, name="message-failures"),
+    path("messages/failures/resend/", failures.failures_resend, name="message-failures-resend"),
+]
