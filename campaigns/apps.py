@@ -18,3 +18,13 @@ class CampaignsConfig(AppConfig):
                 every_seconds=10,
             )
         )
+
+        # Scheduled campaigns start from this tick (due rows, never a long Celery ETA).
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="campaigns-tick",
+                task="campaigns.campaigns_tick",
+                description="Start scheduled campaigns, finish sent ones",
+                every_seconds=15,
+            )
+        )

@@ -4,10 +4,22 @@ campaigns, the sandbox outbox, provider hooks."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from campaigns.views import failures
+from campaigns.views import campaigns, failures
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Messages dead after their retries ("Falhas") and "Reenviar".
     path("messages/failures/", failures.failures_page, name="message-failures"),
     path("messages/failures/resend/", failures.failures_resend, name="message-failures-resend"),
+    # Broadcast campaigns.
+    path("campaigns/", campaigns.campaign_list_page, name="campaign-list"),
+    path("campaigns/new/", campaigns.campaign_new, name="campaign-new"),
+    path("campaigns/audience-count/", campaigns.campaign_audience_count, name="campaign-audience-count"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign-edit"),
+    path("campaigns/<int:pk>/launch/", campaigns.campaign_launch_view, name="campaign-launch"),
+    path("campaigns/<int:pk>/pause/", campaigns.campaign_pause_view, name="campaign-pause"),
+    path("campaigns/<int:pk>/resume/", campaigns.campaign_resume_view, name="campaign-resume"),
+    path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel_view, name="campaign-cancel"),
+    path("campaigns/<int:pk>/unschedule/", campaigns.campaign_unschedule_view, name="campaign-unschedule"),
+    path("campaigns/<int:pk>/results/", campaigns.campaign_results_page, name="campaign-results"),
 ]

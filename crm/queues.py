@@ -6,4 +6,10 @@ DEFAULT_QUEUE = "default"
 # Imports, lake exports, quality snapshots: may take minutes on a big base.
 LONG_QUEUE = "long"
 
-LONG_TASKS = ("crm.import_run", "crm.lake_export", "crm.quality_snapshot")
+LONG_TASKS = (
+    "crm.import_run",
+    "crm.lake_export",
+    "crm.quality_snapshot",
+    # A campaign's fan-out writes up to millions of outbox rows in batches.
+    "campaigns.campaign_fan_out",
+)

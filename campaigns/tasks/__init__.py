@@ -2,5 +2,6 @@
 `app.autodiscover_tasks()` registers them all."""
 
 from campaigns.tasks import (
+    campaigns,  # noqa: F401
     messages,  # noqa: F401
 )
