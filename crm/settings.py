@@ -231,6 +231,28 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "UDN CRM <no-reply@localhost>")
 
+# Messaging channels (campaigns). Secrets a UDN saves for its providers are encrypted at rest with
+# this Fernet key (campaigns/secrets.py; several, comma-separated, to rotate: the first encrypts,
+# any decrypts). Required when DEBUG is off, like SECRET_KEY; development and tests derive one.
+CHANNEL_SECRETS_KEYS = env_list("CHANNEL_SECRETS_KEY", [])
+if not CHANNEL_SECRETS_KEYS and not DEBUG and not TESTING:
+    raise ImproperlyConfigured(
+        "CHANNEL_SECRETS_KEY must be set when DEBUG is off (a Fernet key: "
+        "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+    )
+# Providers a UDN configures (real WhatsApp, SMS, FCM, Telegram, SMTP) may reach private addresses
+# only where allowed: by default in development and tests (the sandbox runs on this machine).
+PROVIDER_ALLOW_PRIVATE_URLS = env_bool("PROVIDER_ALLOW_PRIVATE_URLS", DEBUG or TESTING)
+# The local messaging sandbox (campaigns/sandbox, `python -m devtools.processes sandbox`): every
+# UDN's channels go there until it configures a real provider.
+SANDBOX_HOST = env_str("SANDBOX_HOST", "127.0.0.1")
+SANDBOX_SMTP_PORT = env_int("SANDBOX_SMTP_PORT", 8025)
+SANDBOX_HTTP_PORT = env_int("SANDBOX_HTTP_PORT", 8026)
+# Where the sandbox calls back delivery statuses (the web server; the UDN's host goes in the Host
+# header), and how long it waits between one status and the next (sent, delivered, read).
+SANDBOX_CALLBACK_URL = env_str("SANDBOX_CALLBACK_URL", "http://127.0.0.1:8000")
+SANDBOX_STATUS_DELAY_SECONDS = float(env_str("SANDBOX_STATUS_DELAY_SECONDS", "2"))
+
 
 def celery_broker_url(redis_url: str) -> str:
     """Kombu spells a unix-socket Redis `redis+socket://path?virtual_host=N`."""
@@ -336,3 +358,7 @@ LOGGING = {
 
 # The port ./dev up serves on (printed URLs).
 DEV_PORT = env_int("PORT", 8000)
+
+# Messages' link into the app (the template variable `link_app`): the app's URL scheme or a
+# universal link, e.g. "https://app.example.com/".
+APP_DEEP_LINK_BASE = env_str("APP_DEEP_LINK_BASE", "udnapp://")

@@ -41,11 +41,14 @@ def cmd_up(ns: argparse.Namespace) -> int:
     t0 = time.monotonic()
     env = service_env()
     port = env.setdefault("PORT", "8000")
+    # The messaging sandbox calls delivery statuses back to the web server (honcho gives each
+    # process a PORT of its own, so the sandbox is told the web server's).
+    env.setdefault("SANDBOX_CALLBACK_URL", f"http://127.0.0.1:{port}")
     if manage(["bootstrap", "--demo"], env) != 0:
         print("bootstrap failed; see the messages above", file=sys.stderr)
         return 1
     print(
-        f"==> ready in {time.monotonic() - t0:.1f}s; starting web (port {port}), worker and beat."
+        f"==> ready in {time.monotonic() - t0:.1f}s; starting web (port {port}), workers, beat and the messaging sandbox."
         " Ctrl-C stops all."
     )
     # honcho runs in a session of its own and hears every stop signal from here: Ctrl-C, a SIGTERM

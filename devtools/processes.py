@@ -23,7 +23,7 @@ def _celery(*args: str) -> list[str]:
 
 
 def argv(name: str, *, env: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:
-    """The command line of process `name` (web, worker, worker-long, beat)."""
+    """The command line of process `name` (web, worker, worker-long, beat, sandbox)."""
     if name == "web":
         host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
         reload = [] if env.get("WEB_AUTORELOAD", "0") == "1" else ["--noreload"]
@@ -45,10 +45,13 @@ def argv(name: str, *, env: dict[str, str] | os._Environ[str] = os.environ) -> l
             "django_celery_beat.schedulers:DatabaseScheduler",
             "--pidfile=",
         )
+    if name == "sandbox":
+        # The local messaging sandbox (campaigns/sandbox): SMTP and the providers' HTTP APIs.
+        return [sys.executable, "-m", "campaigns.sandbox"]
     raise KeyError(f"unknown process {name!r}; known: {', '.join(NAMES)}")
 
 
-NAMES = ("web", "worker", "worker-long", "beat")
+NAMES = ("web", "worker", "worker-long", "beat", "sandbox")
 
 
 def main() -> None:

@@ -1,14 +1,16 @@
-"""Real processes for the tests that need them: the Celery workers of both queues and the web
-server, started from the same definition as `./dev up` (devtools/processes.py), on the test
-database."""
+"""Real processes for the tests that need them: the Celery workers of both queues, the web server
+and the messaging sandbox, started from the same definition as `./dev up` (devtools/processes.py),
+on the test database."""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -23,10 +25,39 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
+@dataclass(frozen=True)
+class Ports:
+    web: int
+    sandbox_smtp: int
+    sandbox_http: int
+
+
+@functools.cache
+def ports() -> Ports:
+    """The run's ports, chosen once, so every process agrees whichever starts first: the workers
+    send to the sandbox, the sandbox calls statuses back to the web server."""
+    return Ports(web=free_port(), sandbox_smtp=free_port(), sandbox_http=free_port())
+
+
+# Seconds between a sandbox message's statuses (sent, delivered, read) in tests.
+SANDBOX_STATUS_DELAY = "0.3"
+
+
+def sandbox_settings() -> dict[str, object]:
+    return {
+        "SANDBOX_HOST": "127.0.0.1",
+        "SANDBOX_SMTP_PORT": ports().sandbox_smtp,
+        "SANDBOX_HTTP_PORT": ports().sandbox_http,
+        "SANDBOX_CALLBACK_URL": f"http://127.0.0.1:{ports().web}",
+        "SANDBOX_STATUS_DELAY_SECONDS": float(SANDBOX_STATUS_DELAY),
+    }
+
+
 def _process_env(name: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PGAPPNAME"] = name  # shows in pg_stat_activity
     env["MEDIA_ROOT"] = str(ARTIFACTS / "media")  # uploads the web server stores and the worker reads
+    env.update({key: str(value) for key, value in sandbox_settings().items()})
     env.update(
         {"DATABASE_URL": _test_database_url(), "DJANGO_TEST": "1", "DEBUG": "0", "PYTHONUNBUFFERED": "1"}
     )
@@ -118,7 +149,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def web_server(django_db_setup, django_db_blocker) -> Iterator[str]:
     """A real web server process on the test database; yields its port as a string."""
-    port = str(free_port())
+    port = str(ports().web)
     env = {**_process_env("test-web"), "HOST": "127.0.0.1", "PORT": port}
 
     def listening(_proc: subprocess.Popen) -> bool:
@@ -130,6 +161,41 @@ def web_server(django_db_setup, django_db_blocker) -> Iterator[str]:
 
     proc = _start("web", env=env, ready=listening, django_db_blocker=django_db_blocker)
     yield port
+    with django_db_blocker.unblock():
+        _stop(proc)
+    proc.log.close()  # type: ignore[attr-defined]
+
+
+def _listening(port: int) -> Callable[[subprocess.Popen], bool]:
+    def check(_proc: subprocess.Popen) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """The messaging sandbox (SMTP + the providers' HTTP APIs) on the run's ports, writing to the
+    test database and calling statuses back to the test web server's port; this process's settings
+    point the sandbox providers at it for the session."""
+    from django.test import override_settings
+
+    smtp_up = _listening(ports().sandbox_smtp)
+    http_up = _listening(ports().sandbox_http)
+    proc = _start(
+        "sandbox",
+        env=_process_env("test-sandbox"),
+        ready=lambda p: smtp_up(p) and http_up(p),
+        django_db_blocker=django_db_blocker,
+    )
+    override = override_settings(**sandbox_settings())
+    override.enable()
+    yield proc
+    override.disable()
     with django_db_blocker.unblock():
         _stop(proc)
     proc.log.close()  # type: ignore[attr-defined]
