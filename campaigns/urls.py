@@ -4,7 +4,7 @@ campaigns, the sandbox outbox, provider hooks."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from campaigns.views import campaigns, failures
+from campaigns.views import campaigns, failures, templates, unsubscribe
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Messages dead after their retries ("Falhas") and "Reenviar".
@@ -22,4 +22,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel_view, name="campaign-cancel"),
     path("campaigns/<int:pk>/unschedule/", campaigns.campaign_unschedule_view, name="campaign-unschedule"),
     path("campaigns/<int:pk>/results/", campaigns.campaign_results_page, name="campaign-results"),
+    # Templates ("Modelos") and the unsubscribe link of e-mails (open: tenants.middleware).
+    path("templates/", templates.template_list_page, name="template-list"),
+    path("templates/new/<slug:channel>/", templates.template_new, name="template-new"),
+    path("templates/<int:pk>/", templates.template_edit, name="template-edit"),
+    path("templates/<int:pk>/test/", templates.template_test, name="template-test"),
+    path("templates/preview/<slug:channel>/", templates.template_preview, name="template-preview"),
+    path("templates/affiliates/", templates.template_preview_affiliates_page, name="template-affiliates"),
+    path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]
