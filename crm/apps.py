@@ -64,3 +64,4 @@ class CrmConfig(AppConfig):
 
         hooks.stage_changed.subscribe(webhooks.on_stage_changes)
         hooks.events_stored.subscribe(webhooks.on_events)
+        hooks.consent_changed.subscribe(webhooks.on_consent_changes)

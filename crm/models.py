@@ -533,6 +533,10 @@ class ApiScope(models.TextChoices):
     SEGMENTS_READ = "segments:read", "segments:read"
     CAMPAIGNS_READ = "campaigns:read", "campaigns:read"
     WEBHOOKS_MANAGE = "webhooks:manage", "webhooks:manage"
+    # Messaging's endpoints (campaigns registers them under /api/v1/messages/; the CRM names the
+    # scopes, since a key's scopes are checked by the database).
+    MESSAGES_READ = "messages:read", "messages:read"
+    MESSAGES_WRITE = "messages:write", "messages:write"
 
 
 #: The scopes a key can be given: those with endpoints. segments:read and campaigns:read stay
@@ -543,6 +547,8 @@ API_SCOPES_OFFERED: tuple[str, ...] = (
     ApiScope.AFFILIATES_WRITE,
     ApiScope.EVENTS_WRITE,
     ApiScope.WEBHOOKS_MANAGE,
+    ApiScope.MESSAGES_READ,
+    ApiScope.MESSAGES_WRITE,
 )
 
 
@@ -555,6 +561,8 @@ API_SCOPE_LABELS: dict[str, StrOrPromise] = {
     ApiScope.SEGMENTS_READ: _("Read segments"),
     ApiScope.CAMPAIGNS_READ: _("Read campaigns"),
     ApiScope.WEBHOOKS_MANAGE: _("Manage webhooks"),
+    ApiScope.MESSAGES_READ: _("Read messages and their statuses"),
+    ApiScope.MESSAGES_WRITE: _("Send messages"),
 }
 
 
@@ -591,6 +599,8 @@ class ApiKey(models.Model):
                         "segments:read",
                         "campaigns:read",
                         "webhooks:manage",
+                        "messages:read",
+                        "messages:write",
                     ]
                 ),
                 name="apikey_scopes_known",
@@ -611,11 +621,20 @@ class WebhookEvent(models.TextChoices):
     AFFILIATE_STAGE_CHANGED = "affiliate.stage_changed", "affiliate.stage_changed"
     EVENT_RECEIVED = "event.received", "event.received"
     MESSAGE_FAILED = "message.failed", "message.failed"
+    MESSAGE_DELIVERED = "message.delivered", "message.delivered"
+    CONSENT_REVOKED = "consent.revoked", "consent.revoked"
 
 
-#: The events a URL can subscribe to: those something sends. message.failed stays a value (as the
-#: unoffered scopes do) until messages exist.
-WEBHOOK_EVENTS_OFFERED: tuple[str, ...] = (WebhookEvent.AFFILIATE_STAGE_CHANGED, WebhookEvent.EVENT_RECEIVED)
+#: The events a URL can subscribe to: those something sends. The consent ledger sends
+#: consent.revoked; messaging (campaigns) sends message.delivered and message.failed through
+#: crm.services.webhooks.webhook_deliveries_enqueue_many.
+WEBHOOK_EVENTS_OFFERED: tuple[str, ...] = (
+    WebhookEvent.AFFILIATE_STAGE_CHANGED,
+    WebhookEvent.EVENT_RECEIVED,
+    WebhookEvent.MESSAGE_DELIVERED,
+    WebhookEvent.MESSAGE_FAILED,
+    WebhookEvent.CONSENT_REVOKED,
+)
 
 
 # What people read for each webhook event (the identifiers stay the values, as for the scopes).
@@ -623,6 +642,8 @@ WEBHOOK_EVENT_LABELS: dict[str, StrOrPromise] = {
     WebhookEvent.AFFILIATE_STAGE_CHANGED: _("Affiliate changed stage"),
     WebhookEvent.EVENT_RECEIVED: _("Event received"),
     WebhookEvent.MESSAGE_FAILED: _("Message not delivered"),
+    WebhookEvent.MESSAGE_DELIVERED: _("Message delivered"),
+    WebhookEvent.CONSENT_REVOKED: _("Consent revoked"),
 }
 
 
@@ -650,7 +671,13 @@ class WebhookSubscription(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(
-                    events__contained_by=["affiliate.stage_changed", "event.received", "message.failed"]
+                    events__contained_by=[
+                        "affiliate.stage_changed",
+                        "event.received",
+                        "message.failed",
+                        "message.delivered",
+                        "consent.revoked",
+                    ]
                 )
                 & ~models.Q(events=[]),
                 name="webhook_events_known",

@@ -294,6 +294,29 @@ def webhook_stage_changes_enqueue(*, changes: Sequence[StageChange]) -> int:
     )
 
 
+def webhook_consent_revocations_enqueue(*, changes: Sequence[ConsentChanged]) -> int:
+    """`consent.revoked` deliveries for the opt-outs among `changes` (a grant announces nothing),
+    in one INSERT; the affiliate's ids come from the table in the same statement."""
+    event = WebhookEvent.CONSENT_REVOKED.value
+    revoked = [change for change in changes if not change.granted]
+    if not revoked or not _listened(event):
+        return 0
+    rows = json.dumps(
+        [{"a": c.affiliate_id, "c": c.channel, "t": c.occurred_at, "s": c.source} for c in revoked],
+        cls=DjangoJSONEncoder,
+    )
+    return _deliveries_insert(
+        event=event,
+        payload="""jsonb_build_object(
+            'affiliate', jsonb_build_object('id', a.id, 'external_id', a.external_id),
+            'channel', r.c, 'occurred_at', r.t, 'source', r.s)""",
+        source=f"""CROSS JOIN jsonb_to_recordset(%(rows)s::jsonb) AS r(a bigint, c varchar, t varchar, s varchar)
+            JOIN {_table(Affiliate)} a ON a.id = r.a""",
+        order="a.id",
+        params={"rows": rows},
+    )
+
+
 def webhook_events_enqueue(*, events: Sequence[AcceptedEvent]) -> int:
     """`event.received` deliveries for newly stored events, built from the timeline in one
     INSERT ... SELECT (the ingest hot path pays one tiny query when nobody listens). One
@@ -483,3 +506,8 @@ def on_stage_changes(changes: list[StageChange]) -> None:
 def on_events(events: list[AcceptedEvent]) -> None:
     """After a commit that stored events: queue `event.received` deliveries."""
     webhook_events_enqueue(events=events)
+
+
+def on_consent_changes(changes: list[ConsentChanged]) -> None:
+    """After a commit that changed consent: queue `consent.revoked` deliveries for the opt-outs."""
+    webhook_consent_revocations_enqueue(changes=changes)

@@ -889,11 +889,14 @@ def test_scopes_and_webhook_events_not_built_yet_are_not_offered(udn_a, marketer
     assert 'value="segments:read"' not in keys_page and 'value="campaigns:read"' not in keys_page
     assert web.post("/api-keys/new/", {"name": "x", "scopes": ["segments:read"]}).status_code == 400
     hooks_page = web.get("/webhooks/").content.decode()
-    assert 'value="event.received"' in hooks_page and 'value="message.failed"' not in hooks_page
+    assert 'value="event.received"' in hooks_page and 'value="message.bounced"' not in hooks_page
+    # Messaging (issue 11) sends these: offered.
+    for event in ("message.delivered", "message.failed", "consent.revoked"):
+        assert f'value="{event}"' in hooks_page
 
     hooks_api = Api(udn_a, make_key(udn_a, ["webhooks:manage"]))
     refused = hooks_api.post(
-        "/api/v1/webhooks/", {"url": "https://example.com/h", "events": ["message.failed"]}
+        "/api/v1/webhooks/", {"url": "https://example.com/h", "events": ["message.bounced"]}
     )
     assert refused.status_code == 400
     assert error_of(refused)["field"] == "events[0]"
@@ -902,8 +905,8 @@ def test_scopes_and_webhook_events_not_built_yet_are_not_offered(udn_a, marketer
         Client(HTTP_HOST="alpha.localhost").get("/api/v1/schema/", {"format": "json"}).content
     )
     text = json.dumps(schema)
-    assert "message.failed" not in text and "segments:read" not in text and "campaigns:read" not in text
-    assert "event.received" in text
+    assert "segments:read" not in text and "campaigns:read" not in text
+    assert "event.received" in text and "message.failed" in text and "consent.revoked" in text
 
 
 # --- in the browser -----------------------------------------------------------------------------
