@@ -7,7 +7,11 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
+        from crm.api.base import api_urls_register
         from tenants.services import UDNPeriodicTask, udn_periodic_task_register
+
+        # The partner API's messages (campaigns/api.py) under /api/v1/messages/.
+        api_urls_register(prefix="messages/", urlconf="campaigns.api_urls")
 
         # The outbox's clock: due messages are rows, this takes them (enqueues also kick it).
         udn_periodic_task_register(

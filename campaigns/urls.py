@@ -4,9 +4,12 @@ campaigns, the sandbox outbox, provider hooks."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from campaigns.views import campaigns, failures, templates, unsubscribe
+from campaigns.views import campaigns, failures, hooks, templates, unsubscribe
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # Provider callbacks and tracked links: open to the world (tenants.middleware.OPEN_PREFIXES).
+    path("hooks/<slug:channel>/", hooks.provider_hook, name="provider-hook"),
+    path("r/<str:token>/", hooks.link_redirect, name="message-link-click"),
     # Messages dead after their retries ("Falhas") and "Reenviar".
     path("messages/failures/", failures.failures_page, name="message-failures"),
     path("messages/failures/resend/", failures.failures_resend, name="message-failures-resend"),

@@ -17,8 +17,20 @@ from tenants.selectors import membership_for
 # Paths on a UDN host that do not need a member: sign-in, hand-off, health,
 # static files, the API (it authenticates with its own keys) and the switcher (it checks the space
 # it leads to, so someone who may not open this UDN can still leave it for their own spaces).
+# /hooks/ and /r/: providers' callbacks and tracked links (messaging), proved by their own secrets;
 # /u/: the unsubscribe links of e-mails (a signed token), which mail clients follow with no sign-in.
-OPEN_PREFIXES = ("/accounts/", "/healthz", "/static/", "/api/", "/i18n/", "/favicon.ico", "/switch/", "/u/")
+OPEN_PREFIXES = (
+    "/accounts/",
+    "/healthz",
+    "/static/",
+    "/api/",
+    "/i18n/",
+    "/favicon.ico",
+    "/switch/",
+    "/hooks/",
+    "/r/",
+    "/u/",
+)
 
 
 class UDNAccessMiddleware:
