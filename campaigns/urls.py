@@ -4,15 +4,17 @@ campaigns, the sandbox outbox, provider hooks."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from campaigns.views import campaigns, failures, hooks, templates, unsubscribe
+from campaigns.views import campaigns, channels, failures, hooks, outbox, templates, unsubscribe
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # Channels ("Canais") and what the local sandbox received ("Caixa de saída").
+    path("channels/", channels.channels_page, name="channels"),
+    path("channels/<slug:channel>/", channels.channel_save, name="channel-save"),
+    path("channels/<slug:channel>/test/", channels.channel_check, name="channel-test"),
+    path("sandbox/outbox/", outbox.sandbox_outbox, name="sandbox-outbox"),
     # Provider callbacks and tracked links: open to the world (tenants.middleware.OPEN_PREFIXES).
     path("hooks/<slug:channel>/", hooks.provider_hook, name="provider-hook"),
     path("r/<str:token>/", hooks.link_redirect, name="message-link-click"),
-    # Messages dead after their retries ("Falhas") and "Reenviar".
-    path("messages/failures/", failures.failures_page, name="message-failures"),
-    path("messages/failures/resend/", failures.failures_resend, name="message-failures-resend"),
     # Broadcast campaigns.
     path("campaigns/", campaigns.campaign_list_page, name="campaign-list"),
     path("campaigns/new/", campaigns.campaign_new, name="campaign-new"),
@@ -33,4 +35,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("templates/preview/<slug:channel>/", templates.template_preview, name="template-preview"),
     path("templates/affiliates/", templates.template_preview_affiliates_page, name="template-affiliates"),
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
+    # Messages dead after their retries ("Falhas") and "Reenviar".
+    path("messages/failures/", failures.failures_page, name="message-failures"),
+    path("messages/failures/resend/", failures.failures_resend, name="message-failures-resend"),
 ]
