@@ -184,6 +184,31 @@ def test_garbage_signed_correctly_is_a_400_with_a_json_error(client, body):
     assert answer.json()["error"]["code"] == "bad_payload"
 
 
+@pytest.mark.parametrize("timestamp", ["-3000000000", "99999999999", "1e9", None])
+def test_a_time_no_clock_could_give_is_a_400(client, timestamp):
+    message = sent_message(AffiliateFactory())
+    body = wa_body(statuses=[wa_status("wamid.A1", "read", timestamp=timestamp)])
+
+    answer = wa_post(client, body, wa_signed(body))
+
+    assert answer.status_code == 400
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_nul_characters_in_a_provider_error_are_dropped_not_a_500(client):
+    message = sent_message(AffiliateFactory())
+    error = {"code": 131026, "title": "Undeliver\u0000able", "error_data": {"details": "\u0000"}}
+    body = wa_body(statuses=[wa_status("wamid.A1", "failed", errors=[error])])
+    assert b"\\u0000" in body  # the JSON escape of NUL reaches the server
+
+    answer = wa_post(client, body, wa_signed(body))
+
+    assert answer.status_code == 200
+    message.refresh_from_db()
+    assert (message.status, message.error) == ("failed", "131026 Undeliverable")
+
+
 def test_hooks_need_no_session_and_unknown_channels_are_404(client):
     assert client.post("/hooks/push/", b"{}", content_type="application/json").status_code == 404
     assert client.get("/hooks/sms/").status_code == 405

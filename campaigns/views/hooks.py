@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -45,6 +45,7 @@ from campaigns.services.hook_secrets import (
 from campaigns.services.inbound import HookReport, InboundInput, TelegramStart, hook_report_apply
 from campaigns.services.links import LinkInvalid, link_click
 from campaigns.services.statuses import StatusUpdate
+from crm.normalize import moment_in_range
 
 WHATSAPP_STATUSES = {
     "sent": MessageStatus.SENT,
@@ -60,6 +61,8 @@ ZENVIA_STATUSES = {
     "REJECTED": MessageStatus.FAILED,
 }
 TELEGRAM_START = "/start"
+# A provider clock this far ahead of ours is not a clock (a little ahead is read as now).
+FUTURE_LIMIT = timedelta(days=1)
 
 
 class BadPayload(ValueError):
@@ -70,11 +73,19 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+def _in_range(moment: datetime) -> datetime:
+    """A provider's time, if it can be one (from 1900 to a day ahead of our clock)."""
+    if not moment_in_range(moment, latest=timezone.now() + FUTURE_LIMIT):
+        raise BadPayload(f"time out of range: {moment.isoformat()}")
+    return moment
+
+
 def _unix(value: Any) -> datetime:
     try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
+        moment = datetime.fromtimestamp(int(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise BadPayload(f"not a unix time: {value!r}") from None
+    return _in_range(moment)
 
 
 def _iso(value: Any) -> datetime:
@@ -84,7 +95,7 @@ def _iso(value: Any) -> datetime:
     moment = parse_datetime(value) if isinstance(value, str) else None
     if moment is None:
         raise BadPayload(f"not an ISO 8601 time: {value!r}")
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    return _in_range(moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC))
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
@@ -114,6 +125,17 @@ def _text(value: Any, what: str) -> str:
     return text
 
 
+def _clean(value: Any) -> Any:
+    """A provider's JSON fragment kept as detail, without NUL characters (jsonb refuses them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean(str(key)): _clean(item) for key, item in value.items()}
+    return value
+
+
 def _words(value: Any) -> str:
     """What a person wrote (NUL characters, which the database refuses, removed)."""
     return str(value or "").replace("\x00", "")
@@ -133,7 +155,7 @@ def _whatsapp_report(body: Any) -> HookReport:
                 status = WHATSAPP_STATUSES.get(item.get("status"))  # type: ignore[arg-type]
                 if status is None:
                     continue  # "deleted", "warning"...: nothing a message becomes
-                errors = _list(item.get("errors"), "errors")
+                errors = _clean(_list(item.get("errors"), "errors"))
                 first = errors[0] if errors and isinstance(errors[0], dict) else {}
                 detail = (
                     {
@@ -217,11 +239,13 @@ def _zenvia_report(body: Any) -> HookReport:
             status = ZENVIA_STATUSES.get(state.get("code"))  # type: ignore[arg-type]
             if status is None:
                 continue
-            causes = _list(state.get("causes"), "causes")
+            causes = _clean(_list(state.get("causes"), "causes"))
             detail: dict[str, Any] = {"code": state.get("code")}
             if status == MessageStatus.FAILED:
                 first = causes[0] if causes and isinstance(causes[0], dict) else {}
-                detail["error"] = str(first.get("reason") or state.get("description") or state.get("code"))
+                detail["error"] = _clean(
+                    str(first.get("reason") or state.get("description") or state.get("code"))
+                )
                 detail["causes"] = causes
             statuses.append(
                 StatusUpdate(
