@@ -322,13 +322,15 @@ class FanOutPlan:
     params: dict[str, Any]
 
 
-def fan_out_plan(*, campaign: Campaign, now: datetime) -> FanOutPlan:
+def fan_out_plan(*, campaign: Campaign, now: datetime, lo: int, hi: int) -> FanOutPlan:
     """The INSERT ... SELECT that writes one batch of a campaign: holdout rows, then one message
     row per other affiliate (first channel of the chain that passes the static guards, or
     suppressed with the first channel's reason). Returns (holdout rows, message rows, due rows)."""
     templates = campaign_templates(campaign=campaign)
     chain = list(campaign.channels)
-    audience = audience_queryset(query=campaign.audience_query).values("pk")
+    # The batch's id range inside the audience's query too, so both sides read an index range
+    # rather than the audience of the whole base for each batch.
+    audience = audience_queryset(query=campaign.audience_query).filter(pk__gt=lo, pk__lte=hi).values("pk")
     audience_sql, audience_params = audience.query.sql_with_params()
     # The audience's own placeholders are positional; ours are named: make theirs literal-safe.
     params: dict[str, Any] = {f"aud{i}": value for i, value in enumerate(audience_params)}
@@ -418,7 +420,7 @@ def _batch(*, campaign_id: int, lo: int, hi: int, now: datetime) -> bool:
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if campaign is None or campaign.status not in (CampaignStatus.FANNING_OUT, CampaignStatus.PAUSED):
             return False
-        plan = fan_out_plan(campaign=campaign, now=now)
+        plan = fan_out_plan(campaign=campaign, now=now, lo=lo, hi=hi)
         with connection.cursor() as cursor:
             cursor.execute(plan.sql, plan.params | {"lo": lo, "hi": hi})
             held, written, due = cursor.fetchone()
