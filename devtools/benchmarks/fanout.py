@@ -237,9 +237,9 @@ def _fanout_base(n: int) -> None:
                                  tier, total_cash_in, time_zone, tags, attributes, consent_email,
                                  consent_sms, created_at, updated_at)
             SELECT 'F' || g, '', 'Pessoa ' || g,
-                   CASE WHEN g % 50 = 0 THEN '' ELSE 'pessoa' || g || '@example.com' END,
+                   CASE WHEN mod(g, 50) = 0 THEN '' ELSE 'pessoa' || g || '@example.com' END,
                    '+55119' || lpad((10000000 + g)::text, 8, '0'), 'São Paulo', 'SP', '', '', 'lead',
-                   '', 0, 'America/Sao_Paulo', '{{}}', '{{}}', g % 10 <> 0, g % 3 = 0, now(), now()
+                   '', 0, 'America/Sao_Paulo', '{{}}', '{{}}', mod(g, 10) <> 0, mod(g, 3) = 0, now(), now()
             FROM generate_series(1, %s) g
             """,  # noqa: S608 - the table name comes from the model
             [n],
