@@ -114,3 +114,33 @@ def test_the_week_budget_counts_the_earlier_days(udn_a, clock):
         assert pressure_reserve(person=person, budget=budget, now=NOON)
         assert not pressure_reserve(person=person, budget=budget, now=NOON)
         assert pressure_reserve(person=person, budget=budget, now=NOON + timedelta(days=4))
+
+
+def test_two_senders_racing_for_the_last_slot_cannot_both_win(committed):
+    """Two connections (two UDNs' senders) reserve the same person's last slot at the same moment,
+    many times over: exactly one wins each time."""
+    import threading
+
+    from django.db import connections
+
+    budget = PressureBudget(channel="push", per_day=1, per_week=7)
+    persons = [cpf_hash(cpf=f"race-{n}") for n in range(25)]
+    committed.append(lambda: ContactPressure.objects.filter(person__in=persons).delete())
+    wins: dict[str, list[bool]] = {person: [] for person in persons}
+    barrier = threading.Barrier(2)
+
+    def sender() -> None:
+        try:
+            for person in persons:
+                barrier.wait(timeout=30)
+                wins[person].append(pressure_reserve(person=person, budget=budget, now=NOON))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(sorted(results) == [False, True] for results in wins.values()), wins
+    assert set(ContactPressure.objects.filter(person__in=persons).values_list("count", flat=True)) == {1}

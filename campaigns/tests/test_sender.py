@@ -179,3 +179,11 @@ def test_the_failures_page_lists_dead_messages_with_the_error_and_resends_them(
     assert messages_send_due() == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
+
+
+def test_the_rate_limit_gives_a_channel_at_most_its_rate_per_second(alpha):
+    from campaigns.services.sender import rate_take
+
+    assert rate_take(channel="sms", rate=5, want=8) == 5  # a second's worth at most
+    assert rate_take(channel="sms", rate=5, want=8) == 0  # then it refills at 5 a second
+    assert rate_take(channel="telegram", rate=5, want=3) == 3  # another channel has its own bucket
