@@ -161,6 +161,8 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     bench_url = services.fresh_database(env["DATABASE_URL"], suffix=f"_bench_{os.getpid()}")
     env["DATABASE_URL"] = bench_url
     env.setdefault("SECRET_KEY", "bench-only-not-secret")
+    # A fixed Fernet key for the channels' secrets (benchmarks run with DEBUG off, like production).
+    env.setdefault("CHANNEL_SECRETS_KEY", "YmVuY2gtb25seS1ub3Qtc2VjcmV0LWZlcm5ldC1rZXk=")
     env.setdefault("SECURE_SSL_REDIRECT", "0")  # benchmarks speak plain HTTP on loopback
     # A SIGTERM (a process manager, a CI timeout) unwinds like Ctrl-C, through the `finally`.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
