@@ -14,13 +14,10 @@ from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from crm.importing import ATTRIBUTE_PREFIX, EXTRA_KEY, frame_prepare
 from crm.models import ColumnMapping, ImportJob, ImportStatus
 from crm.readers import header_key, source_batches, source_open
 from crm.spreadsheets import csv_safe
-
-ATTRIBUTE_PREFIX = "attr:"
-# Where a rejected row keeps the fields it had beyond the header (an unquoted separator).
-EXTRA_KEY = "+"
 
 # The standard fields a column can be mapped to, in the order the mapping form shows them.
 FIELD_LABELS: dict[str, object] = {
@@ -167,8 +164,6 @@ PREVIEW_SAMPLE = 2_000
 def import_preview(*, job: ImportJob, path: Path) -> Preview:
     """The first rows as they will be stored, with each row's reasons (rejections or warnings), and
     an estimate of both."""
-    from crm.services.imports import frame_prepare
-
     source = source_open(path)
     try:
         batch = next(source_batches(source, batch_rows=PREVIEW_SAMPLE), None)

@@ -1,7 +1,7 @@
 from typing import Any
 
 from crm.celery import app
-from crm.services.import_jobs import import_job_run, import_jobs_reap
+from crm.services.imports import import_job_run, import_jobs_reap
 from tenants.actors import IMPORT, Actor, actor_bound
 
 

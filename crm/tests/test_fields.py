@@ -12,15 +12,15 @@ from crm.models import Affiliate
 from crm.selectors.imports import FIELD_LABELS, SYNONYMS
 from crm.selectors.quality import QUALITY_FIELDS
 from crm.services import affiliates as affiliate_service
-from crm.services import imports
+from crm.services.imports import sql as import_sql
 
 
 def test_the_standard_fields_are_one_list_everyone_shares():
     assert normalize.STANDARD_FIELDS is STANDARD_FIELDS
     assert ("_row", *STANDARD_FIELDS, "time_zone", "_reasons", "_rejected") == normalize.OUTPUT_COLUMNS
     assert {*STANDARD_FIELDS, "attributes"} == affiliate_service.WRITABLE_FIELDS
-    assert ["_row", *LOADED_FIELDS, "attributes", "key"] == imports.STAGING_COLUMNS
-    assert [*LOADED_FIELDS, "attributes"] == imports.AFFILIATE_COLUMNS
+    assert ["_row", *LOADED_FIELDS, "attributes", "key"] == import_sql.STAGING_COLUMNS
+    assert [*LOADED_FIELDS, "attributes"] == import_sql.AFFILIATE_COLUMNS
     assert QUALITY_FIELDS == MEASURED_FIELDS == (
         "cpf", "name", "email", "phone", "birth_date", "city", "state", "plan", "origin",
     )  # fmt: skip
@@ -67,12 +67,12 @@ def test_the_upsert_keeps_and_records_every_merged_field():
     """Generated once at import: every field a load merges is set, compared and logged."""
     for spec in MERGED_FIELDS:
         assert f"{spec.name} = {spec.kept_sql(f'EXCLUDED.{spec.name}', f'crm_affiliate.{spec.name}')}" in (
-            imports.UPSERT_SQL
+            import_sql.UPSERT_SQL
         )
-        assert f"{spec.latest_sql()} AS {spec.name}" in imports.merged_rows_sql("x")
+        assert f"{spec.latest_sql()} AS {spec.name}" in import_sql.merged_rows_sql("x")
         if spec.name in STANDARD_FIELDS:
-            assert f"('{spec.name}', a.{spec.name}" in imports.CHANGES_SQL
-    assert "time_zone" not in imports.CHANGES_SQL  # derived: not a change someone made
+            assert f"('{spec.name}', a.{spec.name}" in import_sql.CHANGES_SQL
+    assert "time_zone" not in import_sql.CHANGES_SQL  # derived: not a change someone made
 
 
 def test_the_import_offers_every_standard_field_and_only_those():

@@ -16,8 +16,16 @@ from django_tenants.utils import tenant_context
 
 from crm.celery import app
 from crm.models import Affiliate, ImportJob, ImportStatus
-from crm.services.import_jobs import import_job_cancel, import_job_retry, import_job_run, import_jobs_reap
-from crm.services.imports import affiliates_import, import_job_create, import_lease_name, import_queue
+from crm.services.imports import (
+    affiliates_import,
+    import_job_cancel,
+    import_job_create,
+    import_job_retry,
+    import_job_run,
+    import_jobs_reap,
+    import_lease_name,
+    import_queue,
+)
 from crm.services.leases import _renew as renew
 from crm.services.leases import lease_hold, lease_stop_request
 from tenants.models import UDN

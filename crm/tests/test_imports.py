@@ -18,7 +18,7 @@ from django_tenants.utils import tenant_context
 from crm.models import Affiliate, AffiliateChange, ColumnMapping, ImportJob, ImportStatus
 from crm.readers import ImportFileError
 from crm.selectors.imports import import_job_live, import_mapping_suggest, rejected_rows_csv
-from crm.services.imports import affiliates_import, import_job_create, import_mapping_save
+from crm.services.imports import affiliates_import, first_load, import_job_create, import_mapping_save
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UGLY = FIXTURES / "ugly_affiliates_cp1252.csv"
@@ -221,10 +221,9 @@ def test_rows_are_read_in_batches_and_progress_is_reported(
     """Progress reaches the caller batch by batch, and the progress page: through the cache, since
     an initial load counts inside its one transaction."""
     import crm.readers
-    import crm.services.imports
 
     monkeypatch.setattr(crm.readers, "BATCH_ROWS", 3)
-    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
+    monkeypatch.setattr(first_load, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
     lines = ["codigo;nome"] + [f"{i};Pessoa {i}" for i in range(9)] + ["9;"]  # the last row is rejected
     path = tmp_path / "many.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -302,10 +301,9 @@ JOB_COUNTERS = ["status", "total_rows", "created", "updated", "unchanged", "reje
 def import_into(udn, path: Path, monkeypatch, *, initial_load_min_rows: int) -> tuple[dict, list[dict]]:
     """Import `path` in batches of 3 rows; return the job's counters and the affiliates."""
     import crm.readers
-    import crm.services.imports
 
     monkeypatch.setattr(crm.readers, "BATCH_ROWS", 3)
-    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
+    monkeypatch.setattr(first_load, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
     with tenant_context(udn):
         job = import_job_create(path=path)
         import_mapping_save(job=job, mapping=REPEATS_MAPPING)
@@ -338,21 +336,19 @@ def affiliate_schema() -> list[tuple]:
 def test_an_initial_load_merges_repeated_rows_and_rows_without_a_code_as_the_general_way_does(
     udn_a, udn_b, tmp_path, monkeypatch
 ):
-    import crm.services.imports
-
     path = tmp_path / "repeats.csv"
     path.write_text(REPEATS)
     with tenant_context(udn_b):
         schema_before = affiliate_schema()
     initial_loads: list[int] = []
-    original = crm.services.imports._initial_load
+    original = first_load.initial_load
 
     def spy(*args):
         counts = original(*args)
         initial_loads.append(counts is not None)
         return counts
 
-    monkeypatch.setattr(crm.services.imports, "_initial_load", spy)
+    monkeypatch.setattr(first_load, "initial_load", spy)
 
     general_job, general = import_into(udn_b, path, monkeypatch, initial_load_min_rows=1_000_000)
     initial_job, initial = import_into(udn_a, path, monkeypatch, initial_load_min_rows=1)
@@ -387,8 +383,6 @@ def test_an_initial_load_merges_repeated_rows_and_rows_without_a_code_as_the_gen
 
 
 def test_an_initial_load_that_fails_leaves_the_base_as_it_was(udn_a, tmp_path, monkeypatch):
-    import crm.services.imports
-
     path = tmp_path / "repeats.csv"
     path.write_text(REPEATS)
     with tenant_context(udn_a):
@@ -397,7 +391,7 @@ def test_an_initial_load_that_fails_leaves_the_base_as_it_was(udn_a, tmp_path, m
     def broken(*_args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(crm.services.imports, "_merge_repeated", broken)
+    monkeypatch.setattr(first_load, "_merge_repeated", broken)
     with pytest.raises(RuntimeError):
         import_into(udn_a, path, monkeypatch, initial_load_min_rows=1)
 
@@ -409,20 +403,21 @@ def test_an_initial_load_that_fails_leaves_the_base_as_it_was(udn_a, tmp_path, m
 
 
 def test_an_initial_load_into_a_base_filled_meanwhile_takes_the_general_way(udn_a, tmp_path, monkeypatch):
-    import crm.services.imports
-
     path = tmp_path / "repeats.csv"
     path.write_text(REPEATS)
     with tenant_context(udn_a):
         Affiliate.objects.create(external_id="A1", name="Ana", email="ana.antiga@ex.com")
     # As if another import had filled the base between the first look and the lock.
-    monkeypatch.setattr(crm.services.imports, "_initial_load_fits", lambda *_args: True)
+    monkeypatch.setattr(first_load, "initial_load_fits", lambda *_args: True)
 
     job, affiliates = import_into(udn_a, path, monkeypatch, initial_load_min_rows=1)
 
     assert (job["created"], job["updated"]) == (5, 1)
     with tenant_context(udn_a):
-        assert AffiliateChange.objects.get().changes["name"] == ["Ana", "Ana Souza Lima"]
+        assert AffiliateChange.objects.exclude(changes={}).get().changes["name"] == ["Ana", "Ana Souza Lima"]
+        # The base was not empty: each affiliate created has its creation recorded, linked to the job.
+        created = AffiliateChange.objects.filter(changes={}, import_job__isnull=False, source="import")
+        assert created.count() == 5 and not created.filter(affiliate__external_id="A1").exists()
 
 
 @pytest.mark.parametrize(
@@ -431,16 +426,12 @@ def test_an_initial_load_into_a_base_filled_meanwhile_takes_the_general_way(udn_
 def test_only_a_big_file_within_the_memory_bound_takes_the_initial_load(
     udn_a, tmp_path, monkeypatch, min_rows, max_rows, initial
 ):
-    import crm.services.imports
-
     path = tmp_path / "repeats.csv"
     path.write_text(REPEATS)
-    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MAX_ROWS", max_rows)
+    monkeypatch.setattr(first_load, "INITIAL_LOAD_MAX_ROWS", max_rows)
     taken: list[bool] = []
-    real = crm.services.imports._initial_load
-    monkeypatch.setattr(
-        crm.services.imports, "_initial_load", lambda *args: taken.append(True) or real(*args)
-    )
+    real = first_load.initial_load
+    monkeypatch.setattr(first_load, "initial_load", lambda *args: taken.append(True) or real(*args))
 
     job, _affiliates = import_into(udn_a, path, monkeypatch, initial_load_min_rows=min_rows)
 
@@ -498,9 +489,7 @@ def test_a_quote_in_the_header_loses_no_rows(udn_a, tmp_path):
 def test_tags_and_attributes_with_quotes_and_backslashes_round_trip(
     udn_a, tmp_path, monkeypatch, initial_load_min_rows
 ):
-    import crm.services.imports
-
-    monkeypatch.setattr(crm.services.imports, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
+    monkeypatch.setattr(first_load, "INITIAL_LOAD_MIN_ROWS", initial_load_min_rows)
     path = tmp_path / "tags.csv"
     path.write_text('codigo;nome;tags;obs\n1;Ana;"vip ""ouro"", C:\\dir";"diz ""oi"" \\ tchau"\n')
 
@@ -607,11 +596,9 @@ def test_a_file_wider_than_the_column_limit_is_refused_saying_so(udn_a, tmp_path
 
 def import_as_marketer(udn, path: Path, mapping: dict[str, str], **settings) -> ImportJob:
     """Import `path` as the UI does, in Portuguese (the reasons are stored in the starter's language)."""
-    import crm.services.imports
-
     with tenant_context(udn), translation.override("pt-br"), pytest.MonkeyPatch.context() as patch:
         for name, value in settings.items():
-            patch.setattr(crm.services.imports, name, value)
+            patch.setattr(first_load, name, value)
         job = import_job_create(path=path)
         import_mapping_save(job=job, mapping=mapping)
         return affiliates_import(job=job)
@@ -736,15 +723,13 @@ def test_the_command_summary_counts_rejected_and_warned_rows(udn_a, tmp_path):
 
 
 def test_failed_first_import_keeps_its_rejected_rows(udn_a, tmp_path, monkeypatch):
-    import crm.services.imports
-
     path = tmp_path / "telefones.csv"
     path.write_text(PHONES)
 
     def broken(*_args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(crm.services.imports, "_merge_repeated", broken)
+    monkeypatch.setattr(first_load, "_merge_repeated", broken)
     with pytest.raises(RuntimeError):
         import_as_marketer(udn_a, path, PHONES_MAPPING, INITIAL_LOAD_MIN_ROWS=1)
 

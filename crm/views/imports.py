@@ -13,18 +13,25 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.access import import_job_get
+from crm.importing import ATTRIBUTE_PREFIX
 from crm.models import ImportJob, ImportStatus
 from crm.readers import ImportFileError, source_batches, source_open
 from crm.selectors.imports import (
-    ATTRIBUTE_PREFIX,
     FIELD_LABELS,
     import_job_live,
     import_preview,
     rejected_rows_csv,
     rejected_rows_table,
 )
-from crm.services.import_jobs import RETRYABLE, import_job_cancel, import_job_retry
-from crm.services.imports import import_job_create, import_job_path, import_mapping_save, import_queue
+from crm.services.imports import (
+    RETRYABLE,
+    import_job_cancel,
+    import_job_create,
+    import_job_path,
+    import_job_retry,
+    import_mapping_save,
+    import_queue,
+)
 from crm.spreadsheets import attachment_disposition, xlsx_response
 from crm.views._methods import post_or_redirect
 from tenants.access import udn_write_required
