@@ -1,6 +1,5 @@
-"""Reading messages for the API: one message, the templates of a send's chain, the affiliate a
-partner names. (Rebuilt by M3 from campaigns/api.py's calls after M3 overwrote this file by
-mistake; M6: check it against what you had.)"""
+"""Reading messages for the API: one message with its status history, the templates of a send's
+chain, the affiliates a partner's reference names."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Any
 
 from campaigns.models import Message, MessageStatusChange, MessageTemplate
 from crm.models import Affiliate
-from crm.normalize import cpf_normalize
+from crm.normalize import NormalizationError, cpf_normalize
 
 
 def message_get(*, pk: int) -> Message | None:
@@ -27,24 +26,46 @@ def message_status_history(*, message: Message) -> list[dict[str, Any]]:
     ]
 
 
-def message_templates_for_chain(*, template: str, chain: Sequence[str]) -> dict[str, MessageTemplate]:
-    """The template of code `template` for each channel of `chain` it exists for: the code itself
-    when its channel is in the chain, else `<code>-<channel>` (one template per channel)."""
-    slugs = {template, *(f"{template}-{channel}" for channel in chain)}
-    found: dict[str, MessageTemplate] = {}
-    for candidate in MessageTemplate.objects.filter(slug__in=slugs, channel__in=list(chain)).order_by("slug"):
-        if candidate.slug == template or candidate.channel not in found:
-            found[candidate.channel] = candidate
-    return found
+def message_templates_for_chain(
+    *, template: str | dict[str, str], chain: Sequence[str]
+) -> dict[str, MessageTemplate]:
+    """The template of each channel of `chain`: from a {channel: code} map (a code whose template
+    is of another channel does not count), or from one code: for each channel the template
+    `<code>-<channel>` when there is one, else `<code>` itself when it is that channel's. Channels
+    with none are left out."""
+    if isinstance(template, dict):
+        wanted = {channel: template[channel] for channel in chain if channel in template}
+        by_slug = {t.slug: t for t in MessageTemplate.objects.filter(slug__in=set(wanted.values()))}
+        return {
+            channel: by_slug[slug]
+            for channel, slug in wanted.items()
+            if slug in by_slug and by_slug[slug].channel == channel
+        }
+    by_slug = {
+        t.slug: t
+        for t in MessageTemplate.objects.filter(slug__in={template, *(f"{template}-{c}" for c in chain)})
+    }
+    chosen: dict[str, MessageTemplate] = {}
+    for channel in chain:
+        for slug in (f"{template}-{channel}", template):
+            candidate = by_slug.get(slug)
+            if candidate is not None and candidate.channel == channel:
+                chosen[channel] = candidate
+                break
+    return chosen
 
 
 def affiliates_by_reference(
     *, id: int | None = None, external_id: str | None = None, cpf: str | None = None
 ) -> list[Affiliate]:
-    """The affiliates one reference names (by id, external id or CPF; a CPF may name several)."""
+    """The affiliates one reference names (by id, external id or CPF): none, one, or two for a
+    CPF several affiliates share (enough to tell it is ambiguous). An invalid CPF names none."""
     if id is not None:
         return list(Affiliate.objects.filter(pk=id))
     if external_id:
         return list(Affiliate.objects.filter(external_id=external_id))
-    normalised = cpf_normalize(cpf or "")
-    return list(Affiliate.objects.filter(cpf=normalised)[:2]) if normalised else []
+    try:
+        normalised = cpf_normalize(cpf or "")
+    except NormalizationError:
+        return []
+    return list(Affiliate.objects.filter(cpf=normalised).order_by("pk")[:2]) if normalised else []

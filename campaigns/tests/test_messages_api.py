@@ -122,6 +122,24 @@ def test_what_does_not_exist_is_a_422_and_bad_input_a_400(api):
     assert not Message.objects.exists()
 
 
+def test_templates_per_channel_by_map_and_affiliates_by_cpf(api):
+    ana = AffiliateFactory(external_id="C-8", consent_email=True, consent_sms=True)
+
+    by_map = send(
+        api,
+        affiliate={"cpf": ana.cpf},
+        channel=["sms", "email"],
+        template={"sms": "boas-vindas-sms", "email": "boas-vindas"},
+    )
+    wrong_channel = send(api, affiliate={"id": ana.pk}, channel="sms", template={"sms": "boas-vindas"})
+    invalid_cpf = send(api, affiliate={"cpf": "0"}, channel="sms")
+
+    assert by_map.status_code == 202 and by_map.json()["template"] == "boas-vindas-sms"
+    assert by_map.json()["affiliate"]["id"] == ana.pk and by_map.json()["fallback"] == ["email"]
+    assert (wrong_channel.status_code, error_of(wrong_channel)["code"]) == (422, "template_not_found")
+    assert (invalid_cpf.status_code, error_of(invalid_cpf)["code"]) == (422, "affiliate_not_found")
+
+
 def test_another_udns_key_is_a_401(alpha, udn_b):
     AffiliateFactory(external_id="C-5", consent_email=True)
     message = Message.objects.create(
