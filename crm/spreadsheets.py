@@ -43,32 +43,37 @@ def attachment_disposition(filename: str) -> str:
 
 def xlsx_write(*, rows: Iterable[Sequence[Any]], title: str = "") -> IO[bytes]:
     """An XLSX file (a temporary file, at its start) with one sheet of `rows`, the first being the
-    header. Every value is written as text, Decimals as numbers: a cell never runs as a formula."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    header. Every value is written as text, Decimals as numbers: a cell never runs as a formula.
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31] or None)
-    bold = Font(bold=True)
+    XlsxWriter in constant-memory mode: rows go to disk as they come, and a text cell is written as
+    a string whatever it starts with (about three times faster than openpyxl's write-only mode,
+    which builds a styled cell object for each value)."""
+    import xlsxwriter
 
-    def cell(value: Any, *, header: bool = False) -> WriteOnlyCell:
-        if isinstance(value, Decimal):
-            written = WriteOnlyCell(sheet, value=value)
-            written.number_format = "#,##0.00"
-            return written
-        text = "" if value is None else str(value)[:XLSX_MAX_CELL_CHARS]
-        written = WriteOnlyCell(sheet, value=text)
-        written.data_type = "s"  # openpyxl takes a text starting with "=" for a formula
-        written.number_format = "@"  # stays text when someone edits it
-        if header:
-            written.font = bold
-        return written
-
-    for number, row in enumerate(rows):
-        sheet.append([cell(value, header=number == 0) for value in row])
     target = tempfile.SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)  # noqa: SIM115 - handed to the response
-    workbook.save(target)
+    workbook = xlsxwriter.Workbook(
+        target,
+        {
+            "constant_memory": True,
+            # Text stays text: no formulas, numbers or links guessed from it.
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
+    sheet = workbook.add_worksheet(title[:31] or None)
+    text = workbook.add_format({"num_format": "@"})  # stays text when someone edits it
+    header = workbook.add_format({"num_format": "@", "bold": True})
+    amount = workbook.add_format({"num_format": "#,##0.00"})
+    for number, row in enumerate(rows):
+        style = header if number == 0 else text
+        for column, value in enumerate(row):
+            if isinstance(value, Decimal):
+                sheet.write_number(number, column, float(value), amount)
+            else:
+                content = "" if value is None else str(value)[:XLSX_MAX_CELL_CHARS]
+                sheet.write_string(number, column, content, style)
+    workbook.close()
     target.seek(0)
     return target
 
