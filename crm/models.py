@@ -387,7 +387,9 @@ class DepositTier(models.Model):
 
 
 class AffiliateChange(models.Model):
-    """What an import (or another write) changed on an affiliate: {field: [old, new]}."""
+    """What an import (or another write) changed on an affiliate: {field: [old, new]}. Empty
+    `changes` record the affiliate's creation (by an import, with its job, or through the API); the
+    first load of a base records none (see crm.selectors.affiliates.affiliate_import_origin)."""
 
     affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="changes")
     import_job = models.ForeignKey("ImportJob", null=True, blank=True, on_delete=models.SET_NULL)
@@ -400,6 +402,11 @@ class AffiliateChange(models.Model):
 
     def __str__(self) -> str:
         return ", ".join(self.changes)
+
+    @property
+    def is_creation(self) -> bool:
+        """This row records the affiliate's creation, not a change of its data."""
+        return not self.changes
 
 
 class ColumnMapping(models.Model):

@@ -313,7 +313,7 @@ class AffiliateCollectionView(ApiView):
     def _create(self) -> Response:
         record, attributes = _record_parse(self.request.data, serializer=AffiliateCreateSerializer)
         try:
-            affiliate = affiliate_create(record=record, attributes=attributes)
+            affiliate = affiliate_create(record=record, attributes=attributes, source=self.event_source())
         except AffiliateInvalid as error:
             raise invalid_error(error) from None
         except AffiliateExists as error:

@@ -7,14 +7,17 @@ same thing everywhere."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, overload
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -31,11 +34,15 @@ from crm.channels import CONSENT_FIELDS
 from crm.models import (
     STAGE_ORDER,
     Affiliate,
+    AffiliateChange,
     ConsentChange,
     DepositTier,
     Event,
     EventKind,
     Folded,
+    ImportJob,
+    ImportStatus,
+    MomentField,
 )
 from tenants.models import Membership
 
@@ -283,9 +290,136 @@ def affiliate_consent_history(*, affiliate: Affiliate) -> QuerySet[ConsentChange
     ]
 
 
-def affiliate_timeline(*, affiliate: Affiliate) -> QuerySet[Event]:
-    """The affiliate's events, newest first."""
-    return Event.objects.filter(affiliate=affiliate).order_by("-occurred_at", "-id")
+#: What an affiliate's timeline interleaves: its events, the changes to its data (AffiliateChange,
+#: an import's, the API's...) and, when nothing recorded its creation, the import that created it.
+TimelineKind = Literal["event", "change", "origin"]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One entry of the timeline before it is loaded: what it is, its id and its time."""
+
+    kind: TimelineKind
+    pk: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ImportOrigin:
+    """The finished import whose run holds the affiliate's creation, when no row recorded it."""
+
+    job: ImportJob
+    first: bool  # the base's first import (none that created affiliates finished before it)
+
+
+def affiliate_import_origin(*, affiliate: Affiliate) -> ImportOrigin | None:
+    """The import that created the affiliate, when nothing recorded it (one query).
+
+    The first load of a base COPYs up to millions of affiliates and, by design, writes no
+    AffiliateChange row for each (imports from before creations were recorded wrote none either):
+    such an affiliate has no creation row, and was created inside a finished import's run, which
+    created affiliates. Any other way in (the general import, the API) records the creation."""
+    at = affiliate.created_at
+    earlier = ImportJob.objects.filter(
+        status=ImportStatus.DONE, created__gt=0, started_at__lt=OuterRef("started_at")
+    )
+    job = (
+        ImportJob.objects.filter(
+            ~Exists(AffiliateChange.objects.filter(affiliate=affiliate, changes={})),  # no creation row
+            status=ImportStatus.DONE,
+            created__gt=0,
+            started_at__lte=at,
+            finished_at__gte=at,
+        )
+        .annotate(first=~Exists(earlier))
+        .order_by("-started_at")
+        .first()
+    )
+    return ImportOrigin(job=job, first=job.first) if job is not None else None  # type: ignore[attr-defined]
+
+
+# Events keep any time PostgreSQL takes (see crm.models.MomentField): clamped as their reads are.
+_EVENT_AT = f"LEAST(GREATEST(occurred_at, '{MomentField.READ_MIN}'), '{MomentField.READ_MAX}')"
+
+
+class AffiliateTimeline:
+    """The affiliate's events and data changes (and the import that created it, see
+    `affiliate_import_origin`), newest first, as a sequence a Paginator pages: one query counts,
+    one query reads a page's ids; `affiliate_timeline_load` then loads them (two more)."""
+
+    def __init__(self, *, affiliate: Affiliate, origin_at: datetime | None) -> None:
+        self.affiliate_id = affiliate.pk
+        self.origin_at = origin_at
+
+    def _params(self) -> dict[str, Any]:
+        return {"affiliate": self.affiliate_id, "origin_at": self.origin_at}
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM crm_event WHERE affiliate_id = %(affiliate)s)"
+                " + (SELECT count(*) FROM crm_affiliatechange WHERE affiliate_id = %(affiliate)s)"
+                " + (CASE WHEN %(origin_at)s::timestamptz IS NULL THEN 0 ELSE 1 END)",
+                self._params(),
+            )
+            return int(cursor.fetchone()[0])
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[TimelineRow]:
+        return iter(self[0:None])
+
+    @overload
+    def __getitem__(self, index: int, /) -> TimelineRow: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[TimelineRow]: ...
+    def __getitem__(self, index: int | slice, /) -> TimelineRow | list[TimelineRow]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start, stop = index.start or 0, index.stop
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT kind, id, at FROM (
+                    SELECT 'event' AS kind, id, {_EVENT_AT} AS at FROM crm_event
+                    WHERE affiliate_id = %(affiliate)s
+                    UNION ALL
+                    SELECT 'change', id, changed_at FROM crm_affiliatechange
+                    WHERE affiliate_id = %(affiliate)s
+                    UNION ALL
+                    SELECT 'origin', %(affiliate)s, %(origin_at)s::timestamptz
+                    WHERE %(origin_at)s::timestamptz IS NOT NULL
+                ) AS entries
+                ORDER BY at DESC, kind, id DESC
+                LIMIT %(limit)s OFFSET %(offset)s
+                """,  # noqa: S608 - constant SQL, values as parameters
+                {**self._params(), "limit": None if stop is None else stop - start, "offset": start},
+            )
+            return [TimelineRow(kind=kind, pk=pk, at=at) for kind, pk, at in cursor.fetchall()]
+
+
+def affiliate_timeline(*, affiliate: Affiliate, origin: ImportOrigin | None) -> AffiliateTimeline:
+    """The affiliate's timeline, newest first (page it with a Paginator)."""
+    return AffiliateTimeline(affiliate=affiliate, origin_at=affiliate.created_at if origin else None)
+
+
+@dataclass(frozen=True)
+class TimelineLoaded:
+    events: dict[int, Event]
+    changes: dict[int, AffiliateChange]  # with their import_job
+
+
+def affiliate_timeline_load(*, rows: Iterable[TimelineRow]) -> TimelineLoaded:
+    """The events and changes of a page of the timeline: one query each, none when there are none."""
+    rows = list(rows)
+    event_ids = [row.pk for row in rows if row.kind == "event"]
+    change_ids = [row.pk for row in rows if row.kind == "change"]
+    changes = AffiliateChange.objects.select_related("import_job")
+    return TimelineLoaded(
+        events=Event.objects.in_bulk(event_ids) if event_ids else {},
+        changes=changes.in_bulk(change_ids) if change_ids else {},
+    )
 
 
 def event_kind_labels() -> dict[str, str]:

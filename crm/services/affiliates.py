@@ -135,6 +135,7 @@ def affiliate_create(
         if existing is None:
             raise
         raise AffiliateExists(external_id=values["external_id"], affiliate_id=existing) from None
+    AffiliateChange.objects.create(affiliate=affiliate, changes={}, source=source)  # its creation
     audit_record(
         action=AuditAction.AFFILIATE_CREATED,
         target_type=AuditTarget.AFFILIATE,
@@ -321,7 +322,10 @@ def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> tuple[dict[str, 
             CHANGES_SQL.replace("{source}", "api_upsert").replace("'import'", "%(source)s"),
             {"job": None, "source": source},
         )
-        cursor.execute(UPSERT_SQL.replace("{source}", "api_upsert"))
+        cursor.execute(
+            UPSERT_SQL.replace("{source}", "api_upsert"),
+            {"job": None, "source": source, "record_created": True},
+        )
         cursor.execute("DROP TABLE api_upsert_rows, api_upsert")
     ids = dict(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", "pk"))
     hooks.affiliate_changed.send(

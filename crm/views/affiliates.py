@@ -26,17 +26,23 @@ from django.utils.translation import gettext_lazy
 from crm.access import affiliate_get
 from crm.channels import CHANNELS
 from crm.forms import AffiliateFilterForm
-from crm.models import Affiliate, AuditTarget, Event, EventType, Origin, Stage
+from crm.models import Affiliate, AffiliateChange, AuditTarget, Event, EventType, ImportJob, Origin, Stage
 from crm.selectors.affiliates import (
     EXPORT_COLUMNS,
     AffiliateFilters,
+    ImportOrigin,
+    TimelineKind,
+    TimelineLoaded,
+    TimelineRow,
     affiliate_consent_history,
     affiliate_exists,
     affiliate_export_rows,
+    affiliate_import_origin,
     affiliate_list,
     affiliate_sort_key,
     affiliate_tier_progress,
     affiliate_timeline,
+    affiliate_timeline_load,
     cpf_for_display,
     cpf_full_allowed,
     deposit_tier_list,
@@ -44,6 +50,7 @@ from crm.selectors.affiliates import (
 )
 from crm.selectors.audit import audit_for_target, audit_rows
 from crm.spreadsheets import attachment_disposition, csv_safe, xlsx_response
+from crm.templatetags.crm_format import brl, phone_br
 
 LIST_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 50
@@ -268,45 +275,185 @@ EVENT_DETAIL_PROPERTY: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One field of a data change as a person reads it (its label, the value before and after)."""
+
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
-    event: Event
+    """An event (`event`), a change of the affiliate's data (`fields`, `job` when an import made it)
+    or the affiliate's creation (`created`), as the timeline shows it."""
+
+    kind: TimelineKind
+    at: datetime
     icon: str
     label: str
-    detail: str
+    detail: str = ""
+    event: Event | None = None
+    job: ImportJob | None = None
+    source: str = ""
+    created: bool = False
+    fields: tuple[FieldChange, ...] = ()
 
 
-def _timeline_entries(events: Iterable[Event], *, custom_labels: dict[str, str]) -> list[TimelineEntry]:
-    standard = dict(EventType.choices)
-    entries = []
-    for event in events:
-        key = EVENT_DETAIL_PROPERTY.get(event.type)
-        props = event.properties if isinstance(event.properties, dict) else {}
-        entries.append(
-            TimelineEntry(
-                event=event,
-                icon=EVENT_ICONS.get(event.type, CUSTOM_EVENT_ICON),
-                label=str(standard.get(event.type) or custom_labels.get(event.type) or event.type),
-                detail=str(props.get(key) or "") if key else "",
+# Sources of AffiliateChange rows other than an import: the API records `api:<key prefix>`.
+API_SOURCE_PREFIX = "api"
+UI_SOURCE = "ui"
+CHANGE_ICONS = {"import": "database", API_SOURCE_PREFIX: "key"}
+OTHER_CHANGE_ICON = "file-text"
+
+
+def _source_kind(source: str) -> str:
+    return source.split(":", 1)[0]
+
+
+def _change_label(*, source: str, job: ImportJob | None, created: bool) -> str:
+    """What happened, by whom: "Dados atualizados pela importação" (the file's name follows, linked),
+    "Criado pela API"..."""
+    kind = _source_kind(source)
+    if job is not None:
+        return _("Created by the import") if created else _("Data updated by the import")
+    if kind == "import":  # its job was deleted since
+        return _("Created by an import") if created else _("Data updated by an import")
+    if kind == API_SOURCE_PREFIX:
+        return _("Created through the API") if created else _("Data updated through the API")
+    if kind == UI_SOURCE:
+        return _("Created in the CRM") if created else _("Data updated in the CRM")
+    return _("Created") if created else _("Data updated")
+
+
+def _change_value(name: str, value: Any, *, full_cpf: bool, choices: dict[str, dict[str, str]]) -> str:
+    """One side of a change as the page shows that field (the CPF by the page's policy). The values
+    come as an import records them (text, tags as an array literal) or as JSON (the API's)."""
+    if value is None or value in ("", [], {}, "{}"):
+        return "—"
+    if name == "cpf":
+        return cpf_for_display(cpf=str(value), full=full_cpf) or "—"
+    if name in choices:
+        return choices[name].get(str(value), str(value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {item}" for key, item in sorted(value.items()))
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    text = str(value)
+    if name == "tags" and text.startswith("{") and text.endswith("}"):
+        return ", ".join(tag.strip('"') for tag in text[1:-1].split(","))
+    if name == "phone":
+        return phone_br(text)
+    if name == "plan_fee":
+        return brl(text)
+    if name == "birth_date":
+        try:
+            return date.fromisoformat(text).strftime("%d/%m/%Y")
+        except ValueError:
+            return text
+    return text
+
+
+def _change_fields(change: AffiliateChange, *, full_cpf: bool) -> tuple[FieldChange, ...]:
+    changes = change.changes if isinstance(change.changes, dict) else {}
+    labels = {field.name: str(capfirst(str(field.verbose_name))) for field in Affiliate._meta.concrete_fields}
+    choices = {
+        "origin": {value: str(label) for value, label in Origin.choices},
+        "stage": {value: str(label) for value, label in Stage.choices},
+    }
+    fields = []
+    for name, pair in changes.items():
+        old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+        fields.append(
+            FieldChange(
+                label=labels.get(name) or str(name),
+                old=_change_value(name, old, full_cpf=full_cpf, choices=choices),
+                new=_change_value(name, new, full_cpf=full_cpf, choices=choices),
             )
         )
+    return tuple(fields)
+
+
+def _timeline_entries(
+    rows: Iterable[TimelineRow],
+    *,
+    loaded: TimelineLoaded,
+    origin: ImportOrigin | None,
+    custom_labels: dict[str, str],
+    full_cpf: bool,
+) -> list[TimelineEntry]:
+    standard = dict(EventType.choices)
+    entries = []
+    for row in rows:
+        if row.kind == "origin" and origin is not None:
+            entries.append(
+                TimelineEntry(
+                    kind=row.kind,
+                    at=row.at,
+                    icon=CHANGE_ICONS["import"],
+                    label=_("Created by the first import of the base")
+                    if origin.first
+                    else _("Created by the import"),
+                    job=origin.job,
+                    source="import",
+                    created=True,
+                )
+            )
+        elif row.kind == "change" and (change := loaded.changes.get(row.pk)) is not None:
+            entries.append(
+                TimelineEntry(
+                    kind=row.kind,
+                    at=change.changed_at,
+                    icon=CHANGE_ICONS.get(_source_kind(change.source), OTHER_CHANGE_ICON),
+                    label=_change_label(
+                        source=change.source, job=change.import_job, created=change.is_creation
+                    ),
+                    job=change.import_job,
+                    source=change.source,
+                    created=change.is_creation,
+                    fields=_change_fields(change, full_cpf=full_cpf),
+                )
+            )
+        elif row.kind == "event" and (event := loaded.events.get(row.pk)) is not None:
+            key = EVENT_DETAIL_PROPERTY.get(event.type)
+            props = event.properties if isinstance(event.properties, dict) else {}
+            entries.append(
+                TimelineEntry(
+                    kind=row.kind,
+                    at=event.occurred_at,
+                    icon=EVENT_ICONS.get(event.type, CUSTOM_EVENT_ICON),
+                    label=str(standard.get(event.type) or custom_labels.get(event.type) or event.type),
+                    detail=str(props.get(key) or "") if key else "",
+                    event=event,
+                    source=event.source,
+                )
+            )
     return entries
 
 
 def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
-    """/affiliates/<pk>/: profile, consent, tier, attributes, tags and the timeline (50 at a
-    time; htmx's "load more" asks for the next page's entries only)."""
+    """/affiliates/<pk>/: profile, consent, tier, attributes, tags and the timeline: its events and
+    the changes to its data (imports, the API), 50 at a time; htmx's "load more" asks for the next
+    page's entries only."""
     affiliate = affiliate_get(user=request.user, pk=pk)
-    page = Paginator(affiliate_timeline(affiliate=affiliate), TIMELINE_PAGE_SIZE).get_page(
+    full_cpf = cpf_full_allowed(membership=request.membership)  # type: ignore[attr-defined]
+    origin = affiliate_import_origin(affiliate=affiliate)
+    page = Paginator(affiliate_timeline(affiliate=affiliate, origin=origin), TIMELINE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     context: dict[str, Any] = {
         "affiliate": affiliate,
-        "cpf_shown": cpf_for_display(
-            cpf=affiliate.cpf,
-            full=cpf_full_allowed(membership=request.membership),  # type: ignore[attr-defined]
-        ),
+        "cpf_shown": cpf_for_display(cpf=affiliate.cpf, full=full_cpf),
         "page": page,
-        "timeline": _timeline_entries(page, custom_labels=event_kind_labels()),
+        "timeline": _timeline_entries(
+            page,
+            loaded=affiliate_timeline_load(rows=page),
+            origin=origin,
+            custom_labels=event_kind_labels(),
+            full_cpf=full_cpf,
+        ),
     }
     if _htmx_target(request) == TIMELINE_MORE_TARGET:
         response = render(request, "crm/affiliate_timeline.html", context)

@@ -137,7 +137,11 @@ def _staged_upsert(cursor, job: ImportJob, source: SourceFile, on_progress: Prog
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         merged, staged, distinct = staged_merge(cursor)
         timed_execute(cursor, CHANGES_SQL.replace("{source}", merged), {"job": str(job.pk)})
-        timed_execute(cursor, UPSERT_SQL.replace("{source}", merged))
+        # Into an empty base (a first import too big or too small for the first load), the
+        # creations are not recorded one by one: the job, found by its run's times, says it.
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM crm_affiliate)")
+        params = {"job": str(job.pk), "source": "import", "record_created": cursor.fetchone()[0]}
+        timed_execute(cursor, UPSERT_SQL.replace("{source}", merged), params)
         created, updated = cursor.fetchone()
     return created, updated, distinct - created - updated, staged - distinct
 

@@ -98,7 +98,14 @@ UPSERT_SQL = f"""
         WHERE ({_old}, crm_affiliate.attributes)
           IS DISTINCT FROM
               ({_new}, crm_affiliate.attributes || EXCLUDED.attributes)
-        RETURNING (xmax = 0) AS inserted
+        RETURNING id, (xmax = 0) AS inserted
+    ),
+    -- Each affiliate created gets its creation on its timeline: an AffiliateChange with no
+    -- changes. Not when the caller says the base was empty (millions of rows saying what the
+    -- import's counters say: crm.selectors.affiliates.affiliate_import_origin finds that import).
+    created AS (
+        INSERT INTO crm_affiliatechange (affiliate_id, import_job_id, changes, source, changed_at)
+        SELECT id, %(job)s, '{{}}', %(source)s, now() FROM upserted WHERE inserted AND %(record_created)s
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
 """  # noqa: S608
