@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from crm.importing import ATTRIBUTE_PREFIX, EXTRA_KEY, frame_prepare
+from crm.leases import lease_stop_closed
 from crm.models import ColumnMapping, ImportJob, ImportStatus
 from crm.readers import header_key, source_batches, source_open
 from crm.spreadsheets import csv_safe
@@ -259,3 +260,16 @@ def import_job_live(*, job: ImportJob) -> ImportJob:
             job.rejected = max(job.rejected, live["rejected"])
             job.warned = max(job.warned, live.get("warned", 0))
     return job
+
+
+def import_lease_name(*, job: ImportJob) -> str:
+    """The lease a run of `job` holds (crm.leases): alive while its process is."""
+    return f"import:{job.pk}:{job.attempt}"
+
+
+def import_job_cancellable(*, job: ImportJob) -> bool:
+    """Whether cancelling can still stop `job`: queued, or running but still reading its file (once
+    it writes the base it finishes; a request then would only be ignored)."""
+    if job.status == ImportStatus.QUEUED:
+        return True
+    return job.status == ImportStatus.RUNNING and not lease_stop_closed(name=import_lease_name(job=job))

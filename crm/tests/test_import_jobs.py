@@ -15,7 +15,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.celery import app
+from crm.leases import _renew as renew
+from crm.leases import lease_hold, lease_stop_close, lease_stop_request, lease_stop_requested
 from crm.models import Affiliate, ImportJob, ImportStatus
+from crm.selectors.imports import import_job_cancellable
 from crm.services.imports import (
     affiliates_import,
     import_job_cancel,
@@ -26,8 +29,6 @@ from crm.services.imports import (
     import_lease_name,
     import_queue,
 )
-from crm.services.leases import _renew as renew
-from crm.services.leases import lease_hold, lease_stop_request
 from tenants.models import UDN
 from tenants.services import TICK_TASK
 from tenants.tests.helpers import wait_for
@@ -232,3 +233,23 @@ def test_an_import_whose_worker_was_killed_is_reaped_then_retried_to_the_end(
         job = import_job_retry(job=job)
         assert wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.DONE, 180)
         assert Affiliate.objects.filter(external_id__startswith="K").count() == 300_000
+
+
+def test_once_an_import_writes_the_base_cancelling_is_refused_and_the_page_says_so(
+    udn_a, marketer, client_for, tmp_path
+):
+    with tenant_context(udn_a):
+        job = import_queue(job=import_job_create(path=write_base(tmp_path / "b.csv", 3)))
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
+        job.refresh_from_db()
+        assert import_job_cancellable(job=job)
+        lease_stop_close(name=import_lease_name(job=job))  # the run finished reading: it writes now
+
+        assert not import_job_cancellable(job=job)
+        assert import_job_cancel(job=job).status == ImportStatus.RUNNING
+        assert not lease_stop_requested(name=import_lease_name(job=job))
+
+    client = client_for(udn_a, marketer)
+    page = client.post(f"/imports/{job.pk}/cancel/", follow=True).content.decode()
+    assert "Tarde demais para cancelar" in page
+    assert 'data-testid="import-cancel"' not in page and 'data-testid="import-writing"' in page

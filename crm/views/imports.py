@@ -18,6 +18,7 @@ from crm.models import ImportJob, ImportStatus
 from crm.readers import ImportFileError, source_batches, source_open
 from crm.selectors.imports import (
     FIELD_LABELS,
+    import_job_cancellable,
     import_job_live,
     import_preview,
     rejected_rows_csv,
@@ -150,13 +151,21 @@ def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
         "rejected": rejected,
         "running": job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
         "retryable": job.status in RETRYABLE,
+        "cancellable": import_job_cancellable(job=job),
     }
     return render(request, template, context)
 
 
 @require_POST
 def import_cancel(request: HttpRequest, pk: str) -> HttpResponse:
-    job = import_job_cancel(job=import_job_get(user=request.user, pk=pk, write=True))
+    job = import_job_get(user=request.user, pk=pk, write=True)
+    if not import_job_cancellable(job=job):
+        if job.status == ImportStatus.RUNNING:
+            messages.warning(
+                request, _("Too late to cancel: the import is already writing to the base and ends shortly.")
+            )
+        return redirect("import-detail", pk=job.pk)
+    job = import_job_cancel(job=job)
     if job.status == ImportStatus.CANCELLED:
         messages.success(request, _("Import cancelled."))
     elif job.status == ImportStatus.RUNNING:

@@ -13,8 +13,10 @@ from typing import IO
 import polars as pl
 from django.db import Error, connection, transaction
 
+from crm.leases import lease_stop_close
 from crm.models import ImportJob
 from crm.readers import SourceFile
+from crm.services.imports.jobs import import_lease_name
 from crm.services.imports.sql import (
     AFFILIATE_COLUMNS,
     INSERT_SQL,
@@ -126,6 +128,8 @@ def _initial_load_transaction(
                 keep_valid=True,
                 keep_problems=problems.write,
             )
+        # The rest only finishes the load: too late to cancel.
+        lease_stop_close(name=import_lease_name(job=job))
         created = _merge_repeated(cursor, pl.concat(read)) if read else 0
         cursor.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         for sql in rebuild:

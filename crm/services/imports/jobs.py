@@ -20,17 +20,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.importing import ATTRIBUTE_PREFIX
-from crm.models import AuditAction, AuditTarget, ColumnMapping, ImportJob, ImportStatus
-from crm.readers import header_key, source_open, source_row_estimate
-from crm.selectors.imports import FIELD_LABELS, import_mapping_suggest
-from crm.services.audit import audit_record
-from crm.services.leases import (
+from crm.leases import (
     LEASE_SECONDS,
     lease_alive,
     lease_stop_clear,
     lease_stop_request,
     lease_stop_requested,
 )
+from crm.models import AuditAction, AuditTarget, ColumnMapping, ImportJob, ImportStatus
+from crm.readers import header_key, source_open, source_row_estimate
+from crm.selectors.imports import (
+    FIELD_LABELS,
+    import_job_cancellable,
+    import_lease_name,
+    import_mapping_suggest,
+)
+from crm.services.audit import audit_record
 from tenants.actors import audit_actor
 
 logger = logging.getLogger(__name__)
@@ -145,11 +150,6 @@ def import_queue(*, job: ImportJob) -> ImportJob:
 IMPORT_COUNTERS = ("total_rows", "created", "updated", "unchanged", "rejected", "warned", "duplicates")
 
 
-def import_lease_name(*, job: ImportJob) -> str:
-    """The lease a run of `job` holds (crm.services.leases): alive while its process is."""
-    return f"import:{job.pk}:{job.attempt}"
-
-
 ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 RETRYABLE = (ImportStatus.FAILED, ImportStatus.CANCELLED)
 
@@ -158,6 +158,8 @@ RETRYABLE = (ImportStatus.FAILED, ImportStatus.CANCELLED)
 def import_job_cancel(*, job: ImportJob) -> ImportJob:
     """Cancel a queued job at once; ask a running one to stop at its next batch (a run already
     writing the base finishes: stopping it then would save nothing)."""
+    if not import_job_cancellable(job=job):
+        return job  # done, or already writing the base: it finishes (the page says so)
     if job.status == ImportStatus.QUEUED:
         ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
             status=ImportStatus.CANCELLED, error=_("Cancelled before it started."), finished_at=timezone.now()

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.leases import lease_hold, lease_stop_close, lease_stop_requested
 from crm.models import AuditAction, AuditTarget, ImportJob, ImportStatus
 from crm.readers import ImportFileError, SourceFile, source_open
 from crm.services.audit import audit_record
@@ -28,7 +29,6 @@ from crm.services.imports.staging import (
     staging_create,
     timed_execute,
 )
-from crm.services.leases import lease_hold, lease_stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ def _staged_upsert(cursor, job: ImportJob, source: SourceFile, on_progress: Prog
     transaction."""
     staging_create(cursor)
     file_read(cursor, job=job, source=source, on_progress=on_progress, copy_valid=staging_copy)
+    lease_stop_close(name=import_lease_name(job=job))  # from here on the base changes: too late to cancel
     with transaction.atomic():
         # An import can be re-run (upserts are idempotent): not waiting for the WAL flush is safe here.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -87,3 +87,18 @@ def lease_stop_requested(*, name: str) -> bool:
 
 def lease_stop_clear(*, name: str) -> None:
     cache.delete(_stop_key(name))
+    cache.delete(_closed_key(name))
+
+
+def _closed_key(name: str) -> str:
+    return f"lease-closed:{name}"
+
+
+def lease_stop_close(*, name: str) -> None:
+    """The holder of `name` no longer stops on request (it is writing what it prepared: stopping
+    then would save nothing), so a request should be refused rather than silently ignored."""
+    cache.set(_closed_key(name), True, STOP_REQUEST_SECONDS)
+
+
+def lease_stop_closed(*, name: str) -> bool:
+    return cache.get(_closed_key(name)) is not None
