@@ -44,21 +44,23 @@ from crm.api.base import (
     idempotent,
 )
 from crm.api.events import AffiliateRefSerializer
-from crm.api.inputs import InputSerializer, JSONObjectField
+from crm.api.inputs import NO_NUL_PATTERN, InputSerializer, JSONObjectField
 from crm.api.serializers import ErrorSerializer
 from crm.channels import CHANNEL_CODES
 from crm.models import ApiScope
 
 SLUG_MAX = 80
 BIGINT_MAX = 2**63 - 1  # Message.id
+SLUG_SCHEMA = {"type": "string", "minLength": 1, "maxLength": SLUG_MAX, "pattern": NO_NUL_PATTERN}
 
 
 def _slug(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > SLUG_MAX or "\x00" in value:
+    """A template's code as given (a code no template has is the service's 422, not a 400)."""
+    if not isinstance(value, str) or not value or len(value) > SLUG_MAX or "\x00" in value:
         raise ValidationError(
             {field: [_("Give a template code (up to %(n)s characters).") % {"n": SLUG_MAX}]}
         )
-    return value.strip()
+    return value
 
 
 @extend_schema_field(
@@ -99,11 +101,12 @@ class ChannelChainField(serializers.Field):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "minLength": 1, "maxLength": SLUG_MAX},
+            SLUG_SCHEMA,
             {
                 "type": "object",
-                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": SLUG_MAX},
-                "propertyNames": {"enum": list(CHANNEL_CODES)},
+                "properties": {channel: SLUG_SCHEMA for channel in CHANNEL_CODES},
+                "additionalProperties": False,
+                "minProperties": 1,
             },
         ],
         "description": "A template's code, or one per channel of the chain ({channel: code}).",
