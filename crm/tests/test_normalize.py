@@ -37,8 +37,6 @@ from crm.normalize import (
     STANDARD_FIELDS,
     NormalizationError,
     Reason,
-    _fold,
-    _fold_expr,
     affiliate_record_normalize,
     amount_parse,
     birth_date_parse,
@@ -53,6 +51,8 @@ from crm.normalize import (
     state_time_zone,
     tags_parse,
 )
+from crm.normalize.frames import _fold_expr
+from crm.normalize.scalar import _fold
 from crm.selectors.affiliates import fold_text
 from crm.selectors.quality import CPF_VALID_SQL, PHONE_MOBILE_BR_RE
 
