@@ -16,13 +16,14 @@ from django_tenants.utils import tenant_context
 
 from crm import hooks, lifecycle
 from crm.models import STAGE_ORDER, Affiliate, DepositTier, Event, EventKind, EventType
-from crm.services import events
 from crm.services.events import (
+    MONEY_EVENT_TYPES,
     EventInput,
     affiliates_refresh_derived,
     event_record,
     event_types_known,
     events_ingest,
+    ingest,
     tiers_recompute,
 )
 from crm.tests.factories import AffiliateFactory
@@ -306,7 +307,7 @@ def _varied_history(people: list[Affiliate], rng: random.Random) -> list[EventIn
             kind = rng.choice(kinds) if i else lifecycle.STAGE_RULES[ceiling].event_types[0]  # it reaches it
             money = {"amount": f"{rng.choice([3, 40, 150, 400, 1500])}.{rng.randint(0, 99):02d}"}
             minutes = rng.randint(0, 60) * 5
-            extra = money if kind in events.MONEY_EVENT_TYPES else {}
+            extra = money if kind in MONEY_EVENT_TYPES else {}
             items.append(ev(f"v-{n}-{i}", kind, person, minutes=minutes, **extra))
     return items + rng.sample(items, 50)
 
@@ -453,9 +454,9 @@ def test_a_batch_of_a_thousand_takes_one_statement(in_a, django_assert_max_num_q
         )
 
     runs = []
-    real_run = events._ingest_run
+    real_run = ingest._ingest_run
     monkeypatch.setattr(
-        events, "_ingest_run", lambda *args, **kwargs: runs.append(1) or real_run(*args, **kwargs)
+        ingest, "_ingest_run", lambda *args, **kwargs: runs.append(1) or real_run(*args, **kwargs)
     )
     # The one statement goes by a psycopg cursor (prepared); the ORM's one is the batch's audit
     # entry (one for the 1,000 events, never one each).
@@ -610,7 +611,7 @@ def test_a_failure_reading_the_result_back_commits_nothing(django_db_setup, comm
     def broken(*args, **kwargs):
         raise RuntimeError("reading the rows back failed")
 
-    monkeypatch.setattr(events, "_outcome", broken)
+    monkeypatch.setattr(ingest, "_outcome", broken)
     with tenant_context(alpha):
         with pytest.raises(RuntimeError):
             events_ingest(items=[ev("r-1", "cash_in", person, amount="10.00")], source="api")
