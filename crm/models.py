@@ -598,18 +598,8 @@ class ApiKey(models.Model):
                 condition=models.Q(prefix__regex=r"^[a-z0-9]{8}$"), name="apikey_prefix_format"
             ),
             models.CheckConstraint(
-                condition=models.Q(
-                    scopes__contained_by=[
-                        "affiliates:read",
-                        "affiliates:write",
-                        "events:write",
-                        "segments:read",
-                        "campaigns:read",
-                        "webhooks:manage",
-                        "messages:read",
-                        "messages:write",
-                    ]
-                ),
+                # Every value of ApiScope, offered or not (keys made earlier may carry them).
+                condition=models.Q(scopes__contained_by=list(ApiScope.values)),
                 name="apikey_scopes_known",
             ),
         ]
@@ -677,16 +667,7 @@ class WebhookSubscription(models.Model):
         verbose_name_plural = _("webhook subscriptions")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(
-                    events__contained_by=[
-                        "affiliate.stage_changed",
-                        "event.received",
-                        "message.failed",
-                        "message.delivered",
-                        "consent.revoked",
-                    ]
-                )
-                & ~models.Q(events=[]),
+                condition=models.Q(events__contained_by=list(WebhookEvent.values)) & ~models.Q(events=[]),
                 name="webhook_events_known",
             ),
             models.CheckConstraint(
@@ -741,7 +722,7 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["next_attempt_at"],
                 name="webhook_delivery_due",
-                condition=models.Q(status="pending"),
+                condition=models.Q(status=WebhookDeliveryStatus.PENDING),
             ),
             models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_log"),
             # The retention purge's range (rows are appended in created_at order): a BRIN index
@@ -750,7 +731,8 @@ class WebhookDelivery(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(status="pending") | models.Q(next_attempt_at__isnull=False),
+                condition=~models.Q(status=WebhookDeliveryStatus.PENDING)
+                | models.Q(next_attempt_at__isnull=False),
                 name="webhook_delivery_pending_is_due",
             ),
         ]
