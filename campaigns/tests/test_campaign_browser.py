@@ -64,6 +64,7 @@ def test_a_campaign_created_and_launched_in_the_browser_reaches_the_outbox(
     page.wait_for_url(f"{base}/affiliates/?tag={TAG}")
     assert page.locator("[data-testid=result-count]").get_attribute("data-count") == "4"
 
+    page.click("nav.mainnav summary >> text=Mensagens")  # the menu's Mensagens group
     page.click("nav.mainnav >> text=Campanhas")
     page.wait_for_url(f"{base}/campaigns/")
     page.locator("[data-testid=campaigns-empty]").or_(page.locator("[data-testid=campaign-table]")).wait_for()

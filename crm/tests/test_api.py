@@ -933,6 +933,7 @@ def test_a_marketer_creates_a_key_in_the_browser_and_reads_the_swagger_docs(page
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
+    page.click(".mainnav summary >> text=Integrações")  # the menu's Integrações group
     page.click(".mainnav a[href='/api-keys/']")
     page.locator("[data-testid=api-keys-empty]").wait_for()
     page.fill("#id_name", "App backend")

@@ -152,6 +152,67 @@ def test_no_page_overflows_a_390_pixel_phone_and_the_menu_wraps(browser, web_ser
     assert nav_links > 0 and nav_right <= 390  # every menu entry on screen
 
 
+# Tab from the top of the page, opening each menu group (Enter on its summary) as focus reaches it;
+# returns the links the keyboard reached inside the main menu, in order.
+def _keyboard_reachable_links(page, presses: int = 60) -> list[str]:
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    reached: list[str] = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(
+            """() => {
+                const el = document.activeElement;
+                if (!el || !el.closest('#mainnav, .navtoggle')) return null;
+                if (el.matches('.navtoggle')) return {kind: 'toggle', open: el.getAttribute('aria-expanded') === 'true'};
+                if (el.matches('summary')) return {kind: 'summary', open: el.parentElement.open};
+                const r = el.getBoundingClientRect();
+                const visible = r.width > 0 && r.height > 0 && r.right <= innerWidth;
+                return {kind: 'link', href: el.getAttribute('href'), visible};
+            }"""
+        )
+        if focus is None:
+            if reached:
+                break  # past the menu
+            continue
+        if focus["kind"] in ("toggle", "summary") and not focus["open"]:
+            page.keyboard.press("Enter")
+        elif focus["kind"] == "link" and focus["visible"]:
+            reached.append(focus["href"])
+    return reached
+
+
+def test_the_grouped_menu_fits_two_rows_and_every_entry_is_reachable_by_keyboard(
+    browser, web_server, alpha_with_affiliates
+):
+    """The menu groups its pages (Dados, Mensagens, Integrações) so the header stays short at
+    1280 px; at 390 px one "Menu" button opens it. Every page of the menu is reached with Tab and
+    Enter alone, Falhas included."""
+    _alpha, user, _depositor = alpha_with_affiliates
+    base = f"http://alpha.localhost:{web_server}"
+    results = {}
+    for width, height in ((1280, 800), (390, 844)):
+        context = browser.new_context(locale="pt-BR", viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            _sign_in(page, base, user.email)
+            row = page.locator(".switcher summary").evaluate("el => el.getBoundingClientRect().height")
+            header = page.locator("header.topbar").evaluate("el => el.getBoundingClientRect().height")
+            targets = page.evaluate("[...document.querySelectorAll('#mainnav a')].map(a => a.getAttribute('href'))")
+            reached = _keyboard_reachable_links(page)
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            results[width] = (row, header, targets, reached, overflow)
+        finally:
+            context.close()
+
+    for width, (row, header, targets, reached, overflow) in results.items():
+        assert "/messages/failures/" in targets and len(targets) == 13, (width, targets)
+        assert reached == targets, width  # each entry once, in the menu's order
+        assert overflow == width
+        # at most two rows of the bar's tallest item (the space switcher), with padding and gap
+        assert header <= 2 * row + 30, (width, header, row)
+
+
 def test_cpf_and_badges_stay_on_one_line_and_long_emails_stay_inside_the_profile_card(
     page, web_server, alpha_with_affiliates
 ):
