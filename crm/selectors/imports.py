@@ -14,9 +14,10 @@ from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from crm.brazil import fold
 from crm.importing import ATTRIBUTE_PREFIX, EXTRA_KEY, frame_prepare
 from crm.leases import lease_stop_closed
-from crm.models import ColumnMapping, ImportJob, ImportStatus
+from crm.models import ColumnMapping, ImportJob, ImportStatus, Origin
 from crm.readers import header_key, source_batches, source_open
 from crm.spreadsheets import csv_safe
 
@@ -135,10 +136,25 @@ def import_mapping_suggest(*, headers: list[str]) -> dict[str, str]:
     return mapping
 
 
+@dataclass(frozen=True)
+class PreviewCell:
+    """A preview value: `value` as it will be stored (for a rejected row, as it was read), `raw` as
+    the file has it (shown on hover when it differs), `unknown` when the value was not recognised
+    (an origin outside the list, stored as "Outra")."""
+
+    value: str
+    raw: str = ""
+    unknown: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.raw.strip() != self.value
+
+
 @dataclass
 class PreviewRow:
     row: int
-    values: dict[str, str]
+    values: dict[str, PreviewCell]
     reasons: list[str]
     # False: the row is rejected; true with reasons: imported with those fields left blank (warnings).
     imported: bool = True
@@ -181,24 +197,41 @@ def import_preview(*, job: ImportJob, path: Path) -> Preview:
     preview.sampled_rejected = prepared.rejected
     preview.sampled_warned = prepared.warned
     first = batch.head(PREVIEW_ROWS).get_column("_row").to_list()
+    read = {r["_row"]: r for r in batch.head(PREVIEW_ROWS).iter_rows(named=True)}
+    sources = {target: header for header, target in job.mapping.items() if target}
     valid = {r["_row"]: r for r in prepared.valid.filter(pl.col("_row").is_in(first)).iter_rows(named=True)}
     problems = {
         r["_row"]: r for r in prepared.problems.filter(pl.col("_row").is_in(first)).iter_rows(named=True)
     }
     for number in first:
         reasons = problems[number]["_messages"] if number in problems else []
+        raw = {f: _raw_text(read[number].get(sources.get(f, ""))) for f in fields}
         if number in valid:
-            # As it will be stored: a field with a warning is blank.
+            # As it will be stored (a field with a warning is blank), the file's text on hover.
             stored = {**valid[number], **_attribute_values(valid[number]["attributes"])}
-            values = {f: _display(stored.get(f)) for f in fields}
+            values = {f: _cell(field=f, stored=stored.get(f), raw=raw[f]) for f in fields}
             preview.rows.append(PreviewRow(row=number, values=values, reasons=reasons))
         else:
-            # A rejected row is shown as it was read, with what is wrong with it.
-            raw = json.loads(problems[number]["_raw"])
-            by_field = {target: raw.get(header, "") for header, target in job.mapping.items() if target}
-            values = {f: str(by_field.get(f, "")) for f in fields}
+            # A rejected row is stored nowhere: it is shown as it was read, with what is wrong with it.
+            values = {f: PreviewCell(value=raw[f].strip(), raw=raw[f]) for f in fields}
             preview.rows.append(PreviewRow(row=number, values=values, reasons=reasons, imported=False))
     return preview
+
+
+# What a file may write for "other" on purpose; any other word the origin list does not know is
+# stored as "other" too, and the preview says it was not recognised.
+_ORIGIN_OTHER_WORDS = frozenset({"other", "outro", "outros", "outra", "outras"})
+
+
+def _cell(*, field: str, stored: object, raw: str) -> PreviewCell:
+    if field == "origin" and stored:
+        unknown = stored == Origin.OTHER and fold(raw.strip()) not in _ORIGIN_OTHER_WORDS
+        return PreviewCell(value=str(Origin(stored).label), raw=raw, unknown=unknown)
+    return PreviewCell(value=_display(stored), raw=raw)
+
+
+def _raw_text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _attribute_values(attributes: str | None) -> dict[str, object]:

@@ -64,7 +64,7 @@ def test_upload_map_preview_run_and_download_the_rejected_rows(
     preview_html = preview.content.decode()
     assert preview_html.count('class="is-rejected"') == 4
     assert preview_html.count('class="is-warned"') == 3  # a bad phone or birth date: imported, with a warning
-    assert "seriam rejeitadas e 3 importadas com avisos" in preview_html
+    assert "seriam rejeitadas e 3 seriam importadas com avisos" in preview_html
     assert 'class="scroll-x"' not in preview_html
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -226,7 +226,43 @@ def test_the_attribute_name_shows_only_for_a_custom_attribute_named_after_its_co
 
     preview = client.get(f"/imports/{job.pk}/preview/").content.decode()
 
-    assert "<th>Obs do vendedor</th>" in preview and "<td>cliente antiga</td>" in preview
+    assert "<th>Obs do vendedor</th>" in preview and ">cliente antiga</td>" in preview
+
+
+def test_the_preview_shows_origin_labels_flags_unknown_origins_and_the_file_text_on_hover(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    upload(
+        client,
+        "origens.csv",
+        "codigo;nome;cpf;nascimento;origem\n"
+        "P1;ana souza;529.982.247-25;03/04/1980;Loja\n"
+        "P2;Bia;390.533.447-05;1985-07-12;indicação\n"
+        "P3;Caio;111.444.777-35;01/01/1990;balcão da feira\n"
+        "P4;;;;Loja\n".encode(),
+    )
+    job = _only_job(udn_a)
+    client.post(
+        f"/imports/{job.pk}/mapping/",
+        {"col-0": "external_id", "col-1": "name", "col-2": "cpf", "col-3": "birth_date", "col-4": "origin"},
+    )
+
+    html = client.get(f"/imports/{job.pk}/preview/").content.decode()
+    cells = dict(re.findall(r'<td class="\w+" data-field="(\w+)">(.*?)</td>', html, flags=re.S)[:5])
+    origins = re.findall(r'data-field="origin">(.*?)</td>', html, flags=re.S)
+
+    assert origins[0].strip() == "Loja" and ">store<" not in html and "referral" not in origins[1]
+    assert "Indicação" in origins[1]
+    assert 'data-testid="origin-unknown"' in origins[2] and "Outro" in origins[2]
+    assert "balcão da feira" in origins[2]  # the file's word, on hover
+    assert origins[3].strip() == "Loja"  # a rejected row: as it was read
+    assert html.count('data-testid="origin-unknown"') == 1
+    assert 'title="No arquivo: ana souza"' in cells["name"] and "Ana Souza" in cells["name"]
+    assert 'title="No arquivo: 1985-07-12"' in html and "12/07/1985" in html
+    assert re.search(r'<td class="short" data-field="birth_date">', html)
+    assert "Nas primeiras 4 linhas, 1 seria rejeitada e 0 seriam importadas com avisos." in html
 
 
 FORMULA_ROWS = (
