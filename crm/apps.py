@@ -58,10 +58,22 @@ class CrmConfig(AppConfig):
                 crontab="30 4 * * *",
             )
         )
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="segments-refresh",
+                task="crm.segments_refresh",
+                description="Refresh the members of tracked segments",
+                every_seconds=300,
+            )
+        )
 
         from crm import hooks
-        from crm.services import webhooks
+        from crm.services import segments, webhooks
 
         hooks.stage_changed.subscribe(webhooks.on_stage_changes)
         hooks.events_stored.subscribe(webhooks.on_events)
         hooks.consent_changed.subscribe(webhooks.on_consent_changes)
+        # Tracked segments follow the changes their conditions mention (crm.services.segments).
+        hooks.events_stored.subscribe(segments.on_events)
+        hooks.consent_changed.subscribe(segments.on_consent_changes)
+        hooks.affiliate_changed.subscribe(segments.on_affiliate_changes)

@@ -11,6 +11,7 @@ listener never hears of a change that was rolled back. Keep listeners cheap: enq
     hooks.stage_changed.subscribe(on_stage_changes)  # list[StageChange]
     hooks.consent_changed.subscribe(...)             # list[ConsentChanged]
     hooks.affiliate_changed.subscribe(...)           # list[AffiliateChanged]
+    hooks.segment_membership_changed.subscribe(...)  # list[SegmentMembershipChanged]
 """
 
 from __future__ import annotations
@@ -95,7 +96,19 @@ class AffiliateChanged:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentMembershipChanged:
+    """An affiliate entered (`entered`) or left a tracked segment at `at` (its timeline has the
+    matching segment_entered / segment_left event, with the segment's id in its properties)."""
+
+    segment_id: int
+    affiliate_id: int
+    entered: bool
+    at: datetime
+
+
 events_stored: Hook[AcceptedEvent] = Hook("events_stored")
 stage_changed: Hook[StageChange] = Hook("stage_changed")
 consent_changed: Hook[ConsentChanged] = Hook("consent_changed")
 affiliate_changed: Hook[AffiliateChanged] = Hook("affiliate_changed")
+segment_membership_changed: Hook[SegmentMembershipChanged] = Hook("segment_membership_changed")

@@ -5,5 +5,6 @@ from crm.tasks import (
     imports,  # noqa: F401
     lake,  # noqa: F401
     quality,  # noqa: F401
+    segments,  # noqa: F401
     webhooks,  # noqa: F401
 )
