@@ -219,6 +219,9 @@ class AuditAction(models.TextChoices):
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", _("Webhook secret rotated")
     WEBHOOK_REDELIVERED = "webhook.redelivered", _("Webhook delivery sent again")
     QUALITY_RECOMPUTE_REQUESTED = "quality.recompute_requested", _("Data quality recalculation requested")
+    # Written by campaigns (crm never imports it: the codes are plain data here).
+    MESSAGE_TEMPLATE_CREATED = "message_template.created", _("Message template created")
+    MESSAGE_TEMPLATE_UPDATED = "message_template.updated", _("Message template changed")
 
 
 class AuditTarget(models.TextChoices):
@@ -230,6 +233,7 @@ class AuditTarget(models.TextChoices):
     WEBHOOK = "webhook", _("Webhook")
     WEBHOOK_DELIVERY = "webhook_delivery", _("Webhook delivery")
     QUALITY = "quality", _("Data quality")
+    MESSAGE_TEMPLATE = "message_template", _("Message template")
 
 
 class AuditEntry(models.Model):

@@ -235,6 +235,24 @@ def test_a_saved_template_keeps_its_variables_a_slug_and_an_audit_entry(alpha):
     ).exists()
 
 
+def test_the_audit_log_names_template_changes_in_portuguese(alpha):
+    from zoneinfo import ZoneInfo
+
+    from django.utils import translation
+
+    from crm.selectors.audit import audit_rows
+
+    saved = template_save(template=MessageTemplate(channel="sms"), data={"name": "Aviso", "body_text": "Oi"})
+    template_save(template=saved, data={"name": "Aviso de saque"})
+    entries = AuditEntry.objects.filter(target_type="message_template").order_by("pk")
+    with translation.override("pt-br"):
+        rows = audit_rows(entries, tz=ZoneInfo("America/Sao_Paulo"))
+    assert [(row.action, row.target) for row in rows] == [
+        ("Modelo de mensagem criado", f"Modelo de mensagem #{saved.pk}"),
+        ("Modelo de mensagem alterado", f"Modelo de mensagem #{saved.pk}"),
+    ]
+
+
 # --- Payloads per channel -------------------------------------------------------------------------
 
 
