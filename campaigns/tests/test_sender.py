@@ -187,3 +187,42 @@ def test_the_rate_limit_gives_a_channel_at_most_its_rate_per_second(alpha):
     assert rate_take(channel="sms", rate=5, want=8) == 5  # a second's worth at most
     assert rate_take(channel="sms", rate=5, want=8) == 0  # then it refills at 5 a second
     assert rate_take(channel="telegram", rate=5, want=3) == 3  # another channel has its own bucket
+
+
+def test_the_claim_reads_pending_messages_in_priority_order_from_the_claim_index(alpha):
+    """The claim (crm.services.duework with rank "priority") orders by priority, then due time: on
+    a big outbox it must read the partial `message_claim` index in that order, not sort every due
+    row for each batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.services.duework import due_claim
+
+    ana = AffiliateFactory(consent_email=True)
+    template = email_template()
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        # 30,000 messages: most already sent, the rest due at several priorities.
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (affiliate_id, template_id, channel, fallback, source, priority,
+                status, reason, due_at, attempts, idempotency_key, provider, provider_message_id,
+                variables, rendered, error, created_at)
+            SELECT %(affiliate)s, %(template)s, 'email', '{{}}', 'campaign', 1 + (n / 5) %% 10,
+                CASE WHEN n %% 5 = 0 THEN 'queued' ELSE 'sent' END, '',
+                CASE WHEN n %% 5 = 0 THEN %(now)s - n * interval '1 second' END, 0,
+                gen_random_uuid(), '', '', '{{}}', '{{}}', '', %(now)s
+            FROM generate_series(1, 30000) n
+            """,  # noqa: S608 - the model's table
+            {"affiliate": ana.pk, "template": template.pk, "now": NOON},
+        )
+        cursor.execute(f"ANALYZE {table}")  # noqa: S608
+    with CaptureQueriesContext(connection) as queries:
+        claimed = due_claim(spec=OUTBOX, now=NOON, limit=5)
+    [claim_sql] = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().startswith("UPDATE")]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + claim_sql)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert "message_claim" in plan, plan
+    # And they are the highest priority's oldest due.
+    assert set(Message.objects.filter(pk__in=claimed).values_list("priority", flat=True)) == {10}
