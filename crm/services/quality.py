@@ -13,12 +13,11 @@ from crm.models import AuditAction, AuditTarget, QualitySnapshot
 from crm.selectors.quality import (
     COMPUTING_CACHE_KEY,
     COMPUTING_LEASE_SECONDS,
-    QualityDashboard,
     quality_computing,
-    quality_dashboard,
     quality_figures,
     udn_today,
 )
+from crm.selectors.quality_dashboard import QualityDashboard, quality_dashboard
 from crm.services.audit import audit_record
 from tenants.actors import SYSTEM_ACTOR
 

@@ -13,7 +13,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.selectors.quality import quality_computing, quality_overview_rows
+from crm.selectors.quality import quality_computing
+from crm.selectors.quality_overview import quality_overview_rows
 from crm.services.quality import quality_dashboard_open, quality_recompute_request
 from tenants.access import udn_write_required
 
