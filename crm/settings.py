@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -282,6 +283,15 @@ CELERY_TIMEZONE = TIME_ZONE
 UDN_TICK_SECONDS = env_int("UDN_TICK_SECONDS", 60)
 # A worker heartbeat older than this makes /healthz report "degraded".
 HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 300)
+# The shared space's periodic work (public schema; DatabaseScheduler loads these entries): the War
+# Room's daily e-mail of actions due tomorrow or overdue, and joint campaigns' results.
+CELERY_BEAT_SCHEDULE = {
+    "warroom-actions-due": {"task": "warroom.actions_due_notify", "schedule": crontab(minute=0, hour=8)},
+    "warroom-joint-results": {"task": "warroom.joint_results_refresh", "schedule": 15 * 60},
+}
+# The shared calendar warns of two campaigns on the same UDN base and channel less than this many
+# days apart (warroom.selectors.calendar).
+WARROOM_CONFLICT_DAYS = env_int("WARROOM_CONFLICT_DAYS", 3)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,7 +1,7 @@
 """The shared space (public schema): localhost."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from crm.urls_common import urlpatterns as common
 from crm.views import quality
@@ -11,6 +11,8 @@ urlpatterns = [
     path("", tenant_views.shared_home, name="home"),
     path("admin/", admin.site.urls),
     path("quality/", quality.quality_overview, name="quality-overview"),
+    # The coordination space (calendar, joint campaigns, War Room board), included by name.
+    path("warroom/", include("warroom.urls")),
     *common,
 ]
 

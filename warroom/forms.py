@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from tenants.models import User
+from tenants.selectors import udn_list
+from warroom.models import CHANNEL_CHOICES, BoardColumn, JointCampaign, JointKind
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class JointCampaignForm(forms.Form):
+    kind = forms.ChoiceField(label=_("kind"), choices=JointKind.choices, initial=JointKind.CROSS_SELL)
+    name = forms.CharField(label=_("name"), max_length=160)
+    promoting_udn = forms.ModelChoiceField(label=_("promoting UDN"), queryset=udn_list())
+    product = forms.CharField(label=_("product"), max_length=160, required=False)
+    sources = forms.ModelMultipleChoiceField(
+        label=_("source UDNs"), queryset=udn_list(), widget=forms.CheckboxSelectMultiple
+    )
+    channel = forms.ChoiceField(label=_("channel"), choices=CHANNEL_CHOICES)
+    subject = forms.CharField(label=_("subject"), max_length=200, required=False)
+    body = forms.CharField(label=_("message"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    start_date = forms.DateField(label=_("starts on"), widget=DATE_INPUT)
+    end_date = forms.DateField(label=_("ends on"), widget=DATE_INPUT)
+    goal = forms.CharField(label=_("goal"), max_length=200, required=False)
+    budget = forms.DecimalField(
+        label=_("budget (R$)"), max_digits=12, decimal_places=2, min_value=0, initial=0
+    )
+    confirm = forms.BooleanField(label=_("Save despite the warnings"), required=False)
+
+    @staticmethod
+    def initial_from(campaign: JointCampaign) -> dict[str, object]:
+        return {
+            "kind": campaign.kind,
+            "name": campaign.name,
+            "promoting_udn": campaign.promoting_udn,
+            "product": campaign.product,
+            "sources": [s.udn for s in campaign.sources.select_related("udn")],
+            "channel": campaign.channel,
+            "subject": campaign.subject,
+            "body": campaign.body,
+            "start_date": campaign.start_date,
+            "end_date": campaign.end_date,
+            "goal": campaign.goal,
+            "budget": campaign.budget,
+        }
+
+
+class DecisionForm(forms.Form):
+    audience_query = forms.CharField(
+        label=_("audience (a filter of your affiliate list)"),
+        required=False,
+        help_text=_("Paste the address or the filter of your UDN's affiliate list, e.g. state=SP&tag=vip."),
+    )
+    comment = forms.CharField(label=_("comment"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class MoveForm(forms.Form):
+    key = forms.CharField()
+    date = forms.DateField(label=_("new date"), widget=DATE_INPUT)
+    confirm = forms.BooleanField(required=False)
+
+
+def _people() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=_("owner"), queryset=User.objects.filter(is_active=True), required=False
+    )
+
+
+class ActionForm(forms.Form):
+    title = forms.CharField(label=_("title"), max_length=200)
+    description = forms.CharField(
+        label=_("description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    team = forms.CharField(label=_("responsible team"), max_length=120, required=False)
+    udns = forms.ModelMultipleChoiceField(
+        label=_("UDNs involved"), queryset=udn_list(), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    owner = _people()
+    deadline = forms.DateField(label=_("deadline"), widget=DATE_INPUT, required=False)
+    campaign = forms.ModelChoiceField(
+        label=_("linked campaign"), queryset=JointCampaign.objects.all(), required=False
+    )
+    column = forms.ModelChoiceField(label=_("status"), queryset=BoardColumn.objects.all(), required=False)
+
+
+class ColumnForm(forms.Form):
+    name = forms.CharField(label=_("name"), max_length=60)
+    wip_limit = forms.IntegerField(label=_("WIP limit"), min_value=1, required=False)
+    is_done = forms.BooleanField(label=_("done column"), required=False)
+
+
+class CrmDayForm(forms.Form):
+    start = forms.DateField(label=_("start date"), widget=DATE_INPUT)
+    udns = forms.ModelMultipleChoiceField(
+        label=_("UDNs involved"), queryset=udn_list(), widget=forms.CheckboxSelectMultiple, required=False
+    )

@@ -1,0 +1,408 @@
+"""The shared calendar: every entry of a date window (joint and cross-sell campaigns, each UDN's
+own broadcasts gathered as aggregates from its schema, the War Room's deadlines) and the conflicts
+among them.
+
+Conflicts (warnings, never refusals):
+- fatigue: two campaigns aimed at the same UDN's base on the same channel less than N days apart
+  (N: settings.WARROOM_CONFLICT_DAYS, 3 by default);
+- frequency cap: more campaigns on one UDN's base and channel in a day (or 7 days) than its cap
+  lets one affiliate receive;
+- contact pressure: more sends on a channel across all UDNs in a day (or 7 days) than the cross-UDN
+  budget (campaigns.pressure's PressureBudget) lets one person receive.
+Each campaign counts as one message to each person of each base it aims at: the worst case for
+someone in every audience, which is what a plan must stay under."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from crm.channels import BY_CODE
+from tenants.models import UDN
+from tenants.selectors import udn_list
+from warroom import udns as bridge
+from warroom.access import Viewer, actions_visible, joint_campaigns_visible
+from warroom.models import Decision, JointCampaign, JointStatus
+
+
+class Kind:
+    JOINT = "joint"
+    CROSS_SELL = "cross_sell"
+    BROADCAST = "broadcast"
+    JOURNEY = "journey"
+    DEADLINE = "deadline"
+
+
+#: Statuses that send nothing any more (no conflict with them).
+SILENT = {"cancelled", "declined", "done"}
+
+
+@dataclass
+class Entry:
+    key: str
+    kind: str
+    title: str
+    channel: str
+    start: date
+    end: date
+    #: The UDN bases the entry aims at (a broadcast: its UDN; a joint campaign: its sources).
+    udn_ids: tuple[int, ...]
+    udn_names: str
+    audience: int
+    status: str
+    editable: bool
+    url: str
+    conflicts: list[str] = field(default_factory=list)
+
+    def as_event(self) -> dict[str, Any]:
+        """FullCalendar's event object (end exclusive)."""
+        return {
+            "id": self.key,
+            "title": self.title,
+            "start": self.start.isoformat(),
+            "end": (self.end + timedelta(days=1)).isoformat(),
+            "allDay": True,
+            "url": self.url,
+            "editable": self.editable,
+            "classNames": [f"cal-{self.kind}", *(["cal-conflict"] if self.conflicts else [])],
+            "extendedProps": {
+                "kind": self.kind,
+                "channel": self.channel,
+                "udns": self.udn_names,
+                "audience": self.audience,
+                "status": self.status,
+                "conflicts": self.conflicts,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str  # fatigue | cap | pressure
+    message: str
+    keys: tuple[str, ...]
+    day: date
+
+
+@dataclass(frozen=True)
+class Filters:
+    udn_ids: frozenset[int] = frozenset()
+    channels: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    statuses: frozenset[str] = frozenset()
+
+
+def _url(name: str, pk: int) -> str:
+    """A shared-space address (the public URL conf, whatever schema the caller is in)."""
+    return reverse(name, args=[pk], urlconf=settings.PUBLIC_SCHEMA_URLCONF)
+
+
+def conflict_days() -> int:
+    return int(getattr(settings, "WARROOM_CONFLICT_DAYS", 3))
+
+
+def _channel_label(code: str) -> str:
+    spec = BY_CODE.get(code)
+    return str(spec.label) if spec else code
+
+
+def _joint_entries(viewer: Viewer, start: date, end: date, names: dict[int, str]) -> list[Entry]:
+    campaigns = (
+        joint_campaigns_visible(viewer)
+        .filter(start_date__lt=end, end_date__gte=start)
+        .prefetch_related("sources")
+        .order_by()
+    )
+    entries = []
+    for campaign in campaigns:
+        sources = [s for s in campaign.sources.all() if s.decision != Decision.DECLINED]
+        udn_ids = tuple(s.udn_id for s in sources)
+        entries.append(
+            Entry(
+                key=f"joint-{campaign.pk}",
+                kind=campaign.kind,
+                title=campaign.name,
+                channel=campaign.channel,
+                start=campaign.start_date,
+                end=campaign.end_date,
+                udn_ids=udn_ids,
+                udn_names=", ".join(names.get(u, "") for u in udn_ids),
+                audience=sum(s.audience for s in sources),
+                status=campaign.status,
+                editable=viewer.may_edit and campaign.status in EDITABLE_STATUSES,
+                url=_url("warroom:campaign-detail", campaign.pk),
+            )
+        )
+    return entries
+
+
+#: A joint campaign's dates may change until it is launched.
+EDITABLE_STATUSES = (JointStatus.DRAFT, JointStatus.PROPOSED, JointStatus.APPROVED)
+
+
+def _deadline_entries(viewer: Viewer, start: date, end: date, names: dict[int, str]) -> list[Entry]:
+    actions = (
+        actions_visible(viewer)
+        .filter(deadline__gte=start, deadline__lt=end)
+        .select_related("column")
+        .prefetch_related("udns")
+        .order_by()
+    )
+    entries = []
+    for action in actions:
+        assert action.deadline is not None
+        udn_ids = tuple(u.pk for u in action.udns.all())
+        entries.append(
+            Entry(
+                key=f"deadline-{action.pk}",
+                kind=Kind.DEADLINE,
+                title=action.title,
+                channel="",
+                start=action.deadline,
+                end=action.deadline,
+                udn_ids=udn_ids,
+                udn_names=", ".join(names.get(u, "") for u in udn_ids),
+                audience=0,
+                status="done" if action.column.is_done else "open",
+                editable=viewer.may_edit,
+                url=_url("warroom:action-detail", action.pk),
+            )
+        )
+    return entries
+
+
+def _udn_entries(udn: UDN, start: date, end: date) -> list[Entry]:
+    rows = bridge.udn_call_cached(udn, bridge.CALENDAR_ENTRIES, f"{start}:{end}", start=start, end=end)
+    return [
+        Entry(
+            key=f"broadcast-{udn.slug}-{row['id']}",
+            kind=Kind.BROADCAST,
+            title=f"{row['name']} · {udn.name}",
+            channel=row["channel"],
+            start=row["start"],
+            end=row["end"] or row["start"],
+            udn_ids=(udn.pk,),
+            udn_names=udn.name,
+            audience=row["audience"],
+            status=row["status"],
+            editable=False,
+            url="",
+        )
+        for row in rows
+    ]
+
+
+def calendar_entries(
+    *, viewer: Viewer, start: date, end: date, filters: Filters = Filters(), with_conflicts: bool = True
+) -> tuple[list[Entry], list[Conflict]]:
+    """Every entry the viewer may see between `start` and `end` (end exclusive), filtered, with
+    the conflicts found among all of them (conflicts look a window of N days beyond each side,
+    so a campaign just outside still warns)."""
+    udns = list(udn_list())
+    names = {udn.pk: udn.name for udn in udns}
+    margin = timedelta(days=max(conflict_days(), 7))
+    lo, hi = start - margin, end + margin
+    entries = _joint_entries(viewer, lo, hi, names) + _deadline_entries(viewer, lo, hi, names)
+    for udn in udns:
+        if viewer.coordinator or udn.pk in viewer.udn_ids:
+            entries += _udn_entries(udn, lo, hi)
+    conflicts: list[Conflict] = []
+    if with_conflicts:
+        conflicts = conflicts_find(
+            entries, days=conflict_days(), caps=_caps(udns, viewer), budgets=_budgets()
+        )
+    shown = [e for e in entries if e.start < end and e.end >= start and _passes(e, filters)]
+    keys = {e.key for e in shown}
+    return shown, [c for c in conflicts if keys.intersection(c.keys)]
+
+
+def _passes(entry: Entry, filters: Filters) -> bool:
+    if filters.udn_ids and not filters.udn_ids.intersection(entry.udn_ids):
+        return False
+    if filters.channels and entry.channel not in filters.channels:
+        return False
+    if filters.kinds and entry.kind not in filters.kinds:
+        return False
+    return not (filters.statuses and entry.status not in filters.statuses)
+
+
+def _caps(udns: list[UDN], viewer: Viewer) -> dict[int, list[dict[str, Any]]]:
+    return {
+        udn.pk: bridge.udn_call_cached(udn, bridge.FREQUENCY_CAPS, "caps")
+        for udn in udns
+        if viewer.coordinator or udn.pk in viewer.udn_ids
+    }
+
+
+def _budgets() -> dict[str, tuple[int, int]]:
+    budgets = import_string(bridge.PRESSURE_BUDGETS)()
+    return {channel: (b.per_day, b.per_week) for channel, b in budgets.items()}
+
+
+def _window_over(days: list[tuple[date, str]], width: int, limit: int) -> list[tuple[date, list[str]]]:
+    """Each place where more than `limit` sends fall within `width` consecutive days: the window's
+    first day and the keys in it (a sliding window over sends sorted by day)."""
+    days = sorted(days)
+    found = []
+    lo = 0
+    last_reported = -1
+    for hi in range(len(days)):
+        while (days[hi][0] - days[lo][0]).days >= width:
+            lo += 1
+        if hi - lo + 1 > limit and hi > last_reported:
+            found.append((days[lo][0], [key for _d, key in days[lo : hi + 1]]))
+            last_reported = hi
+    return found
+
+
+def conflicts_find(
+    entries: list[Entry],
+    *,
+    days: int,
+    caps: dict[int, list[dict[str, Any]]],
+    budgets: dict[str, tuple[int, int]],
+) -> list[Conflict]:
+    """The conflicts among `entries`; each entry's `conflicts` gets what concerns it."""
+    sends = [e for e in entries if e.kind != Kind.DEADLINE and e.channel and e.status not in SILENT]
+    by_key = {e.key: e for e in sends}
+    by_base: dict[tuple[int, str], list[Entry]] = defaultdict(list)
+    by_channel: dict[str, list[tuple[date, str]]] = defaultdict(list)
+    for entry in sends:
+        for udn_id in entry.udn_ids:
+            by_base[(udn_id, entry.channel)].append(entry)
+            by_channel[entry.channel].append((entry.start, entry.key))
+    conflicts: list[Conflict] = []
+
+    def add(conflict: Conflict) -> None:
+        conflicts.append(conflict)
+        for key in conflict.keys:
+            by_key[key].conflicts.append(conflict.message)
+
+    names: dict[int, str] = {}
+    for entry in sends:
+        for udn_id, name in zip(entry.udn_ids, entry.udn_names.split(", "), strict=False):
+            names.setdefault(udn_id, name)
+
+    for (udn_id, channel), base in by_base.items():
+        base.sort(key=lambda e: (e.start, e.key))
+        for i, first in enumerate(base):
+            for second in base[i + 1 :]:
+                if (second.start - first.start).days >= days:
+                    break
+                add(
+                    Conflict(
+                        kind="fatigue",
+                        message=_(
+                            "“%(a)s” and “%(b)s” reach %(udn)s's base by %(channel)s less than %(days)s days apart."
+                        )
+                        % {
+                            "a": first.title,
+                            "b": second.title,
+                            "udn": names.get(udn_id, ""),
+                            "channel": _channel_label(channel),
+                            "days": days,
+                        },
+                        keys=(first.key, second.key),
+                        day=second.start,
+                    )
+                )
+        for cap in caps.get(udn_id, []):
+            if cap["channel"] != channel:
+                continue
+            width = 1 if cap["period"] == "day" else 7
+            for day, keys in _window_over([(e.start, e.key) for e in base], width, cap["limit"]):
+                add(
+                    Conflict(
+                        kind="cap",
+                        message=_(
+                            "%(count)s campaigns by %(channel)s on %(udn)s's base from %(day)s: its frequency cap is %(limit)s %(period)s."
+                        )
+                        % {
+                            "count": len(keys),
+                            "channel": _channel_label(channel),
+                            "udn": names.get(udn_id, ""),
+                            "day": day.strftime("%d/%m/%Y"),
+                            "limit": cap["limit"],
+                            "period": _("per day") if width == 1 else _("per week"),
+                        },
+                        keys=tuple(dict.fromkeys(keys)),
+                        day=day,
+                    )
+                )
+    for channel, planned in by_channel.items():
+        if channel not in budgets:
+            continue
+        per_day, per_week = budgets[channel]
+        for width, limit in ((1, per_day), (7, per_week)):
+            for day, keys in _window_over(planned, width, limit):
+                add(
+                    Conflict(
+                        kind="pressure",
+                        message=_(
+                            "%(count)s sends by %(channel)s across UDNs from %(day)s: the contact-pressure budget is %(limit)s %(period)s."
+                        )
+                        % {
+                            "count": len(keys),
+                            "channel": _channel_label(channel),
+                            "day": day.strftime("%d/%m/%Y"),
+                            "limit": limit,
+                            "period": _("per day") if width == 1 else _("per week"),
+                        },
+                        keys=tuple(dict.fromkeys(keys)),
+                        day=day,
+                    )
+                )
+    conflicts.sort(key=lambda c: (c.day, c.kind))
+    return conflicts
+
+
+def conflicts_for_plan(
+    *,
+    viewer: Viewer,
+    campaign: JointCampaign | None,
+    channel: str,
+    start: date,
+    end: date,
+    udn_ids: list[int],
+) -> list[str]:
+    """The warnings a joint campaign would raise with these dates, channel and sources (before it
+    is saved): the conflicts that involve it among the calendar's entries around it."""
+    everyone = Viewer(
+        user=viewer.user, coordinator=True, udn_ids=viewer.udn_ids, marketer_udn_ids=frozenset()
+    )
+    entries, _conflicts = calendar_entries(
+        viewer=everyone, start=start - timedelta(days=7), end=end + timedelta(days=8), with_conflicts=False
+    )
+    key = f"joint-{campaign.pk}" if campaign is not None else "joint-new"
+    entries = [e for e in entries if e.key != key]
+    udns = {udn.pk: udn for udn in udn_list()}
+    planned = Entry(
+        key=key,
+        kind=Kind.CROSS_SELL,
+        title=campaign.name if campaign is not None else _("this campaign"),
+        channel=channel,
+        start=start,
+        end=end,
+        udn_ids=tuple(udn_ids),
+        udn_names=", ".join(udns[u].name for u in udn_ids if u in udns),
+        audience=0,
+        status=JointStatus.DRAFT,
+        editable=True,
+        url="",
+    )
+    for entry in entries:
+        entry.conflicts = []
+    conflicts_find(
+        [*entries, planned],
+        days=conflict_days(),
+        caps=_caps([udns[u] for u in udn_ids if u in udns], everyone),
+        budgets=_budgets(),
+    )
+    return list(dict.fromkeys(planned.conflicts))
