@@ -548,6 +548,9 @@ class ApiScope(models.TextChoices):
     # scopes, since a key's scopes are checked by the database).
     MESSAGES_READ = "messages:read", "messages:read"
     MESSAGES_WRITE = "messages:write", "messages:write"
+    # Loyalty's endpoints (the loyalty app mounts them under /api/v1/loyalty/).
+    LOYALTY_READ = "loyalty:read", "loyalty:read"
+    LOYALTY_WRITE = "loyalty:write", "loyalty:write"
 
 
 #: The scopes a key can be given: those with endpoints. segments:read and campaigns:read stay
@@ -560,6 +563,8 @@ API_SCOPES_OFFERED: tuple[str, ...] = (
     ApiScope.WEBHOOKS_MANAGE,
     ApiScope.MESSAGES_READ,
     ApiScope.MESSAGES_WRITE,
+    ApiScope.LOYALTY_READ,
+    ApiScope.LOYALTY_WRITE,
 )
 
 
@@ -574,6 +579,8 @@ API_SCOPE_LABELS: dict[str, StrOrPromise] = {
     ApiScope.WEBHOOKS_MANAGE: _("Manage webhooks"),
     ApiScope.MESSAGES_READ: _("Read messages and their statuses"),
     ApiScope.MESSAGES_WRITE: _("Send messages"),
+    ApiScope.LOYALTY_READ: _("Read loyalty points, rewards and missions"),
+    ApiScope.LOYALTY_WRITE: _("Redeem loyalty rewards"),
 }
 
 
@@ -624,6 +631,7 @@ class WebhookEvent(models.TextChoices):
     MESSAGE_FAILED = "message.failed", "message.failed"
     MESSAGE_DELIVERED = "message.delivered", "message.delivered"
     CONSENT_REVOKED = "consent.revoked", "consent.revoked"
+    LOYALTY_REDEEMED = "loyalty.redeemed", "loyalty.redeemed"
 
 
 #: The events a URL can subscribe to: those something sends. The consent ledger sends
@@ -635,6 +643,7 @@ WEBHOOK_EVENTS_OFFERED: tuple[str, ...] = (
     WebhookEvent.MESSAGE_DELIVERED,
     WebhookEvent.MESSAGE_FAILED,
     WebhookEvent.CONSENT_REVOKED,
+    WebhookEvent.LOYALTY_REDEEMED,
 )
 
 
@@ -645,6 +654,7 @@ WEBHOOK_EVENT_LABELS: dict[str, StrOrPromise] = {
     WebhookEvent.MESSAGE_FAILED: _("Message not delivered"),
     WebhookEvent.MESSAGE_DELIVERED: _("Message delivered"),
     WebhookEvent.CONSENT_REVOKED: _("Consent revoked"),
+    WebhookEvent.LOYALTY_REDEEMED: _("Loyalty reward redeemed"),
 }
 
 

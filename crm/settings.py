@@ -78,6 +78,7 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "crm",
     "campaigns",
+    "loyalty",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -27,6 +27,7 @@ from crm.access import affiliate_get
 from crm.channels import CHANNELS
 from crm.forms import AffiliateFilterForm
 from crm.models import Affiliate, AffiliateChange, AuditTarget, Event, EventType, ImportJob, Origin, Stage
+from crm.panels import affiliate_panels_render
 from crm.selectors.affiliates import (
     EXPORT_COLUMNS,
     AffiliateFilters,
@@ -476,6 +477,8 @@ def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
                 "attributes": sorted(affiliate.attributes.items())
                 if isinstance(affiliate.attributes, dict)
                 else [],
+                # Other apps' sections (loyalty's points...), registered in crm.panels.
+                "panels": affiliate_panels_render(request=request, affiliate=affiliate),
             }
         )
         response = render(request, "crm/affiliate_detail.html", context)
