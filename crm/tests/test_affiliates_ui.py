@@ -462,6 +462,9 @@ def test_export_streams_the_filtered_set_as_brazilian_csv(udn_a, joana, marketer
     assert body.startswith("\ufeff")
     header, *data = rows
     assert len(header) == len(EXPORT_COLUMNS)
+    assert all(name[0].isupper() for name in header), header  # one style: sentence case
+    assert header[:3] == ["Código externo", "Nome", "CPF"] and "Data de nascimento" in header
+    assert "Consentimento de e-mail" in header
     assert len(data) == 1
     row = dict(zip(EXPORT_COLUMNS, data[0], strict=True))
     assert row["external_id"] == "A-100"

@@ -164,7 +164,12 @@ def _export_header() -> list[str]:
         "cpf_shown": _("CPF"),
         **{channel.consent_field: capfirst(str(channel.consent_label)) for channel in CHANNELS},
     }
-    fields = {field.name: str(field.verbose_name) for field in Affiliate._meta.get_fields() if field.concrete}
+    # Sentence case throughout, as the consent columns are: "Código externo", "Data de nascimento".
+    fields = {
+        field.name: capfirst(str(field.verbose_name))
+        for field in Affiliate._meta.get_fields()
+        if field.concrete
+    }
     return [names.get(column) or fields[column] for column in EXPORT_COLUMNS]
 
 
