@@ -13,6 +13,7 @@ from django.db.models.functions import Left, Length, Substr
 from django.db.models.lookups import Exact, Range
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.brazil import ACCENTED, CPF_LENGTH, PLAIN
 from crm.channels import CHANNELS
@@ -188,9 +189,9 @@ class AuditActorKind(models.TextChoices):
     """Who an audit entry says acted (tenants.actors' kinds)."""
 
     USER = "user", _("Person")
-    API_KEY = "api_key", _("API key")
+    API_KEY = "api_key", pgettext_lazy("audit", "API key")
     SYSTEM = "system", _("System")
-    IMPORT = "import", _("Import")
+    IMPORT = "import", pgettext_lazy("audit", "Import")
 
 
 class AuditAction(models.TextChoices):
@@ -228,8 +229,8 @@ class AuditTarget(models.TextChoices):
     """What an audit entry is about (`target_type`)."""
 
     AFFILIATE = "affiliate", _("Affiliate")
-    IMPORT = "import", _("Import")
-    API_KEY = "api_key", _("API key")
+    IMPORT = "import", pgettext_lazy("audit", "Import")
+    API_KEY = "api_key", pgettext_lazy("audit", "API key")
     WEBHOOK = "webhook", _("Webhook")
     WEBHOOK_DELIVERY = "webhook_delivery", _("Webhook delivery")
     QUALITY = "quality", _("Data quality")

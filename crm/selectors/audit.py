@@ -12,10 +12,12 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.models import Affiliate, AuditAction, AuditActorKind, AuditEntry, AuditTarget, Channel
+from crm.importing import ATTRIBUTE_PREFIX
+from crm.models import Affiliate, AuditAction, AuditActorKind, AuditEntry, AuditTarget, Channel, ImportStatus
 
 # What people read for the keys an entry's details carry (others are shown as they are).
 DETAIL_LABELS = {
@@ -117,6 +119,7 @@ class AuditRow:
     entry: AuditEntry
     action: str
     actor_kind: str
+    actor_label: str
     target: str
     target_url: str
     details: list[tuple[str, str]]
@@ -152,10 +155,20 @@ def _field_label(name: str) -> str:
     return str(getattr(field, "verbose_name", name))
 
 
+def _target_label(target: str) -> str:
+    """Where an import sent a column, as people read it: a field's label, an attribute's name."""
+    if not target:
+        return _("ignored")
+    if target.startswith(ATTRIBUTE_PREFIX):
+        return _("%(name)s (attribute)") % {"name": target.removeprefix(ATTRIBUTE_PREFIX)}
+    return capfirst(_field_label(target))
+
+
 def _details(entry: AuditEntry, tz: tzinfo) -> list[tuple[str, str]]:
     changes = entry.changes if isinstance(entry.changes, dict) else {}
     rows: list[tuple[str, str]] = []
     channels = dict(Channel.choices)
+    statuses = dict(ImportStatus.choices)
     for key, value in changes.items():
         if key == "fields" and isinstance(value, dict):  # {field: [old, new]}
             for name, pair in value.items():
@@ -167,6 +180,10 @@ def _details(entry: AuditEntry, tz: tzinfo) -> list[tuple[str, str]]:
             continue
         if key == "channel" and isinstance(value, str):
             value = str(channels.get(value, value))
+        if key == "mapping" and isinstance(value, dict):  # {file column: standard field or "attr:name"}
+            value = {header: _target_label(str(target)) for header, target in value.items()}
+        if key == "status" and isinstance(value, str):
+            value = str(statuses.get(value, value))
         rows.append((str(DETAIL_LABELS.get(key, key)), _value(value, tz)))
     return rows
 
@@ -179,6 +196,13 @@ def _target_url(entry: AuditEntry) -> str:
     if entry.target_type == AuditTarget.IMPORT:
         return reverse("import-detail", args=[entry.target_id])
     return ""
+
+
+def _actor_label(entry: AuditEntry) -> str:
+    """Who, beside the kind's badge: nothing more for the system (its label is only "system")."""
+    if entry.actor_kind == AuditActorKind.SYSTEM:
+        return ""
+    return entry.actor_label
 
 
 def audit_rows(entries: Iterable[AuditEntry], *, tz: tzinfo) -> list[AuditRow]:
@@ -194,6 +218,7 @@ def audit_rows(entries: Iterable[AuditEntry], *, tz: tzinfo) -> list[AuditRow]:
                 entry=entry,
                 action=str(actions.get(entry.action, entry.action)),
                 actor_kind=str(kinds.get(entry.actor_kind, entry.actor_kind)),
+                actor_label=_actor_label(entry),
                 target=f"{target} #{entry.target_id}" if entry.target_id else target,
                 target_url=_target_url(entry),
                 details=_details(entry, tz),

@@ -296,3 +296,29 @@ def test_the_admin_browses_one_udns_log_at_a_time(udn_a, udn_b, marketer, client
     assert admin.get(f"/admin/crm/auditentry/{pk}/change/").status_code == 404
     assert admin.post("/admin/crm/auditentry/add/").status_code == 403
     assert admin.get("/admin/crm/auditentry/", {"udn": "nowhere"}).status_code == 404
+
+
+def test_the_audit_page_reads_in_portuguese_field_status_and_actor_labels(udn_a, marketer, client_for):
+    """Column mappings name the fields (not "uf → state"), statuses read as words, the system's
+    entries show its badge once, and the filters say "Importação" and "Chave de API"."""
+    with tenant_context(udn_a):
+        AuditEntry.objects.create(
+            actor_kind="system",
+            actor_label="system",
+            action="import.started",
+            target_type="import",
+            changes={
+                "mapping": {"uf": "state", "nome": "name", "obs": "attr:obs", "x": ""},
+                "status": "running",
+            },
+        )
+    html = client_for(udn_a, marketer).get("/audit/").content.decode()
+    row = re.search(r'<tr data-testid="audit-entry".*?</tr>', html, flags=re.S).group(0)
+
+    assert (
+        "uf → UF" in row and "nome → Nome" in row and "obs → obs (atributo)" in row and "x → ignorada" in row
+    )
+    assert "→ state" not in row and "running" not in row and "Em andamento" in row
+    assert "Sistema</span> </td>" in re.sub(r"\s+", " ", row) and "system" not in row.split("</td>")[1]
+    assert '<option value="import">Importação</option>' in html.replace(" selected", "")
+    assert '<option value="api_key">Chave de API</option>' in html.replace(" selected", "")
