@@ -11,7 +11,7 @@ from django.db import connection
 from django.http import Http404
 from django_tenants.utils import get_public_schema_name
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Journey
 from tenants.selectors import membership_for
 
 
@@ -23,4 +23,16 @@ def campaign_get(*, user: AbstractBaseUser | AnonymousUser, pk: int, write: bool
     try:
         return Campaign.objects.get(pk=pk)
     except Campaign.DoesNotExist:
+        raise Http404 from None
+
+
+def journey_get(*, user: AbstractBaseUser | AnonymousUser, pk: int, write: bool = False) -> Journey:
+    """A journey of the current UDN for `user` (PermissionDenied, Http404 as `campaign_get`)."""
+    udn = connection.tenant  # type: ignore[attr-defined]
+    if udn is None or udn.schema_name == get_public_schema_name():
+        raise Http404
+    membership_for(user=user, udn=udn, write=write)  # type: ignore[arg-type]
+    try:
+        return Journey.objects.get(pk=pk)
+    except Journey.DoesNotExist:
         raise Http404 from None

@@ -23,6 +23,31 @@ class CampaignsConfig(AppConfig):
             )
         )
 
+        # Journeys: events reach them after the ingest commits; the tick takes due enrollments.
+        from campaigns.services import journeys
+        from crm import hooks
+
+        hooks.events_stored.subscribe(journeys.on_events_stored)
+        segment_hook = getattr(hooks, "segment_membership_changed", None)
+        if segment_hook is not None:  # crm's segments (issue 12) announce entries through it
+            segment_hook.subscribe(journeys.on_segment_membership_changed)
+        api_urls_register(prefix="journeys/", urlconf="campaigns.api_journeys_urls")
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="journeys-tick",
+                task="campaigns.journeys_tick",
+                description="Journeys: date triggers and due enrollments",
+                every_seconds=15,
+            )
+        )
+        from crm.panels import affiliate_panel_register
+
+        affiliate_panel_register(
+            name="journeys",
+            template="campaigns/journeys/_affiliate_panel.html",
+            context="campaigns.views.journeys.affiliate_panel_context",
+        )
+
         # Scheduled campaigns start from this tick (due rows, never a long Celery ETA).
         udn_periodic_task_register(
             UDNPeriodicTask(

@@ -392,3 +392,174 @@ class SandboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.to}"
+
+
+# --- journeys ---------------------------------------------------------------------------------------
+
+
+class JourneyStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    LIVE = "live", _("Live")
+    PAUSED = "paused", _("Paused")
+    ARCHIVED = "archived", _("Archived")
+
+
+class ReentryRule(models.TextChoices):
+    NEVER = "never", _("Never")
+    AFTER_DAYS = "after_days", _("After some days")
+
+
+class Journey(models.Model):
+    """A behaviour-driven automation: a versioned graph of steps (campaigns.services.journeys).
+    `draft_graph` is the editor's working copy; publishing freezes it as a new `JourneyVersion`,
+    and new enrollments take the latest version while those inside finish on theirs."""
+
+    name = models.CharField(_("name"), max_length=160)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT
+    )
+    draft_graph = models.JSONField(_("graph (draft)"), default=dict, blank=True)
+    reentry = models.CharField(_("re-entry"), max_length=12, choices=ReentryRule.choices, default=ReentryRule.NEVER)
+    reentry_days = models.PositiveSmallIntegerField(
+        _("re-entry after (days)"), default=0, validators=[MaxValueValidator(3650)]
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout (%)"), default=0, validators=[MaxValueValidator(50)]
+    )
+    goal_event = models.CharField(_("goal event"), max_length=40, blank=True)
+    # The ready-made journey it was copied from (campaigns.services.journey_presets), if any.
+    preset = models.CharField(_("ready-made journey"), max_length=40, blank=True)
+    # Signs the webhook steps' requests (X-UDN-Signature, as the API's webhooks).
+    webhook_secret = models.CharField(max_length=64, blank=True, editable=False)
+    # The last day (UDN time) its date triggers enrolled the day's affiliates: once a day.
+    dates_checked_on = models.DateField(null=True, blank=True, editable=False)
+    created_by = models.CharField(_("created by"), max_length=254, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("journey")
+        verbose_name_plural = _("journeys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50), name="journey_holdout_at_most_half"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JourneyVersion(models.Model):
+    """A published, frozen graph of a journey: {"triggers": [...], "steps": [...]}, each step with
+    its id and its edges (next / yes / no / arms)."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    graph = models.JSONField(_("graph"))
+    published_at = models.DateTimeField(_("published at"))
+    published_by = models.CharField(_("published by"), max_length=254, blank=True)
+
+    class Meta:
+        verbose_name = _("journey version")
+        verbose_name_plural = _("journey versions")
+        ordering = ["journey", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "number"], name="journeyversion_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} v{self.number}"
+
+
+class EnrollmentStatus(models.TextChoices):
+    ACTIVE = "active", _("In the journey")
+    COMPLETED = "completed", _("Completed")
+    CONVERTED = "converted", _("Converted")
+    EXITED = "exited", _("Exited")
+    FAILED = "failed", _("Stopped after errors")
+
+
+class Enrollment(models.Model):
+    """One affiliate's passage through one version of a journey. Due work (crm.services.duework):
+    an active enrollment is due at `due_at` (its wait ends, its event's deadline, or now for a step
+    that runs at once) and is taken by the journeys' tick in batches."""
+
+    id = models.BigAutoField(primary_key=True)
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments")
+    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="enrollments")
+    affiliate = models.ForeignKey(Affiliate, on_delete=models.CASCADE, related_name="+", db_index=False)
+    step = models.CharField(_("current step"), max_length=40)
+    step_at = models.DateTimeField(_("at this step since"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE
+    )
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # A wait-for-event step: the event type and when the "did not" exit is taken.
+    waiting_for = models.CharField(_("waiting for"), max_length=40, blank=True)
+    deadline_at = models.DateTimeField(_("deadline"), null=True, blank=True)
+    holdout = models.BooleanField(_("held out"), default=False)
+    # What made it enter, unique per journey and affiliate: "ev:<event pk>", "date:<day>",
+    # "api:<key>", "segment:<id>:<at>": the same cause never enrols twice.
+    entry_key = models.CharField(max_length=120)
+    # Variables for its messages: {"evento": {...the triggering event's properties}}.
+    context = models.JSONField(default=dict, blank=True)
+    entered_at = models.DateTimeField(_("entered at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        ordering = ["-entered_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="enrollment_due", condition=Q(status=EnrollmentStatus.ACTIVE)
+            ),
+            models.Index(fields=["affiliate", "journey"], name="enrollment_affiliate"),
+            models.Index(
+                fields=["waiting_for", "affiliate"],
+                name="enrollment_waiting",
+                condition=Q(status=EnrollmentStatus.ACTIVE) & ~Q(waiting_for=""),
+            ),
+            models.Index(fields=["journey", "version", "status", "step"], name="enrollment_counts"),
+        ]
+        constraints = [
+            # One passage at a time per journey and affiliate (re-entry starts after it ends).
+            models.UniqueConstraint(
+                fields=["journey", "affiliate"],
+                condition=Q(status=EnrollmentStatus.ACTIVE),
+                name="enrollment_one_active",
+            ),
+            models.UniqueConstraint(fields=["journey", "affiliate", "entry_key"], name="enrollment_entry_once"),
+            models.CheckConstraint(
+                condition=~Q(status=EnrollmentStatus.ACTIVE) | Q(due_at__isnull=False),
+                name="enrollment_active_is_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id}: {self.affiliate_id} @ {self.step}"
+
+
+class JourneyStepLog(models.Model):
+    """A step an enrollment passed and what came of it: which exit, and why ("did app_downloaded
+    within 24 h", "arm B (50%)", "sent on whatsapp", "no consent")."""
+
+    id = models.BigAutoField(primary_key=True)
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="log", db_index=False)
+    step = models.CharField(_("step"), max_length=40)
+    at = models.DateTimeField(_("when"))
+    outcome = models.CharField(_("outcome"), max_length=40)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("journey step")
+        verbose_name_plural = _("journey steps")
+        ordering = ["enrollment", "at", "id"]
+        indexes = [models.Index(fields=["enrollment", "at"], name="journeysteplog_enrollment")]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id} {self.step}: {self.outcome}"

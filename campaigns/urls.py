@@ -4,7 +4,7 @@ campaigns, the sandbox outbox, provider hooks."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from campaigns.views import campaigns, channels, failures, hooks, outbox, templates, unsubscribe
+from campaigns.views import campaigns, channels, failures, hooks, journeys, outbox, templates, unsubscribe
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Channels ("Canais") and what the local sandbox received ("Caixa de saída").
@@ -27,6 +27,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel_view, name="campaign-cancel"),
     path("campaigns/<int:pk>/unschedule/", campaigns.campaign_unschedule_view, name="campaign-unschedule"),
     path("campaigns/<int:pk>/results/", campaigns.campaign_results_page, name="campaign-results"),
+    # Journeys ("Jornadas").
+    path("journeys/", journeys.journey_list_page, name="journey-list"),
+    path("journeys/new/", journeys.journey_new, name="journey-new"),
+    path("journeys/<int:pk>/", journeys.journey_detail, name="journey-detail"),
+    path("journeys/<int:pk>/counts/", journeys.journey_counts, name="journey-counts"),
+    path("journeys/<int:pk>/edit/", journeys.journey_edit, name="journey-edit"),
+    path("journeys/<int:pk>/publish/", journeys.journey_publish_view, name="journey-publish"),
+    path("journeys/<int:pk>/pause/", journeys.journey_pause_view, name="journey-pause"),
+    path("journeys/<int:pk>/resume/", journeys.journey_resume_view, name="journey-resume"),
+    path("journeys/<int:pk>/archive/", journeys.journey_archive_view, name="journey-archive"),
     # Templates ("Modelos") and the unsubscribe link of e-mails (open: tenants.middleware).
     path("templates/", templates.template_list_page, name="template-list"),
     path("templates/new/<slug:channel>/", templates.template_new, name="template-new"),

@@ -323,6 +323,10 @@ class EventType(models.TextChoices):
     CONSULTATION_SCHEDULED = "consultation_scheduled", _("Consultation scheduled")
     SUPPORT_TICKET_OPENED = "support_ticket_opened", _("Support ticket opened")
     SUPPORT_TICKET_CLOSED = "support_ticket_closed", _("Support ticket closed")
+    # Subscriptions (seed 004): the payment platform reports them; journeys renew and win back.
+    PAYMENT_FAILED = "payment_failed", _("Payment failed")
+    SUBSCRIPTION_RENEWED = "subscription_renewed", _("Subscription renewed")
+    SUBSCRIPTION_CANCELLED = "subscription_cancelled", _("Subscription cancelled")
 
 
 class EventKind(models.Model):

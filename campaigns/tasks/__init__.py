@@ -3,5 +3,6 @@
 
 from campaigns.tasks import (
     campaigns,  # noqa: F401
+    journeys,  # noqa: F401
     messages,  # noqa: F401
 )

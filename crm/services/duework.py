@@ -146,6 +146,32 @@ def due_claim(*, spec: DueSpec, now: datetime, limit: int | None = None) -> list
         return sorted(row_id for (row_id,) in cursor.fetchall())
 
 
+def due_take(*, spec: DueSpec, now: datetime, limit: int | None = None) -> list[int]:
+    """For work done entirely in the database inside the caller's transaction (journey
+    enrollments: a few statements move a batch): lock up to `limit` due rows, skipping rows
+    another worker holds, and return their ids in id order. No lease and no attempt counted: the
+    rows stay locked until the caller commits (the work is then recorded in the same commit) or
+    rolls back (nothing happened; they are due again at once). A caller whose batch fails records
+    it with `due_failed` in a new transaction, so a batch that always fails backs off and dies."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("due_take runs inside the transaction that does the work")
+    table, pk = _table(spec), _pk(spec)
+    status, due = _column(spec, spec.status), _column(spec, spec.due)
+    order = f"{due}, {pk}" if spec.rank is None else f"{_column(spec, spec.rank)} DESC, {due}, {pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {pk} FROM {table}
+            WHERE {status} = %(pending)s AND {due} <= %(now)s
+            ORDER BY {order}
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+            """,  # noqa: S608 - names come from the model's meta, values are parameters
+            {"pending": spec.pending, "now": now, "limit": spec.batch if limit is None else limit},
+        )
+        return sorted(row_id for (row_id,) in cursor.fetchall())
+
+
 def due_succeeded(
     *,
     spec: DueSpec,
