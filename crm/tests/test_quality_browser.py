@@ -54,3 +54,43 @@ def test_recompute_shows_the_computing_state_then_the_new_figures(
     page.locator("[data-testid=quality-total] .bignum[data-value='2']").wait_for(timeout=30_000)
     assert page.locator("[data-testid=quality-computing]").count() == 0
     assert page.locator("[data-testid=quality-recompute]").is_visible()
+
+
+def test_the_page_follows_a_computation_longer_than_a_poll_and_reloads_when_it_ends(
+    page, web_server, celery_worker_process, committed
+):
+    """The worker is held (the snapshot table locked) while the page polls several times: the page
+    keeps polling "Em cálculo" and, once the figures are stored, reloads by itself with them."""
+    from django.db import connection, transaction
+
+    from tenants.tests.factories import PASSWORD, make_user
+
+    alpha = UDN.objects.get(slug="alpha")
+    user = make_user("qualidade.lenta@alpha.test", udn=alpha)
+    committed.append(user.delete)
+    committed.append(lambda: _clean(alpha))
+    with tenant_context(alpha):
+        Affiliate.objects.create(external_id="QB-1", name="Ana")
+        quality_snapshot_take()
+        Affiliate.objects.create(external_id="QB-2", name="Bia")
+    base = f"http://alpha.localhost:{web_server}"
+    page.goto(f"{base}/accounts/login/?next=/quality/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/quality/")
+
+    polls: list[int] = []
+    page.on("response", lambda r: polls.append(r.status) if "/quality/status/" in r.url else None)
+    table = f'"{alpha.schema_name}"."{QualitySnapshot._meta.db_table}"'
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # the worker waits on it
+        page.click("[data-testid=quality-recompute]")
+        page.locator("[data-testid=quality-computing]").wait_for()
+        for _ in range(3):  # three polls that find it still computing
+            with page.expect_response(lambda r: "/quality/status/" in r.url, timeout=10_000):
+                pass
+        assert page.locator("[data-testid=quality-computing]").is_visible()
+    page.locator("[data-testid=quality-total] .bignum[data-value='2']").wait_for(timeout=30_000)
+    assert len(polls) >= 3
+    assert page.locator("[data-testid=quality-computing]").count() == 0
