@@ -212,6 +212,7 @@ def joint_results_refresh(*, campaign: JointCampaign) -> JointCampaign:
     """Bring back each source's counts (and the keyed hashes of the people reached) and count the
     conversions: people reached by a source who joined the promoting UDN since the launch, matched
     by the keyed hash of the CPF only."""
+    campaign = JointCampaign.objects.select_related("promoting_udn").get(pk=campaign.pk)
     if campaign.launched_at is None:
         return campaign
     joined = set(bridge.udn_call(campaign.promoting_udn, bridge.JOINED_SINCE, since=campaign.launched_at))
