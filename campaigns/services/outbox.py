@@ -26,18 +26,31 @@ from campaigns.models import (
     MessageTemplate,
     SuppressionReason,
 )
-from campaigns.services.guards import guard_static
+from campaigns.services.guards import channels_disabled, guard_static
 from crm.models import Affiliate
 
 # The template of each channel of the chain, kept on the message for a later fallback when it is
 # not a campaign's (a campaign has them in `templates`): {channel: template id}. Never a
 # template variable (the renderer is given `message_variables`, without it).
 FALLBACK_TEMPLATES_KEY = "_fallback_templates"
+# A test send's (source `test`, campaigns.services.testsend) own address: the tester's, where the
+# sender delivers instead of the affiliate's. Such a message is sent to the marketer, not to the
+# affiliate whose data fills it in, so the affiliate's consent, address, caps, quiet hours and
+# contact-pressure budget do not apply to it (the channel being enabled still does).
+TEST_ADDRESS_KEY = "_test_address"
+_BOOKKEEPING = (FALLBACK_TEMPLATES_KEY, TEST_ADDRESS_KEY)
 
 
 def message_variables(message: Message) -> dict[str, Any]:
     """The message's own variables for rendering, without the outbox's bookkeeping."""
-    return {key: value for key, value in (message.variables or {}).items() if key != FALLBACK_TEMPLATES_KEY}
+    return {key: value for key, value in (message.variables or {}).items() if key not in _BOOKKEEPING}
+
+
+def message_test_address(message: Message) -> str | None:
+    """Where a test send goes (the tester's address), or None for any other message."""
+    if message.source != MessageSource.TEST:
+        return None
+    return str((message.variables or {}).get(TEST_ADDRESS_KEY) or "") or None
 
 
 def messages_send_soon() -> None:
@@ -89,8 +102,15 @@ def message_enqueue(
     if source not in MessageSource.values:
         raise ValueError(f"Unknown message source: {source}.")
     now = timezone.now()
-    index, reason = _first_usable(affiliate=affiliate, chain=chain, templates=templates, now=now)
     stored_variables: dict[str, Any] = dict(variables or {})
+    if source == MessageSource.TEST:
+        if len(chain) != 1 or not stored_variables.get(TEST_ADDRESS_KEY):
+            raise ValueError("A test send names one channel and the tester's address.")
+        # The tester's own address: only the UDN's channel switch applies (see TEST_ADDRESS_KEY).
+        disabled = chain[0] in channels_disabled()
+        index, reason = (None, SuppressionReason.CHANNEL_DISABLED) if disabled else (0, None)
+    else:
+        index, reason = _first_usable(affiliate=affiliate, chain=chain, templates=templates, now=now)
     if campaign is None and len(chain) > 1:
         stored_variables[FALLBACK_TEMPLATES_KEY] = {channel: templates[channel].pk for channel in chain}
     if index is None:

@@ -11,8 +11,13 @@ guards that depend on the moment of sending, in priority order:
   again when they end;
 - frequency caps (FrequencyCap: the affiliate's sent messages on the channel in the rolling day
   or week, this batch's included): suppressed `frequency_cap`;
-- the cross-UDN contact-pressure budget (campaigns.services.pressure): the message waits for the
-  next day, or is suppressed `pressure_budget` when its campaign's window ends first;
+- the cross-UDN contact-pressure budget (campaigns.services.pressure; the slot keyed by the
+  message's idempotency key, so a retry never counts twice): the message waits while a person's
+  last slot is bid for (the higher priority wins it across UDNs), then for the next day, or is
+  suppressed `pressure_budget` when its campaign's window ends first;
+
+A test send (source `test`, campaigns.services.outbox.TEST_ADDRESS_KEY) goes to the tester's
+address and skips the affiliate's guards above (only a disabled channel stops it);
 
 then it is rendered (campaigns.templating; a failure is `render_error`) and sent through
 `provider_for(channel).send(...)` in chunks the channel's rate allows (a Redis token bucket per
@@ -47,14 +52,16 @@ from campaigns.models import (
     ChannelConfig,
     FrequencyCap,
     Message,
+    MessageSource,
     MessageStatus,
     QuietHours,
     SuppressionReason,
 )
 from campaigns.pressure.models import PressureBudget
 from campaigns.services.guards import affiliate_address, channels_disabled, guard_static
-from campaigns.services.outbox import message_fallback, message_variables
+from campaigns.services.outbox import message_fallback, message_test_address, message_variables
 from campaigns.services.pressure import (
+    PressureOutcome,
     pressure_budgets,
     pressure_next_try,
     pressure_person,
@@ -166,7 +173,7 @@ def _sent_counts(messages: Sequence[Message], *, now: datetime) -> dict[tuple[in
                    count(*) FILTER (WHERE sent_at > %(day)s), count(*)
             FROM {table}
             WHERE affiliate_id = ANY(%(affiliates)s) AND channel = ANY(%(channels)s)
-              AND sent_at > %(week)s
+              AND sent_at > %(week)s AND source <> %(test)s
             GROUP BY affiliate_id, channel
             """,  # noqa: S608 - the model's table
             {
@@ -174,6 +181,8 @@ def _sent_counts(messages: Sequence[Message], *, now: datetime) -> dict[tuple[in
                 "channels": sorted({m.channel for m in messages}),
                 "day": now - timedelta(days=1),
                 "week": now - timedelta(days=7),
+                # A test send went to the marketer, not the affiliate: it uses up no cap.
+                "test": MessageSource.TEST.value,
             },
         )
         for affiliate_id, channel, day, week in cursor.fetchall():
@@ -224,6 +233,27 @@ def _judge(messages: Sequence[Message], *, now: datetime) -> _Batch:
         if campaign is not None and campaign.status == CampaignStatus.PAUSED:
             batch.waiting[now + CLAIM_LEASE].append(message.pk)
             continue
+        test_address = message_test_address(message)
+        if test_address is not None:
+            # A test send to the marketer themself (campaigns.services.outbox.TEST_ADDRESS_KEY): the
+            # affiliate's consent, caps, quiet hours and contact pressure are not theirs to spend.
+            if message.channel in disabled:
+                batch.suppressed[SuppressionReason.CHANNEL_DISABLED].append(message.pk)
+                continue
+            try:
+                payload = message_render(
+                    template=message.template,
+                    affiliate=affiliate,
+                    variables=message_variables(message),
+                    message=message,
+                    address=test_address,
+                )
+            except RenderError as error:
+                logger.warning("test message %s: render failed: %s", message.pk, error)
+                batch.suppressed[SuppressionReason.RENDER_ERROR].append(message.pk)
+                continue
+            batch.ready[message.channel].append((message, payload, None))
+            continue
         reason = guard_static(
             affiliate=affiliate,
             channel=message.channel,
@@ -252,15 +282,24 @@ def _judge(messages: Sequence[Message], *, now: datetime) -> _Batch:
                 batch.suppressed[SuppressionReason.FREQUENCY_CAP].append(message.pk)
                 continue
         person = pressure_person(affiliate) if message.channel in budgets else None
-        if person is not None and not pressure_reserve(
-            person=person, budget=budgets[message.channel], now=now
-        ):
-            retry = pressure_next_try(now=now, window_ends=_window_ends(message))
-            if retry is None:
-                batch.suppressed[SuppressionReason.PRESSURE_BUDGET].append(message.pk)
-            else:
-                batch.waiting[retry].append(message.pk)
-            continue
+        # The message's slot of the shared budget, keyed by its idempotency key (None: not counted).
+        slot: str | None = None
+        if person is not None:
+            key = str(message.idempotency_key)
+            decision = pressure_reserve(
+                person=person, budget=budgets[message.channel], now=now, key=key, priority=message.priority
+            )
+            if decision.outcome == PressureOutcome.WAIT and decision.until is not None:
+                batch.waiting[decision.until].append(message.pk)
+                continue
+            if decision.outcome != PressureOutcome.TAKEN:
+                retry = pressure_next_try(now=now, window_ends=_window_ends(message))
+                if retry is None:
+                    batch.suppressed[SuppressionReason.PRESSURE_BUDGET].append(message.pk)
+                else:
+                    batch.waiting[retry].append(message.pk)
+                continue
+            slot = key
         try:
             payload = message_render(
                 template=message.template,
@@ -270,14 +309,14 @@ def _judge(messages: Sequence[Message], *, now: datetime) -> _Batch:
             )
         except RenderError as error:
             logger.warning("message %s: render failed: %s", message.pk, error)
-            if person is not None:
-                pressure_release(person=person, channel=message.channel, now=now)
+            if slot is not None:
+                pressure_release(key=slot)
             batch.suppressed[SuppressionReason.RENDER_ERROR].append(message.pk)
             continue
         if caps:
             sent[(message.affiliate_id, message.channel)][0] += 1
             sent[(message.affiliate_id, message.channel)][1] += 1
-        batch.ready[message.channel].append((message, payload, person))
+        batch.ready[message.channel].append((message, payload, slot))
     return batch
 
 
@@ -356,7 +395,8 @@ def _send_channel(
                 message_id=message.pk,
                 idempotency_key=str(message.idempotency_key),
                 channel=channel,
-                address=affiliate_address(affiliate=message.affiliate, channel=channel),
+                address=message_test_address(message)
+                or affiliate_address(affiliate=message.affiliate, channel=channel),
                 payload=payload,
             )
             for message, payload, _person in chunk
@@ -377,9 +417,9 @@ def _send_channel(
 def _give_back(
     items: Sequence[tuple[Message, dict[str, Any], str | None]], *, now: datetime, again_at: datetime
 ) -> None:
-    for message, _payload, person in items:
-        if person is not None:
-            pressure_release(person=person, channel=message.channel, now=now)
+    for _message, _payload, slot in items:
+        if slot is not None:
+            pressure_release(key=slot)
     due_succeeded(spec=OUTBOX, ids=[message.pk for message, _p, _person in items], again_at=again_at)
 
 
@@ -397,7 +437,7 @@ def _record_chunk(
     ok: list[int] = []
     retry: dict[int, str] = {}
     final: dict[int, str] = {}
-    for message, _payload, person in chunk:
+    for message, _payload, slot in chunk:
         result = by_id.get(message.pk)
         if result is not None and result.ok:
             ok.append(message.pk)
@@ -407,8 +447,8 @@ def _record_chunk(
             retry[message.pk] = error
         else:
             final[message.pk] = error
-        if person is not None:
-            pressure_release(person=person, channel=message.channel, now=now)
+        if slot is not None:
+            pressure_release(key=slot)
     with transaction.atomic():
         for message, payload, _person in chunk:
             if message.pk in ok:

@@ -195,3 +195,74 @@ def test_a_test_send_needs_an_affiliate_and_a_valid_address(udn_a, writer):
         no_affiliate.status_code == 400 and "Escolha um afiliado na prévia" in no_affiliate.content.decode()
     )
     assert bad_number.status_code == 400 and "Informe um celular brasileiro" in bad_number.content.decode()
+
+
+def _sandbox_outbox_clear(to: str) -> None:
+    """Remove what the sandbox process committed for `to` (outside this test's transaction)."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None, autocommit=True
+    ) as other:
+        other.execute('DELETE FROM alpha.campaigns_sandboxmessage WHERE "to" = %s', [to])
+
+
+@pytest.mark.usefixtures("sandbox_process")
+def test_a_test_send_reaches_the_marketer_through_the_sandbox_whatever_the_affiliate_allows(
+    udn_a, writer, marketer
+):
+    """"Enviar teste para mim": the message goes to the marketer's own e-mail, filled in with the
+    chosen affiliate's data, through the outbox, the sender and the sandbox's SMTP, although the
+    affiliate has no e-mail consent, their cap is used up, it is quiet time and the shared
+    contact-pressure budget is spent: those are the affiliate's, and the affiliate gets nothing."""
+    from datetime import time as clock_time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import (
+        CapPeriod,
+        FrequencyCap,
+        Message,
+        MessageStatus,
+        QuietHours,
+        SandboxMessage,
+    )
+    from campaigns.pressure.models import ContactPressure, PressureBudget
+    from campaigns.services.pressure import pressure_day, pressure_person
+    from campaigns.services.sender import messages_send_batch
+
+    template = make_template(
+        udn_a, slug="oi", name="Oi", channel="email", subject="Oi {{ primeiro_nome }}", body_text="Olá!"
+    )
+    with tenant_context(udn_a):
+        bia = AffiliateFactory(
+            name="Beatriz Araújo", email="bia@example.com", cpf="52998224725", consent_email=False
+        )
+        FrequencyCap.objects.create(channel="email", period=CapPeriod.DAY, limit=1)
+        Message.objects.create(
+            affiliate=bia, template=template, channel="email", source="api",
+            status=MessageStatus.SENT, sent_at=timezone.now() - timedelta(hours=1),
+        )  # fmt: skip
+        QuietHours.objects.create(enabled=True, start=clock_time(0, 0), end=clock_time(23, 59, 59))
+    PressureBudget.objects.create(channel="email", per_day=1, per_week=7)
+    ContactPressure.objects.create(
+        person=pressure_person(bia), channel="email", day=pressure_day(timezone.now()), count=1
+    )
+    try:
+        response = writer.post(f"/templates/{template.pk}/test/", {"preview_affiliate": bia.pk})
+        assert response.status_code == 200, response.content.decode()
+        with tenant_context(udn_a):
+            message = Message.objects.get(source="test")
+            assert message.status == MessageStatus.QUEUED
+            assert messages_send_batch() == (1, 1)
+            message.refresh_from_db()
+            assert message.status == MessageStatus.SENT and message.rendered["to"] == marketer.email
+            received = SandboxMessage.objects.get(provider_message_id=message.provider_message_id)
+            assert (received.to, received.subject) == (marketer.email, "Oi Beatriz")
+            assert not SandboxMessage.objects.filter(to=bia.email).exists()
+        assert ContactPressure.objects.get().count == 1  # the affiliate's budget is not spent
+    finally:
+        _sandbox_outbox_clear(marketer.email)
