@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.importing import ATTRIBUTE_PREFIX
 from crm.models import Affiliate, AuditAction, AuditActorKind, AuditEntry, AuditTarget, Channel, ImportStatus
+from crm.selectors.affiliates import cpf_for_display
 
 # What people read for the keys an entry's details carry (others are shown as they are).
 DETAIL_LABELS = {
@@ -164,7 +165,14 @@ def _target_label(target: str) -> str:
     return capfirst(_field_label(target))
 
 
-def _details(entry: AuditEntry, tz: tzinfo) -> list[tuple[str, str]]:
+def _field_value(name: str, value: Any, tz: tzinfo, *, full_cpf: bool) -> str:
+    """One value of an affiliate's field, the CPF as the policy shows it to this reader."""
+    if name == "cpf" and isinstance(value, str) and value:
+        return cpf_for_display(cpf=value, full=full_cpf)
+    return _value(value, tz)
+
+
+def _details(entry: AuditEntry, tz: tzinfo, *, full_cpf: bool) -> list[tuple[str, str]]:
     changes = entry.changes if isinstance(entry.changes, dict) else {}
     rows: list[tuple[str, str]] = []
     channels = dict(Channel.choices)
@@ -173,7 +181,11 @@ def _details(entry: AuditEntry, tz: tzinfo) -> list[tuple[str, str]]:
         if key == "fields" and isinstance(value, dict):  # {field: [old, new]}
             for name, pair in value.items():
                 old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
-                rows.append((_field_label(name), f"{_value(old, tz)} → {_value(new, tz)}"))
+                shown = (_field_value(name, side, tz, full_cpf=full_cpf) for side in (old, new))
+                rows.append((_field_label(name), " → ".join(shown)))
+            continue
+        if key == "cpf":
+            rows.append((_field_label(key), _field_value(key, value, tz, full_cpf=full_cpf)))
             continue
         if key == "fields" and isinstance(value, list):
             rows.append((str(DETAIL_LABELS[key]), ", ".join(_field_label(name) for name in value)))
@@ -205,8 +217,9 @@ def _actor_label(entry: AuditEntry) -> str:
     return entry.actor_label
 
 
-def audit_rows(entries: Iterable[AuditEntry], *, tz: tzinfo) -> list[AuditRow]:
-    """The entries as people read them; times in the details in `tz` (the UDN's)."""
+def audit_rows(entries: Iterable[AuditEntry], *, tz: tzinfo, full_cpf: bool = False) -> list[AuditRow]:
+    """The entries as people read them; times in the details in `tz` (the UDN's), CPFs in the
+    details by the CPF policy (`cpf_full_allowed`: masked unless `full_cpf`)."""
     actions = dict(AuditAction.choices)
     kinds = dict(AuditActorKind.choices)
     targets = dict(AuditTarget.choices)
@@ -221,7 +234,7 @@ def audit_rows(entries: Iterable[AuditEntry], *, tz: tzinfo) -> list[AuditRow]:
                 actor_label=_actor_label(entry),
                 target=f"{target} #{entry.target_id}" if entry.target_id else target,
                 target_url=_target_url(entry),
-                details=_details(entry, tz),
+                details=_details(entry, tz, full_cpf=full_cpf),
             )
         )
     return rows

@@ -322,3 +322,28 @@ def test_the_audit_page_reads_in_portuguese_field_status_and_actor_labels(udn_a,
     assert "Sistema</span> </td>" in re.sub(r"\s+", " ", row) and "system" not in row.split("</td>")[1]
     assert '<option value="import">Importação</option>' in html.replace(" selected", "")
     assert '<option value="api_key">Chave de API</option>' in html.replace(" selected", "")
+
+
+def test_audit_details_show_a_cpf_by_the_cpf_policy(udn_a, marketer, analyst, client_for):
+    """An API change to a CPF: analysts read it masked on the affiliate's history and the audit page
+    (as everywhere else), marketers in full."""
+    api = Api(udn_a, make_key(udn_a, WRITE_SCOPES, name="Parceiro X"))
+    pk = api.post("/api/v1/affiliates/", {"external_id": "N-1", "name": "Ana Souza", "cpf": "52998224725"})
+    pk = pk.json()["id"]
+    changed = api.client.patch(
+        f"/api/v1/affiliates/{pk}/", '{"cpf": "11144477735"}', content_type="application/json", **api.headers
+    )
+    assert changed.status_code == 200
+    assert entries(udn_a, action="affiliate.updated")[0].changes["fields"]["cpf"] == [
+        "52998224725",
+        "11144477735",
+    ]
+
+    for page in (f"/affiliates/{pk}/", "/audit/"):
+        seen = client_for(udn_a, analyst).get(page).content.decode()
+        rows = "".join(re.findall(r'<tr data-testid="audit-entry".*?</tr>', seen, flags=re.S))
+        assert "***.982.247-** → ***.444.777-**" in rows, page
+        assert "52998224725" not in seen and "529.982.247-25" not in seen and "111.444.777-35" not in seen
+        assert "11144477735" not in seen
+        full = client_for(udn_a, marketer).get(page).content.decode()
+        assert "529.982.247-25 → 111.444.777-35" in full, page

@@ -471,7 +471,11 @@ def affiliate_page(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(
             {
                 "history": history,
-                "history_rows": audit_rows(history, tz=ZoneInfo(request.tenant.time_zone)),  # type: ignore[attr-defined]
+                "history_rows": audit_rows(
+                    history,
+                    tz=ZoneInfo(request.tenant.time_zone),  # type: ignore[attr-defined]
+                    full_cpf=full_cpf,
+                ),
                 "consent_now": [
                     (channel.code, channel.label, getattr(affiliate, channel.consent_field))
                     for channel in CHANNELS

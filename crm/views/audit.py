@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from crm.models import AuditAction, AuditActorKind, AuditEntry, AuditTarget
+from crm.selectors.affiliates import cpf_full_allowed
 from crm.selectors.audit import AuditFilters, audit_rows, audit_search
 
 AUDIT_PAGE_SIZE = 50
@@ -87,12 +88,13 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     tz = ZoneInfo(request.tenant.time_zone)  # type: ignore[attr-defined]
     entries = audit_search(filters=form.to_filters(), tz=tz) if not form.errors else AuditEntry.objects.none()
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    full_cpf = cpf_full_allowed(membership=request.membership)  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "rows": audit_rows(page, tz=tz),
+        "rows": audit_rows(page, tz=tz, full_cpf=full_cpf),
         "querystring": query.urlencode(),
         "filtered": form.to_filters().is_filtered,
     }
