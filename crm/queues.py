@@ -12,4 +12,8 @@ LONG_TASKS = (
     "crm.quality_snapshot",
     # A campaign's fan-out writes up to millions of outbox rows in batches.
     "campaigns.campaign_fan_out",
+    # A loyalty simulation replays a period of events (up to a year of millions) through the rules.
+    "loyalty.simulate",
+    # Insights' full rollup rebuild reads every event of the UDN.
+    "insights.rollups_rebuild",
 )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", tenant_views.shared_home, name="home"),
     path("admin/", admin.site.urls),
     path("quality/", quality.quality_overview, name="quality-overview"),
+    path("", include("insights.urls_public")),
     # The coordination space (calendar, joint campaigns, War Room board), included by name.
     path("warroom/", include("warroom.urls")),
     *common,

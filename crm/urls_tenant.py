@@ -39,6 +39,8 @@ urlpatterns = [
     path("api/v1/", include("crm.api.urls")),
     # Messaging (campaigns app): templates, channels, campaigns, the sandbox outbox, provider hooks.
     path("", include("campaigns.urls")),
+    # Dashboards (insights app): rollups of the events, by page.
+    path("", include("insights.urls")),
     # Loyalty (loyalty app): programme, rules and simulator, rewards, budget, missions, rankings.
     path("loyalty/", include("loyalty.urls")),
     *common,

@@ -1,0 +1,579 @@
+"""The dashboards' figures, read from the daily rollups (insights.models). Each page is a list of
+tables (the chart's data, the table under it and the CSV download are the same rows), in raw
+values: seconds, counts, Decimal amounts, shares in 0..1; templates format them the pt-BR way.
+
+insights.raw computes the very same rows straight from the events (the tests compare them value
+by value; the benchmark times both)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
+
+from insights import metrics
+from insights.models import AttributionDay, CohortDay, DepositDay, DurationDay, EventDay, MilestoneDay, Spend
+
+COHORT_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A page's filters: local days from `start` to `end` (inclusive), one origin, one plan ("" = all)."""
+
+    start: date
+    end: date
+    origin: str = ""
+    plan: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    label: Any
+    kind: str = "int"  # int | money | share | duration | date | month | week | text | float
+
+
+@dataclass
+class Table:
+    key: str
+    title: Any
+    columns: list[Column]
+    rows: list[tuple[Any, ...]]
+    chart: str = ""  # "" | bar | line | histogram
+    series: list[int] = field(default_factory=list)  # the columns charted against the first
+
+
+@dataclass
+class Page:
+    code: str
+    title: Any
+    tables: list[Table]
+    headline: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, key: str) -> Table:
+        return next(t for t in self.tables if t.key == key)
+
+    def rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        return {t.key: t.rows for t in self.tables}
+
+
+def week_of(day: date) -> date:
+    """Monday of the week of `day`."""
+    return day - timedelta(days=day.weekday())
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def months_between(a: date, b: date) -> int:
+    return (b.year * 12 + b.month) - (a.year * 12 + a.month)
+
+
+def _scoped(qs: QuerySet[Any], filters: Filters, *, days: bool = True) -> QuerySet[Any]:
+    if days:
+        qs = qs.filter(day__gte=filters.start, day__lte=filters.end)
+    if filters.origin:
+        qs = qs.filter(origin=filters.origin)
+    if filters.plan:
+        qs = qs.filter(plan=filters.plan)
+    return qs
+
+
+# --- time metrics ---------------------------------------------------------------------------------
+
+SUMMARY_COLUMNS = [
+    Column(_("Affiliates"), "int"),
+    Column(_("Median"), "duration"),
+    Column(_("p75"), "duration"),
+    Column(_("p90"), "duration"),
+    Column(_("Mean"), "duration"),
+    Column(_("Within 24 h"), "share"),
+]
+
+
+def duration_tables(
+    *, code: str, title: Any, rows: Iterable[tuple[date, str, str, int, int, int]], weekly_only: bool = False
+) -> list[Table]:
+    """The tables of one duration metric from its (day, origin, plan, bucket, n, seconds) rows."""
+    total: dict[int, int] = defaultdict(int)
+    total_seconds = 0
+    by: dict[str, dict[Any, tuple[dict[int, int], list[int]]]] = {
+        "week": {},
+        "origin": {},
+        "plan": {},
+    }
+    for day, origin, plan, bucket, n, seconds in rows:
+        total[bucket] += n
+        total_seconds += seconds
+        for dim, key in (("week", week_of(day)), ("origin", origin), ("plan", plan)):
+            counts, secs = by[dim].setdefault(key, (defaultdict(int), [0]))
+            counts[bucket] += n
+            secs[0] += seconds
+    summary = metrics.duration_summary(total, total_seconds)
+    last = max((b for b, n in total.items() if n), default=0)
+    weekly = [
+        (week, *_weekly(metrics.duration_summary(c, s[0]))) for week, (c, s) in sorted(by["week"].items())
+    ]
+    week_table = Table(
+        f"{code}_weekly",
+        format_title(title, _("weekly trend")),
+        [
+            Column(_("Week"), "week"),
+            Column(_("Affiliates")),
+            Column(_("Median"), "duration"),
+            Column(_("p90"), "duration"),
+            Column(_("Within 24 h"), "share"),
+        ],  # fmt: skip
+        weekly,
+        chart="line",
+        series=[2, 3],
+    )
+    if weekly_only:
+        return [week_table]
+    return [
+        Table(f"{code}_summary", title, SUMMARY_COLUMNS, [summary.row()]),
+        Table(
+            f"{code}_histogram",
+            format_title(title, _("histogram")),
+            [Column(_("From"), "duration"), Column(_("Up to"), "duration"), Column(_("Affiliates"))],
+            [
+                (metrics.BUCKET_BOUNDS[b - 1], metrics.bucket_upper(b), total.get(b, 0))
+                for b in range(1, last + 1)
+            ],
+            chart="histogram",
+            series=[2],
+        ),
+        week_table,
+        *(
+            Table(
+                f"{code}_by_{dim}",
+                format_title(title, label),
+                [Column(label, "text"), *SUMMARY_COLUMNS],
+                [(key, *metrics.duration_summary(c, s[0]).row()) for key, (c, s) in sorted(by[dim].items())],
+                chart="bar",
+                series=[2],
+            )
+            for dim, label in (("origin", _("by origin")), ("plan", _("by plan")))
+        ),
+    ]
+
+
+def _weekly(summary: metrics.DurationSummary) -> tuple[Any, ...]:
+    return (summary.n, summary.median, summary.p90, summary.within_24h)
+
+
+def format_title(title: Any, suffix: Any) -> Any:
+    from django.utils.text import format_lazy
+
+    return format_lazy("{} — {}", title, suffix)
+
+
+def _duration_rows(metric: str, filters: Filters) -> list[tuple[date, str, str, int, int, int]]:
+    qs = _scoped(DurationDay.objects.filter(metric=metric), filters)
+    return list(qs.values_list("day", "origin", "plan", "bucket", "n", "seconds"))
+
+
+def time_page(*, filters: Filters) -> Page:
+    tables: list[Table] = []
+    for metric in metrics.TIME_METRICS:
+        tables += duration_tables(
+            code=metric.code, title=metric.label, rows=_duration_rows(metric.code, filters)
+        )
+    tables += duration_tables(
+        code=metrics.SUPPORT_METRIC,
+        title=_("Access support tickets: opened → closed"),
+        rows=_duration_rows(metrics.SUPPORT_METRIC, filters),
+        weekly_only=True,
+    )
+    return Page("time", _("Time metrics"), tables)
+
+
+# --- volume and funnel ----------------------------------------------------------------------------
+
+VOLUME_MILESTONES: tuple[tuple[str, Any], ...] = (
+    ("cashback", _("With cashback")),
+    ("activated_cash_in", _("App activated with cash in")),
+    ("cashout", _("With cashout")),
+)
+
+
+def volume_tables(
+    *,
+    filters: Filters,
+    reached: Iterable[tuple[str, date, int]],
+    funnel_reached: dict[str, int],
+    step_rows: dict[str, list[tuple[date, str, str, int, int, int]]],
+) -> list[Table]:
+    """Volume tables from milestone reach counts by day (every day up to `filters.end`), the
+    funnel's reach among those who entered in the period, and the steps' durations."""
+    by_code: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for code, day, n in reached:
+        by_code[code][day] += n
+
+    def upto(code: str, day: date) -> int:
+        return sum(n for d, n in by_code[code].items() if d <= day)
+
+    base = upto("lead", filters.end)
+    shares = [(code, upto(code, filters.end), base, metrics.share(upto(code, filters.end), base))
+              for code, _label in VOLUME_MILESTONES]  # fmt: skip
+    weekly = []
+    week = week_of(filters.start)
+    while week <= filters.end:
+        end = min(week + timedelta(days=6), filters.end)
+        week_base = upto("lead", end)
+        weekly.append(
+            (end, week_base, *(metrics.share(upto(code, end), week_base) for code, _l in VOLUME_MILESTONES))
+        )
+        week += timedelta(days=7)
+    funnel: list[tuple[Any, ...]] = []
+    entered = funnel_reached.get("lead", 0)
+    previous = None
+    for step in metrics.FUNNEL:
+        n = funnel_reached.get(step.code, 0)
+        median = None
+        if previous is not None:
+            counts: dict[int, int] = defaultdict(int)
+            secs = 0
+            for _d, _o, _p, bucket, count, seconds in step_rows.get(f"step_{step.code}", []):
+                counts[bucket] += count
+                secs += seconds
+            median = metrics.duration_summary(counts, secs).median
+        funnel.append(
+            (
+                step.code,
+                n,
+                metrics.share(n, previous) if previous is not None else None,
+                metrics.share(n, entered),
+                median,
+            )  # fmt: skip
+        )
+        previous = n
+    return [
+        Table(
+            "volume_shares",
+            _("Share of the base"),
+            [
+                Column(_("Figure"), "text"),
+                Column(_("Affiliates")),
+                Column(_("Base")),
+                Column(_("Share"), "share"),
+            ],
+            shares,
+            chart="bar",
+            series=[3],
+        ),
+        Table(
+            "volume_weekly",
+            _("Share of the base, weekly"),
+            [
+                Column(_("Week ending"), "date"),
+                Column(_("Base")),
+                *(Column(label, "share") for _c, label in VOLUME_MILESTONES),
+            ],  # fmt: skip
+            weekly,
+            chart="line",
+            series=[2, 3, 4],
+        ),
+        Table(
+            "funnel",
+            _("Funnel of those who entered in the period"),
+            [
+                Column(_("Step"), "text"),
+                Column(_("Affiliates")),
+                Column(_("From the previous step"), "share"),
+                Column(_("From lead"), "share"),
+                Column(_("Median time from the previous step"), "duration"),
+            ],  # fmt: skip
+            funnel,
+            chart="bar",
+            series=[1],
+        ),
+    ]
+
+
+def volume_page(*, filters: Filters) -> Page:
+    reached = (
+        _scoped(MilestoneDay.objects.filter(day__lte=filters.end), filters, days=False)
+        .values_list("milestone", "day")
+        .annotate(total=Sum("n"))
+        .order_by()
+    )
+    funnel = dict(
+        _scoped(CohortDay.objects.all(), filters).values_list("milestone").annotate(total=Sum("n")).order_by()
+    )
+    step_rows = {m.code: _duration_rows(m.code, filters) for m in metrics.STEP_METRICS}
+    tables = volume_tables(filters=filters, reached=list(reached), funnel_reached=funnel, step_rows=step_rows)
+    return Page("volume", _("Volume and funnel"), tables)
+
+
+# --- cohorts --------------------------------------------------------------------------------------
+
+
+def cohort_tables(*, filters: Filters, rows: Iterable[tuple[date, str, int, int]]) -> list[Table]:
+    """Cohort tables from (entry month, milestone, months since, n) rows: per entry month its size
+    and the cumulative share reached by each month since (None for months not yet lived)."""
+    size: dict[date, int] = defaultdict(int)
+    reached: dict[tuple[str, date], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for month, milestone, months, n in rows:
+        if milestone == "lead":
+            size[month] += n
+        else:
+            reached[(milestone, month)][months] += n
+    tables = []
+    for milestone in metrics.COHORT_MILESTONES:
+        out = []
+        for month in sorted(size):
+            lived = months_between(month, month_of(filters.end))
+            running, cells = 0, []
+            for k in range(COHORT_MONTHS):
+                running += reached[(milestone, month)].get(k, 0)
+                cells.append(metrics.share(running, size[month]) if k <= lived else None)
+            out.append((month, size[month], *cells))
+        label = metrics.MILESTONE_BY_CODE[milestone].label
+        tables.append(
+            Table(
+                f"cohort_{milestone}",
+                format_title(_("Monthly cohorts"), label),
+                [
+                    Column(_("Entered in"), "month"),
+                    Column(_("Affiliates")),
+                    *(Column(f"M{k}", "share") for k in range(COHORT_MONTHS)),
+                ],  # fmt: skip
+                out,
+                chart="heat",
+            )
+        )
+    return tables
+
+
+def cohorts_page(*, filters: Filters) -> Page:
+    rows: dict[tuple[date, str, int], int] = defaultdict(int)
+    qs = _scoped(CohortDay.objects.filter(milestone__in=("lead", *metrics.COHORT_MILESTONES)), filters)
+    for day, milestone, months, n in qs.values_list("day", "milestone", "months", "n"):
+        rows[(month_of(day), milestone, months)] += n
+    tables = cohort_tables(filters=filters, rows=[(*key, n) for key, n in rows.items()])
+    return Page("cohorts", _("Cohorts"), tables)
+
+
+# --- deposits -------------------------------------------------------------------------------------
+
+
+def deposit_tables(
+    *,
+    by_month: Iterable[tuple[date, int, Decimal, int, Decimal]],
+    by_tier: Iterable[tuple[date, str, int, Decimal]],
+) -> list[Table]:
+    """(month, deposits, amount, first deposits, their amount) and (month, tier, deposits, amount)."""
+    months = []
+    previous: Decimal | None = None
+    for month, deposits, amount, firsts, first_amount in sorted(by_month):
+        growth = float((amount - previous) / previous) if previous else None
+        months.append(
+            (month, deposits, amount, growth, firsts, first_amount, deposits - firsts, amount - first_amount)
+        )
+        previous = amount
+    return [
+        Table(
+            "deposits_by_month",
+            _("Cash in by month"),
+            [
+                Column(_("Month"), "month"),
+                Column(_("Deposits")),
+                Column(_("Amount"), "money"),
+                Column(_("Growth over the previous month"), "share"),
+                Column(_("First deposits")),
+                Column(_("First deposits' amount"), "money"),
+                Column(_("Repeat deposits")),
+                Column(_("Repeat deposits' amount"), "money"),
+            ],  # fmt: skip
+            months,
+            chart="bar",
+            series=[2],
+        ),
+        Table(
+            "deposits_by_tier",
+            _("Cash in by month and deposit tier"),
+            [
+                Column(_("Month"), "month"),
+                Column(_("Tier"), "text"),
+                Column(_("Deposits")),
+                Column(_("Amount"), "money"),
+            ],  # fmt: skip
+            sorted(by_tier),
+        ),
+    ]
+
+
+def deposits_page(*, filters: Filters) -> Page:
+    month_sums: dict[date, list[Any]] = {}
+    qs = _scoped(EventDay.objects.filter(type=metrics.CASH_IN), filters)
+    for day, events, amount, firsts, first_amount in qs.values_list(
+        "day", "events", "amount", "firsts", "first_amount"
+    ):
+        acc = month_sums.setdefault(month_of(day), [0, Decimal("0.00"), 0, Decimal("0.00")])
+        acc[0] += events
+        acc[1] += amount
+        acc[2] += firsts
+        acc[3] += first_amount
+    tiers: dict[tuple[date, str], list[Any]] = {}
+    for day, tier, deposits, amount in DepositDay.objects.filter(
+        day__gte=filters.start, day__lte=filters.end
+    ).values_list("day", "tier", "deposits", "amount"):
+        acc = tiers.setdefault((month_of(day), tier), [0, Decimal("0.00")])
+        acc[0] += deposits
+        acc[1] += amount
+    tables = deposit_tables(
+        by_month=[(m, *acc) for m, acc in month_sums.items()],
+        by_tier=[(m, t, *acc) for (m, t), acc in tiers.items()],
+    )
+    return Page("deposits", _("Deposits"), tables)
+
+
+# --- end-to-end analytics -------------------------------------------------------------------------
+
+
+def attribution_tables(
+    *,
+    spend: Iterable[tuple[str, str, Decimal]],
+    conversions: Iterable[tuple[str, str, str, int, Decimal]],
+) -> list[Table]:
+    """Spend as (source, campaign, amount); conversions as (model, conversion, source, n, amount)."""
+    spend_rows = sorted(spend)
+    by_source: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for source, _campaign, amount in spend_rows:
+        by_source[source] += amount
+    counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    for model, conversion, source, n, amount in conversions:
+        counts[(model, source)][conversion] += n
+        if conversion == "deposit":
+            counts[(model, source)]["amount"] += amount
+    tables = [
+        Table(
+            "spend",
+            _("Marketing spend"),
+            [Column(_("Source"), "text"), Column(_("Campaign"), "text"), Column(_("Spend"), "money")],
+            spend_rows,
+        )
+    ]
+    for model, title in (("first", _("First touch")), ("last", _("Last touch"))):
+        sources = sorted({s for (m, s) in counts if m == model} | set(by_source))
+        rows = []
+        for source in sources:
+            c = counts.get((model, source), {})
+            cost = by_source.get(source)
+
+            def per(n: int, cost: Decimal | None = cost) -> Decimal | None:
+                return (cost / n).quantize(Decimal("0.01")) if cost is not None and n else None
+
+            leads, activations, deposits = c.get("lead", 0), c.get("activation", 0), c.get("deposit", 0)
+            rows.append(
+                (
+                    source,
+                    leads,
+                    activations,
+                    deposits,
+                    c.get("amount", 0) or Decimal("0.00"),
+                    cost,
+                    per(leads),
+                    per(activations),
+                    per(deposits),
+                )  # fmt: skip
+            )
+        tables.append(
+            Table(
+                f"attribution_{model}",
+                format_title(_("Cost by source"), title),
+                [
+                    Column(_("Source"), "text"),
+                    Column(_("Leads")),
+                    Column(_("Activations")),
+                    Column(_("First deposits")),
+                    Column(_("First deposits' amount"), "money"),
+                    Column(_("Spend"), "money"),
+                    Column(_("Cost per lead"), "money"),
+                    Column(_("Cost per activation"), "money"),
+                    Column(_("Cost per first deposit"), "money"),
+                ],  # fmt: skip
+                rows,
+                chart="bar",
+                series=[8],
+            )
+        )
+    return tables
+
+
+def attribution_page(*, filters: Filters) -> Page:
+    spend = (
+        Spend.objects.filter(day__gte=filters.start, day__lte=filters.end)
+        .values_list("source", "campaign")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    conversions = (
+        AttributionDay.objects.filter(day__gte=filters.start, day__lte=filters.end)
+        .values_list("model", "conversion", "source")
+        .annotate(total=Sum("n"), amount=Sum("amount"))
+        .order_by()
+    )
+    tables = attribution_tables(spend=list(spend), conversions=list(conversions))
+    return Page("attribution", _("End-to-end analytics"), tables)
+
+
+# --- headline (the shared space, the weekly report) -----------------------------------------------
+
+
+def headline(*, filters: Filters) -> dict[str, Any]:
+    """The figures a coordinator compares across UDNs: aggregates only."""
+    volume = volume_page(filters=filters)
+    shares = {row[0]: row[3] for row in volume.table("volume_shares").rows}
+    funnel = {row[0]: row[1] for row in volume.table("funnel").rows}
+    activation = metrics.duration_summary(*_histogram(_duration_rows("opened_to_activated", filters)))
+    deposits = _scoped(EventDay.objects.filter(type=metrics.CASH_IN), filters).aggregate(
+        amount=Sum("amount"), firsts=Sum("firsts"), deposits=Sum("events")
+    )
+    return {
+        "entered": funnel.get("lead", 0),
+        "activated": funnel.get("activated", 0),
+        "activation_median": activation.median,
+        "activation_within_24h": activation.within_24h,
+        "share_cashback": shares.get("cashback"),
+        "share_activated_cash_in": shares.get("activated_cash_in"),
+        "share_cashout": shares.get("cashout"),
+        "deposits": deposits["deposits"] or 0,
+        "deposit_amount": deposits["amount"] or Decimal("0.00"),
+        "first_deposits": deposits["firsts"] or 0,
+    }
+
+
+def _histogram(rows: Iterable[tuple[date, str, str, int, int, int]]) -> tuple[dict[int, int], int]:
+    counts: dict[int, int] = defaultdict(int)
+    secs = 0
+    for _d, _o, _p, bucket, n, seconds in rows:
+        counts[bucket] += n
+        secs += seconds
+    return counts, secs
+
+
+def filter_choices() -> dict[str, list[str]]:
+    """The origins and plans the rollups know (the filters' options)."""
+    qs = MilestoneDay.objects.filter(milestone="lead")
+    return {
+        "origins": sorted(set(qs.values_list("origin", flat=True).distinct())),
+        "plans": sorted(set(qs.values_list("plan", flat=True).distinct())),
+    }
+
+
+PAGES = {
+    "time": time_page,
+    "volume": volume_page,
+    "cohorts": cohorts_page,
+    "deposits": deposits_page,
+    "attribution": attribution_page,
+}

@@ -1,0 +1,50 @@
+"""Insights' Celery tasks (thin: one service call each). The full rebuild reads every event of a
+UDN (minutes on a big base): the long queue (crm.queues.LONG_TASKS). A refresh of some days
+follows each stored batch of events, on the default queue."""
+
+from __future__ import annotations
+
+from crm.celery import app
+from crm.hooks import AcceptedEvent
+
+REBUILD_TASK = "insights.rollups_rebuild"
+REFRESH_TASK = "insights.rollups_refresh"
+WEEKLY_REPORT_TASK = "insights.weekly_report"
+COORDINATOR_REPORT_TASK = "insights.weekly_report_coordinators"
+
+
+def on_events_stored(events: list[AcceptedEvent]) -> None:
+    """crm.hooks listener (after the commit): refresh the days these events touch."""
+    rollups_refresh.delay([event.pk for event in events])
+
+
+@app.task(name=REFRESH_TASK, acks_late=True)
+def rollups_refresh(event_pks: list[int]) -> dict[str, int]:
+    from insights.services.rollups import rollup_days_affected, rollups_refresh_days
+
+    days = rollup_days_affected(event_pks=event_pks)
+    return {"days": len(days), "rows": rollups_refresh_days(days=days)}
+
+
+@app.task(name=REBUILD_TASK, acks_late=True)
+def rollups_rebuild() -> dict[str, float]:
+    from insights.services.rollups import rollups_rebuild as rebuild
+
+    result = rebuild()
+    return {"seconds": result.seconds, "rows": result.rows}
+
+
+@app.task(name=WEEKLY_REPORT_TASK)
+def weekly_report() -> int:
+    """The UDN's weekly report to its marketers (e-mails sent)."""
+    from insights.services.report import weekly_report_send_udn
+
+    return weekly_report_send_udn()
+
+
+@app.task(name=COORDINATOR_REPORT_TASK)
+def weekly_report_coordinators() -> int:
+    """The shared space's weekly report to the coordinators (every UDN side by side)."""
+    from insights.services.report import weekly_report_send_coordinators
+
+    return weekly_report_send_coordinators()
