@@ -266,6 +266,39 @@ def rejected_rows_table(*, job: ImportJob) -> Iterator[list[str]]:
         yield [str(number), statuses[imported], " | ".join(reasons), *values, *extra]
 
 
+@dataclass(frozen=True)
+class RejectedRowShown:
+    """A row with problems as the import's page shows it: its non-empty cells in the file's column
+    order (`job.headers`; the row is stored as jsonb, which keeps no key order)."""
+
+    row_number: int
+    imported: bool
+    reasons: list[str]
+    cells: list[tuple[str, str]]
+
+
+def rejected_row_cells(*, headers: list[str], data: dict[str, object]) -> list[tuple[str, str]]:
+    """A stored row's non-empty cells in the file's column order; cells of no known column (the
+    extra cells of a long row) last."""
+    order = [*headers, *(key for key in data if key not in headers)]
+    return [(key, str(data[key])) for key in order if data.get(key) not in (None, "")]
+
+
+def rejected_rows_first(*, job: ImportJob, limit: int) -> list[RejectedRowShown]:
+    """The first `limit` rows with problems, by row number, for the import's page."""
+    headers = list(job.headers)
+    rows = job.rejected_rows.order_by("row_number").values_list("row_number", "imported", "reasons", "data")
+    return [
+        RejectedRowShown(
+            row_number=number,
+            imported=imported,
+            reasons=list(reasons),
+            cells=rejected_row_cells(headers=headers, data=data if isinstance(data, dict) else {}),
+        )
+        for number, imported, reasons, data in rows[:limit]
+    ]
+
+
 def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
     """`rejected_rows_table` as a `;` CSV in UTF-8 with a BOM (for Excel), no cell a formula."""
     buffer = io.StringIO()

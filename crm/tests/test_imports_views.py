@@ -370,3 +370,28 @@ def test_the_affiliate_export_downloads_as_xlsx_with_phones_as_written_and_no_fo
     assert by_column["phone"] == "+5511987654321" and by_column["external_id"] == "=1+1"
     assert by_column["name"] == "@Ana" and by_column["tags"] == "-vip"
     assert by_column["total_cash_in"] == 1234.5  # a number
+
+
+def test_the_problems_table_shows_a_row_as_read_in_the_files_column_order(
+    udn_a, marketer, client_for, settings, tmp_path
+):
+    """The row is stored as jsonb (keys by length, then bytes): the page puts it back in the file's
+    column order, empty cells left out."""
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    content = "Observação do atendimento;Nome;Código;UF\ncliente antiga;;A1;SP\n;Ana Souza;A2;RJ\n"
+    upload(client, "ordem.csv", content.encode())
+    job = _only_job(udn_a)
+    mapping = {"col-0": "attr", "attr-0": "obs", "col-1": "name", "col-2": "external_id", "col-3": "state"}
+    client.post(f"/imports/{job.pk}/mapping/", mapping)
+    client.post(f"/imports/{job.pk}/preview/")
+    import_run(str(job.pk))
+    with tenant_context(udn_a):
+        job.refresh_from_db()
+        assert job.rejected == 1
+        stored = list(job.rejected_rows.get().data)
+    assert stored != job.headers  # what jsonb gives back is not the file's order
+
+    html = client.get(f"/imports/{job.pk}/").content.decode()
+    cell = re.search(r'data-testid="row-as-read">(.*?)</td>', html, flags=re.S).group(1)
+    assert cell == "Observação do atendimento: cliente antiga · Código: A1 · UF: SP"

@@ -22,6 +22,7 @@ from crm.selectors.imports import (
     import_job_live,
     import_preview,
     rejected_rows_csv,
+    rejected_rows_first,
     rejected_rows_table,
 )
 from crm.services.imports import (
@@ -39,6 +40,7 @@ from tenants.access import udn_write_required
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a 1M-row CSV is ~150 MB
 SAMPLE_VALUES = 3
+REJECTED_SHOWN = 100  # rows with problems on the import's page; the downloads have them all
 
 
 class UploadForm(forms.Form):
@@ -144,7 +146,7 @@ def import_preview_page(request: HttpRequest, pk: str) -> HttpResponse:
 
 def import_detail(request: HttpRequest, pk: str) -> HttpResponse:
     job = import_job_live(job=import_job_get(user=request.user, pk=pk))
-    rejected = job.rejected_rows.order_by("row_number")[:100]
+    rejected = rejected_rows_first(job=job, limit=REJECTED_SHOWN)
     template = "crm/imports/_progress.html" if request.htmx else "crm/imports/detail.html"  # type: ignore[attr-defined]
     context = {
         "job": job,
