@@ -212,6 +212,7 @@ class AuditAction(models.TextChoices):
     IMPORT_FINISHED = "import.finished", _("Import: finished")
     IMPORT_FAILED = "import.failed", _("Import: failed")
     IMPORT_CANCELLED = "import.cancelled", _("Import: cancelled")
+    IMPORT_DISCARDED = "import.discarded", _("Import: draft discarded")
     API_KEY_CREATED = "api_key.created", _("API key created")
     API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
     WEBHOOK_SUBSCRIBED = "webhook.subscribed", _("Webhook subscribed")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("imports/<uuid:pk>/preview/", imports.import_preview_page, name="import-preview"),
     path("imports/<uuid:pk>/cancel/", imports.import_cancel, name="import-cancel"),
     path("imports/<uuid:pk>/retry/", imports.import_retry, name="import-retry"),
+    path("imports/<uuid:pk>/discard/", imports.import_discard, name="import-discard"),
     path("imports/<uuid:pk>/rejected.csv", imports.import_rejected_csv, name="import-rejected"),
     path("imports/<uuid:pk>/rejected.xlsx", imports.import_rejected_xlsx, name="import-rejected-xlsx"),
     path("quality/", quality.quality, name="quality"),

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import polars as pl
 from django.core.cache import cache
+from django.db.models import CharField, Exists, OuterRef, QuerySet
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from crm.brazil import fold
 from crm.importing import ATTRIBUTE_PREFIX, EXTRA_KEY, frame_prepare
 from crm.leases import lease_stop_closed
-from crm.models import ColumnMapping, ImportJob, ImportStatus, Origin
+from crm.models import AuditAction, AuditEntry, AuditTarget, ColumnMapping, ImportJob, ImportStatus, Origin
 from crm.readers import header_key, source_batches, source_open
 from crm.spreadsheets import csv_safe
 
@@ -309,6 +311,22 @@ def rejected_rows_csv(*, job: ImportJob) -> Iterator[str]:
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+
+
+def import_job_is_draft(*, job: ImportJob) -> bool:
+    """Whether the job is a draft: uploaded (maybe mapped) but never queued."""
+    return job.status == ImportStatus.UPLOADED and job.attempt == 0
+
+
+def import_job_list() -> QuerySet[ImportJob]:
+    """The import history, newest first; each job says whether its columns were ever mapped
+    (`mapped`: a draft continues at its preview, else at its mapping)."""
+    mapped = AuditEntry.objects.filter(
+        action=AuditAction.IMPORT_MAPPING_SAVED,
+        target_type=AuditTarget.IMPORT,
+        target_id=Cast(OuterRef("pk"), output_field=CharField()),
+    )
+    return ImportJob.objects.annotate(mapped=Exists(mapped)).order_by("-created_at")
 
 
 def import_progress_key(*, job: ImportJob) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from crm.models import Affiliate, ImportJob, ImportStatus
+from crm.models import Affiliate, AuditEntry, ImportJob, ImportStatus, RejectedRow
 from crm.tasks.imports import import_run
 from crm.tests.helpers import UGLY
 
@@ -395,3 +395,59 @@ def test_the_problems_table_shows_a_row_as_read_in_the_files_column_order(
     html = client.get(f"/imports/{job.pk}/").content.decode()
     cell = re.search(r'data-testid="row-as-read">(.*?)</td>', html, flags=re.S).group(1)
     assert cell == "Observação do atendimento: cliente antiga · Código: A1 · UF: SP"
+
+
+def test_an_abandoned_upload_is_a_draft_to_continue_or_discard(
+    udn_a, marketer, analyst, client_for, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """Uploaded and never started: 'Rascunho' with 'continuar' (to the mapping, or to the preview
+    once mapped) and 'Descartar', which deletes the job, its file and leaves an audit entry."""
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    upload(client, "rascunho.csv", "Código;Nome\nA1;Ana\n".encode())
+    job = _only_job(udn_a)
+    stored = Path(job.file.path)
+    assert stored.exists()
+
+    def draft_cell() -> str:
+        html = client.get("/imports/").content.decode()
+        return re.search(r'data-testid="import-draft">(.*?)</td>', html, flags=re.S).group(1)
+
+    cell = draft_cell()
+    assert "Rascunho" in cell and "Enviada" not in cell
+    assert f'href="/imports/{job.pk}/mapping/" data-testid="import-continue">continuar</a>' in cell
+    assert "Descartar" in cell
+    client.post(f"/imports/{job.pk}/mapping/", {"col-0": "external_id", "col-1": "name"})
+    assert f'href="/imports/{job.pk}/preview/" data-testid="import-continue">continuar</a>' in draft_cell()
+    analyst_view = client_for(udn_a, analyst).get("/imports/").content.decode()
+    assert "Rascunho" in analyst_view and "import-discard" not in analyst_view
+    assert client_for(udn_a, analyst).post(f"/imports/{job.pk}/discard/").status_code == 403
+
+    with tenant_context(udn_a):
+        RejectedRow.objects.create(job=job, row_number=2, reasons=["x"], data={"Nome": "Ana"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/imports/{job.pk}/discard/", follow=True)
+    assert "Rascunho “rascunho.csv” descartado." in response.content.decode()
+    with tenant_context(udn_a):
+        assert not ImportJob.objects.exists() and not RejectedRow.objects.exists()
+        entry = AuditEntry.objects.get(action="import.discarded")
+    assert entry.target_id == str(job.pk) and entry.changes["file"] == "rascunho.csv"
+    assert entry.actor_label == marketer.email
+    assert not stored.exists()
+    audit = client.get("/audit/").content.decode()
+    assert "Importação: rascunho descartado" in audit
+
+
+def test_only_a_job_never_queued_can_be_discarded(udn_a, marketer, client_for, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    client = client_for(udn_a, marketer)
+    job = _import_formulas(udn_a, client, tmp_path)  # run to the end
+
+    html = client.get("/imports/").content.decode()
+    assert "import-draft" not in html and "Rascunho" not in html
+    response = client.post(f"/imports/{job.pk}/discard/", follow=True)
+    assert "Só uma importação que nunca foi iniciada pode ser descartada." in response.content.decode()
+    with tenant_context(udn_a):
+        assert ImportJob.objects.filter(pk=job.pk).exists()
+        assert not AuditEntry.objects.filter(action="import.discarded").exists()
+    assert Path(job.file.path).exists()

@@ -19,6 +19,7 @@ from crm.readers import ImportFileError, source_batches, source_open
 from crm.selectors.imports import (
     FIELD_LABELS,
     import_job_cancellable,
+    import_job_list,
     import_job_live,
     import_preview,
     rejected_rows_csv,
@@ -29,6 +30,7 @@ from crm.services.imports import (
     RETRYABLE,
     import_job_cancel,
     import_job_create,
+    import_job_discard,
     import_job_path,
     import_job_retry,
     import_mapping_save,
@@ -57,7 +59,7 @@ class UploadForm(forms.Form):
 
 
 def import_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(ImportJob.objects.all(), 25).get_page(request.GET.get("page"))
+    page = Paginator(import_job_list(), 25).get_page(request.GET.get("page"))
     return render(request, "crm/imports/list.html", {"page": page, "form": UploadForm()})
 
 
@@ -72,7 +74,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect("import-mapping", pk=job.pk)
-    page = Paginator(ImportJob.objects.all(), 25).get_page(1)
+    page = Paginator(import_job_list(), 25).get_page(1)
     return render(request, "crm/imports/list.html", {"page": page, "form": form}, status=400)
 
 
@@ -182,6 +184,19 @@ def import_retry(request: HttpRequest, pk: str) -> HttpResponse:
         import_job_retry(job=job)
         messages.success(request, _("Import queued again."))
     return redirect("import-detail", pk=job.pk)
+
+
+@require_POST
+def import_discard(request: HttpRequest, pk: str) -> HttpResponse:
+    """Delete a draft (uploaded, never started): it leaves the history, its file the disk."""
+    job = import_job_get(user=request.user, pk=pk, write=True)
+    try:
+        import_job_discard(job=job)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, _("Draft “%(file)s” discarded.") % {"file": job.display_name})
+    return redirect("import-list")
 
 
 def _rejected_stem(job: ImportJob) -> str:

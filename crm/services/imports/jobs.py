@@ -32,6 +32,7 @@ from crm.readers import header_key, source_open, source_row_estimate
 from crm.selectors.imports import (
     FIELD_LABELS,
     import_job_cancellable,
+    import_job_is_draft,
     import_lease_name,
     import_mapping_suggest,
 )
@@ -152,6 +153,28 @@ IMPORT_COUNTERS = ("total_rows", "created", "updated", "unchanged", "rejected", 
 
 ACTIVE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 RETRYABLE = (ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+
+@transaction.atomic
+def import_job_discard(*, job: ImportJob) -> None:
+    """Delete a draft (a job never queued): the job, its rows with problems and its stored upload
+    (once this transaction commits; a command-line import's file on this machine is not ours to
+    delete). ValidationError for a job that was ever queued: its run is history."""
+    locked = ImportJob.objects.select_for_update().filter(pk=job.pk).first()
+    if locked is None or not import_job_is_draft(job=locked):
+        raise ValidationError(_("Only an import that was never started can be discarded."))
+    stored = locked.file.name if locked.file else ""
+    locked.rejected_rows.all().delete()
+    audit_record(
+        action=AuditAction.IMPORT_DISCARDED,
+        target_type=AuditTarget.IMPORT,
+        target_id=locked.pk,
+        changes={"file": locked.display_name, "expected_rows": locked.expected_rows},
+    )
+    locked.delete()
+    if stored:
+        storage = locked.file.storage
+        transaction.on_commit(lambda: storage.delete(stored))
 
 
 @transaction.atomic
