@@ -257,7 +257,15 @@ def sandbox_settings(*, channel: str, schema: str) -> tuple[dict[str, str], dict
             {"service_account_json": json.dumps(sandbox_service_account(schema=schema, base_url=base))},
         )
     if channel == "telegram":
-        return ({"base_url": base}, {"bot_token": f"100000001:{secret('telegram')[:35]}"})
+        return (
+            {"base_url": base},
+            {
+                "bot_token": f"100000001:{secret('telegram')[:35]}",
+                # What setWebhook's `secret_token` would be: the sandbox sends it back on every
+                # update (X-Telegram-Bot-Api-Secret-Token), as Telegram does.
+                "webhook_secret_token": secret("telegram-webhook"),
+            },
+        )
     raise KeyError(channel)
 
 

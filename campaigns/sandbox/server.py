@@ -72,6 +72,7 @@ class Sandbox:
         self._seen: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
         self._fcm_tokens: dict[str, str] = {}  # access token -> schema
         self._telegram_ids = itertools.count(int(time.time() * 1000) % 1_000_000_000)
+        self._telegram_updates = itertools.count(int(time.time()) % 1_000_000_000)
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -145,6 +146,7 @@ class Sandbox:
         app.router.add_post(prefix + "/v1/projects/{project}/messages:send", self.fcm_send)
         app.router.add_post(prefix + "/bot{token}/sendMessage", self.telegram_send)
         app.router.add_get(prefix + "/bot{token}/getMe", self.telegram_get_me)
+        app.router.add_post(prefix + "/bot{token}/sandbox/receive", self.telegram_receive)
         app.router.add_post(prefix + "/{version}/{phone_number_id}/messages", self.whatsapp_send)
         app.router.add_get(prefix + "/{version}/{phone_number_id}", self.whatsapp_phone_number)
         return app
@@ -641,6 +643,35 @@ class Sandbox:
             body_text=text,
         )
         return web.json_response({"ok": True, "result": result})
+
+    async def telegram_receive(self, request: web.Request) -> web.Response:
+        """Not a Bot API method: a person writes `text` to the bot from chat `chat_id` (e.g. "/start
+        <code>" from the app's link, or "SAIR"). The sandbox delivers the update as Telegram does to
+        a bot's webhook: POSTed to the UDN's /hooks/telegram/ (or its registered `webhook_url`) with
+        the webhook's secret token in X-Telegram-Bot-Api-Secret-Token."""
+        found = await self._telegram_auth(request)
+        if isinstance(found, web.Response):
+            return found
+        schema, access = found
+        body = await self._json(request) or {}
+        chat_id, text = str(body.get("chat_id", "")), str(body.get("text", ""))
+        if not chat_id.lstrip("-").isdigit() or not text:
+            return self._telegram_error(400, "Bad Request: chat_id (a number) and text are required")
+        update_id = next(self._telegram_updates)
+        update = {
+            "update_id": update_id,
+            "message": {
+                "message_id": next(self._telegram_ids),
+                "from": {"id": int(chat_id), "is_bot": False, "first_name": "Sandbox"},
+                "chat": {"id": int(chat_id), "type": "private"},
+                "date": int(time.time()),
+                "text": text,
+            },
+        }
+        raw = json.dumps(update, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": access.secret("webhook_secret_token")}
+        self._later(self._callback(schema, access, "telegram", raw, headers))
+        return web.json_response({"ok": True, "result": {"update_id": update_id}})
 
     # Callbacks ---------------------------------------------------------------------------------
     async def _callback(

@@ -143,3 +143,44 @@ def test_the_sandbox_refuses_a_udn_that_does_not_exist(alpha):
         headers={"X-API-TOKEN": access.secret("api_token"), "Content-Type": "application/json"},
     )
     assert wrong_udn.status == 401  # alpha's token is not beta's
+
+
+def test_a_person_writing_to_the_sandbox_bot_reaches_the_udns_telegram_hook_with_its_secret_token(
+    alpha, web_server
+):
+    """The sandbox's Telegram has a webhook secret token (derived, as its other credentials), so an
+    update it delivers passes /hooks/telegram/: "/start <code>" from the app's link links the chat,
+    then "SAIR" revokes the consent, through the real web server."""
+    from campaigns.models import InboundMessage
+    from campaigns.services.inbound import telegram_link_code
+    from crm.models import Affiliate
+    from crm.tests.factories import AffiliateFactory
+
+    access = channel_access("telegram")
+    assert access.is_sandbox and len(access.secret("webhook_secret_token")) >= 32
+    carla = AffiliateFactory(consent_telegram=False)
+    chat = "777123"
+    try:
+        http = urllib3.PoolManager()
+        url = f"{access.setting('base_url')}/bot{access.secret('bot_token')}/sandbox/receive"
+
+        def write(text: str) -> int:
+            body = json.dumps({"chat_id": chat, "text": text}).encode()
+            return http.request("POST", url, body=body, headers={"Content-Type": "application/json"}).status
+
+        assert write(f"/start {telegram_link_code(affiliate_id=carla.pk)}") == 200
+        assert wait_for(lambda: Affiliate.objects.get(pk=carla.pk).telegram_chat_id == chat, timeout=15)
+        assert Affiliate.objects.get(pk=carla.pk).consent_telegram is True
+        assert write("SAIR") == 200
+        assert wait_for(lambda: Affiliate.objects.get(pk=carla.pk).consent_telegram is False, timeout=15)
+        assert InboundMessage.objects.filter(from_address=chat, affiliate_id=carla.pk).count() == 1
+        wrong = http.request(
+            "POST",
+            url.replace(access.secret("bot_token"), "100000001:wrong"),
+            body=b'{"chat_id": "1", "text": "oi"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert wrong.status == 401
+    finally:
+        InboundMessage.objects.filter(from_address=chat).delete()
+        Affiliate.objects.filter(pk=carla.pk).delete()
