@@ -28,9 +28,7 @@ class CampaignsConfig(AppConfig):
         from crm import hooks
 
         hooks.events_stored.subscribe(journeys.on_events_stored)
-        segment_hook = getattr(hooks, "segment_membership_changed", None)
-        if segment_hook is not None:  # crm's segments (issue 12) announce entries through it
-            segment_hook.subscribe(journeys.on_segment_membership_changed)
+        hooks.segment_membership_changed.subscribe(journeys.on_segment_membership_changed)
         api_urls_register(prefix="journeys/", urlconf="campaigns.api_journeys_urls")
         udn_periodic_task_register(
             UDNPeriodicTask(

@@ -92,8 +92,8 @@ def _compile(c: Any, *, now: datetime, params: dict[str, Any], counter: itertool
             return f"(COALESCE(a.attributes ->> {key}, '') <> '')"
         if op not in ("eq", "ne"):
             raise ValueError(f"unknown operator {op}")
-        value = _param(params, counter, str(c["value"]))
-        return f"(COALESCE(a.attributes ->> {key}, '') {'=' if op == 'eq' else '<>'} {value})"
+        wanted = _param(params, counter, str(c["value"]))
+        return f"(COALESCE(a.attributes ->> {key}, '') {'=' if op == 'eq' else '<>'} {wanted})"
     if "consent" in c:
         channel = str(c["consent"])
         if channel not in CHANNEL_CODES:

@@ -188,7 +188,7 @@ def journey_results(*, journey: Journey) -> JourneyResults:
         )
         .order_by("-version__number")
     )
-    by_version = [dict(row) for row in per_version]
+    by_version: list[dict[str, Any]] = [dict(row) for row in per_version]
     total = {
         k: sum(row[k] for row in by_version)
         for k in ("enrolled", "active", "converted", "exited", "completed")

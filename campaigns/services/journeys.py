@@ -547,11 +547,8 @@ def journeys_on_segment_changes(*, changes: Sequence[Any], now: datetime | None 
 
 
 def _udn_zone_name() -> str:
-    return str(
-        getattr(connection, "tenant", None)
-        and getattr(connection.tenant, "time_zone", "")
-        or "America/Sao_Paulo"
-    )  # type: ignore[attr-defined]
+    tenant = getattr(connection, "tenant", None)
+    return str(getattr(tenant, "time_zone", "") or "America/Sao_Paulo")
 
 
 def _local_today(now: datetime) -> date:

@@ -345,6 +345,25 @@ def _clean(udn: UDN) -> None:
         Affiliate.objects.filter(external_id__startswith="J1-").delete()
 
 
+def test_entering_a_segment_enrols_into_the_journeys_it_triggers(clock):
+    from crm.hooks import SegmentMembershipChanged
+
+    journey = published(
+        send_graph("a", wait_days=1, trigger={"type": "segment", "segment": 7, "start": "wait"})
+    )
+    joins, leaves = reachable(), reachable()
+    engine.journeys_on_segment_changes(
+        changes=[
+            SegmentMembershipChanged(segment_id=7, affiliate_id=joins.pk, entered=True, at=timezone.now()),
+            SegmentMembershipChanged(segment_id=7, affiliate_id=leaves.pk, entered=False, at=timezone.now()),
+            SegmentMembershipChanged(segment_id=8, affiliate_id=leaves.pk, entered=True, at=timezone.now()),
+        ]
+    )
+    assert list(Enrollment.objects.filter(journey=journey).values_list("affiliate_id", flat=True)) == [
+        joins.pk
+    ]
+
+
 # --- the partner API ------------------------------------------------------------------------------------
 
 

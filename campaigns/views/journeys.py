@@ -129,8 +129,8 @@ def journey_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("journey-detail", pk=journey.pk)
         except (ValidationError, ValueError) as error:
             errors = list(getattr(error, "messages", [str(error)]))
-    for error in errors:
-        messages.error(request, error)
+    for problem in errors:
+        messages.error(request, problem)
     return redirect("journey-detail", pk=journey.pk)
 
 
