@@ -94,3 +94,57 @@ def test_the_page_follows_a_computation_longer_than_a_poll_and_reloads_when_it_e
     page.locator("[data-testid=quality-total] .bignum[data-value='2']").wait_for(timeout=30_000)
     assert len(polls) >= 3
     assert page.locator("[data-testid=quality-computing]").count() == 0
+
+
+def test_the_shared_quality_table_scrolls_inside_its_card_on_a_phone_with_a_hint(
+    browser, web_server, committed
+):
+    """At 390 px the UDNs' table is wider than the screen: the page itself does not overflow, the
+    table scrolls inside its card, a note and an edge shadow say so, and scrolling it reaches the
+    last column (nothing cut off out of reach)."""
+    from tenants.tests.factories import PASSWORD, make_user
+
+    user = make_user("coord.mobile@shared.test", is_coordinator=True)
+    committed.append(user.delete)
+    for udn in UDN.objects.filter(slug__in=("alpha", "beta")):
+        committed.append(lambda udn=udn: _clean(udn))
+        with tenant_context(udn):
+            Affiliate.objects.create(external_id="QB-1", name="Ana", cpf="52998224725")
+            quality_snapshot_take()
+    context = browser.new_context(locale="pt-BR", viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    phone.set_default_timeout(15_000)
+    base = f"http://localhost:{web_server}"
+    try:
+        phone.goto(f"{base}/accounts/login/?next=/quality/")
+        phone.fill("#id_username", user.email)
+        phone.fill("#id_password", PASSWORD)
+        phone.click("button[type=submit]")
+        phone.wait_for_url(f"{base}/quality/")
+        scroller = phone.get_by_test_id("quality-overview-scroll")
+        assert phone.get_by_test_id("quality-overview-scroll-note").is_visible()
+        page_width = phone.evaluate("document.documentElement.scrollWidth")
+        box = scroller.evaluate(
+            """el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+                return {left: r.left, right: r.right, scroll: el.scrollWidth, client: el.clientWidth,
+                        overflow: s.overflowX, shadows: s.backgroundImage}; }"""
+        )
+        card_scrolls = phone.evaluate(
+            "(() => { const c = document.querySelector('[data-testid=quality-overview]').closest('.card');"
+            " return c.scrollWidth > c.clientWidth; })()"
+        )
+        scroller.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+        last = phone.locator("[data-testid=quality-overview] tr[data-udn] td").last
+        last_box = last.evaluate("el => el.getBoundingClientRect().toJSON()")
+        first_cell = phone.locator("[data-testid=quality-overview] tr[data-udn] td").first
+        first_box = first_cell.evaluate("el => el.getBoundingClientRect().toJSON()")
+    finally:
+        context.close()
+
+    assert page_width == 390  # the page does not scroll sideways
+    assert box["left"] >= 0 and box["right"] <= 390  # the scroll area is on screen
+    assert box["overflow"] == "auto" and box["scroll"] > box["client"]  # the table scrolls in it
+    assert not card_scrolls  # the card is not what scrolls (it would carry no hint)
+    assert box["shadows"].count("gradient(") == 4  # the edge shadows
+    assert box["left"] <= last_box["left"] and last_box["right"] <= box["right"] + 1  # reached
+    assert first_box["right"] <= box["left"]  # the first column scrolled away, not squeezed
