@@ -20,7 +20,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
-from crm.models import Affiliate, ApiKey, ImportJob, WebhookDelivery, WebhookSubscription
+from crm.models import Affiliate, ApiKey, ImportJob, Segment, WebhookDelivery, WebhookSubscription
 from crm.selectors import affiliates as affiliate_selectors
 from tenants.models import Membership
 from tenants.selectors import membership_for
@@ -76,3 +76,13 @@ def webhook_subscription_get(*, user: AnyUser, pk: int, write: bool = False) -> 
 def webhook_delivery_get(*, user: AnyUser, pk: int, write: bool = False) -> WebhookDelivery:
     _member(user=user, write=write)
     return _one(WebhookDelivery, pk)
+
+
+def segment_get(*, user: AnyUser, pk: int, write: bool = False) -> Segment:
+    _member(user=user, write=write)
+    return _one(Segment, pk)
+
+
+def segment_access(*, user: AnyUser, write: bool = False) -> None:
+    """The user may read (or, `write`, change) this UDN's segments; else PermissionDenied."""
+    _member(user=user, write=write)

@@ -559,13 +559,14 @@ class ApiScope(models.TextChoices):
     LOYALTY_WRITE = "loyalty:write", "loyalty:write"
 
 
-#: The scopes a key can be given: those with endpoints. segments:read and campaigns:read stay
-#: values (keys made earlier may carry them, and the column's choices need no migration) but are
-#: offered only once their endpoints exist.
+#: The scopes a key can be given: those with endpoints. campaigns:read stays a value (keys made
+#: earlier may carry it, and the column's choices need no migration) but is offered only once its
+#: endpoints exist.
 API_SCOPES_OFFERED: tuple[str, ...] = (
     ApiScope.AFFILIATES_READ,
     ApiScope.AFFILIATES_WRITE,
     ApiScope.EVENTS_WRITE,
+    ApiScope.SEGMENTS_READ,
     ApiScope.WEBHOOKS_MANAGE,
     ApiScope.MESSAGES_READ,
     ApiScope.MESSAGES_WRITE,

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from crm.urls_common import urlpatterns as common
-from crm.views import affiliates, api_keys, audit, dashboard, imports, lake, quality, webhooks
+from crm.views import affiliates, api_keys, audit, dashboard, imports, lake, quality, segments, webhooks
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -13,6 +13,10 @@ urlpatterns = [
     path("affiliates/export.csv", affiliates.affiliate_export, name="affiliate-export"),
     path("affiliates/export.xlsx", affiliates.affiliate_export_xlsx, name="affiliate-export-xlsx"),
     path("affiliates/<int:pk>/", affiliates.affiliate_page, name="affiliate-detail"),
+    path("segments/", segments.segment_list_page, name="segment-list"),
+    path("segments/new/", segments.segment_new, name="segment-new"),
+    path("segments/preview/", segments.segment_preview, name="segment-preview"),
+    path("segments/<int:pk>/", segments.segment_detail, name="segment-detail"),
     path("lake/", lake.lake, name="lake"),
     path("lake/export/", lake.lake_export, name="lake-export"),
     path("imports/", imports.import_list, name="import-list"),

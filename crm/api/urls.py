@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from crm.api import affiliates, consent, events, funnel, statuses, webhooks
+from crm.api import affiliates, consent, events, funnel, segments, statuses, webhooks
 from crm.api import schema as _schema  # noqa: F401 - registers the Bearer scheme
 from crm.api.base import ApiNotFoundView, registered_api_urls
 
@@ -19,6 +19,9 @@ CRM_URLS: list[URLPattern | URLResolver] = [
     path("funnel/", funnel.FunnelView.as_view(), name="api-funnel"),
     path("events/", events.EventView.as_view(), name="api-event"),
     path("events/batch/", events.EventBatchView.as_view(), name="api-event-batch"),
+    path("segments/", segments.SegmentListView.as_view(), name="api-segment-list"),
+    path("segments/<int:pk>/", segments.SegmentItemView.as_view(), name="api-segment-detail"),
+    path("segments/<int:pk>/members/", segments.SegmentMembersView.as_view(), name="api-segment-members"),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhook-list"),
     path(
         "webhooks/<int:pk>/deliveries/",
