@@ -290,6 +290,11 @@ HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "warroom-actions-due": {"task": "warroom.actions_due_notify", "schedule": crontab(minute=0, hour=8)},
     "warroom-joint-results": {"task": "warroom.joint_results_refresh", "schedule": 15 * 60},
+    # Insights: every UDN's headline figures of last week, side by side, to the coordinators.
+    "insights-weekly-coordinators": {
+        "task": "insights.weekly_report_coordinators",
+        "schedule": crontab(minute=30, hour=7, day_of_week=1),
+    },
 }
 # The shared calendar warns of two campaigns on the same UDN base and channel less than this many
 # days apart (warroom.selectors.calendar).

@@ -64,6 +64,15 @@ class SpendView(ApiView):
                     )
                 )
             except (ValueError, serializers.ValidationError) as error:
-                detail = error.detail if isinstance(error, serializers.ValidationError) else str(error)
-                rejected.append({"index": index, "error": detail})
+                rejected.append({"index": index, "error": _message(error)})
         return Response({"written": spend_upsert(rows=rows), "rejected": rejected})
+
+
+def _message(error: Exception) -> str:
+    """One line a person reads: "field: reason" for a field's error, else the reason."""
+    if isinstance(error, serializers.ValidationError) and isinstance(error.detail, dict):
+        return "; ".join(
+            f"{name}: {' '.join(str(m) for m in messages) if isinstance(messages, list) else messages}"
+            for name, messages in error.detail.items()
+        )
+    return str(error.detail if isinstance(error, serializers.ValidationError) else error)

@@ -59,6 +59,8 @@ def cell(value: Any, kind: str) -> str:
         return percent(float(value))
     if kind == "duration":
         return duration(value)
+    if kind == "upto":  # a percentile read on the histogram: the upper bound of its bucket
+        return _("up to %(duration)s") % {"duration": duration(value)}
     if kind in ("date", "week") and isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     if kind == "month" and isinstance(value, date):
@@ -79,7 +81,7 @@ def csv_cell(value: Any, kind: str) -> str:
         return decimal_br(Decimal(value), 2).replace(".", "")
     if kind == "share":
         return decimal_br(float(value) * 100, 2).replace(".", "")
-    if kind == "duration":
+    if kind in ("duration", "upto"):
         return decimal_br(float(value) / 3600, 2).replace(".", "")
     if kind in ("date", "week", "month") and isinstance(value, date):
         return value.strftime("%d/%m/%Y")

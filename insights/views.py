@@ -94,7 +94,7 @@ def chart_of(table: dashboards.Table) -> str:
     def number(value: Any, kind: str) -> float | None:
         if value is None:
             return None
-        if kind == "duration":
+        if kind in ("duration", "upto"):
             return round(float(value) / 3600, 2)
         if kind == "share":
             return round(float(value) * 100, 2)

@@ -90,9 +90,9 @@ def _scoped(qs: QuerySet[Any], filters: Filters, *, days: bool = True) -> QueryS
 
 SUMMARY_COLUMNS = [
     Column(_("Affiliates"), "int"),
-    Column(_("Median"), "duration"),
-    Column(_("p75"), "duration"),
-    Column(_("p90"), "duration"),
+    Column(_("Median"), "upto"),
+    Column(_("p75"), "upto"),
+    Column(_("p90"), "upto"),
     Column(_("Mean"), "duration"),
     Column(_("Within 24 h"), "share"),
 ]
@@ -127,8 +127,8 @@ def duration_tables(
         [
             Column(_("Week"), "week"),
             Column(_("Affiliates")),
-            Column(_("Median"), "duration"),
-            Column(_("p90"), "duration"),
+            Column(_("Median"), "upto"),
+            Column(_("p90"), "upto"),
             Column(_("Within 24 h"), "share"),
         ],  # fmt: skip
         weekly,
@@ -289,7 +289,7 @@ def volume_tables(
                 Column(_("Affiliates")),
                 Column(_("From the previous step"), "share"),
                 Column(_("From lead"), "share"),
-                Column(_("Median time from the previous step"), "duration"),
+                Column(_("Median time from the previous step"), "upto"),
             ],  # fmt: skip
             funnel,
             chart="bar",

@@ -15,7 +15,7 @@ from tenants.selectors import udn_list, udn_list_for_user
 HEADLINE_COLUMNS: tuple[tuple[str, Any, str], ...] = (
     ("entered", _("Entered the funnel"), "int"),
     ("activated", _("Activated the app"), "int"),
-    ("activation_median", _("Median time to activate"), "duration"),
+    ("activation_median", _("Median time to activate"), "upto"),
     ("activation_within_24h", _("Activated within 24 h"), "share"),
     ("share_cashback", _("With cashback"), "share"),
     ("share_activated_cash_in", _("App activated with cash in"), "share"),

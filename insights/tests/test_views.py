@@ -39,8 +39,8 @@ def test_every_page_opens_for_a_member(base, marketer, client_for, page):
 
 def test_the_time_page_shows_pt_br_figures(base, marketer, client_for):
     html = client_for(base, marketer).get("/insights/time/", PERIOD).content.decode()
-    # Opened 02/03 09:00 → downloaded 11:00: 2 h, in the bucket "up to 2 h" (1,5 h to 2 h).
-    assert "2 h" in html
+    # Opened 02/03 09:00 → downloaded 11:00: 2 h, in the bucket [2 h, 3 h): "até 3 h".
+    assert "até 3 h" in html
     assert "100,0%" in html  # within 24 h
 
 

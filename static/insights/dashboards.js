@@ -7,7 +7,7 @@
 
   function suffix(kind) {
     if (kind === "share") return "%";
-    if (kind === "duration") return " h";
+    if (kind === "duration" || kind === "upto") return " h";
     if (kind === "money") return "";
     return "";
   }
