@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, MessageTemplate
-from campaigns.selectors.campaigns import goal_event_choices, templates_by_channel
+from campaigns.selectors.campaigns import campaign_segment_choices, goal_event_choices, templates_by_channel
 from campaigns.services.campaigns import CampaignDraft
 from crm.channels import CHANNELS
 
@@ -34,6 +34,13 @@ class CampaignForm(forms.Form):
         max_length=2000,
         help_text=_("The affiliate list's filter; empty means every affiliate."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "state=SP&stage=cash_in"}),
+    )
+    segment = forms.TypedChoiceField(
+        label=_("Or a saved segment"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text=_("A segment replaces the list's filter."),
     )
     priority = forms.IntegerField(label=_("Priority (1 to 10)"), min_value=1, max_value=10, initial=5)
     send_mode = forms.ChoiceField(
@@ -64,6 +71,7 @@ class CampaignForm(forms.Form):
                 label=_("Channel %(n)s") % {"n": n}, choices=_channel_choices(n == 1), required=n == 1
             )
         self.fields["goal_event"].choices = [("", _("No goal")), *goal_event_choices()]  # type: ignore[attr-defined]
+        self.fields["segment"].choices = [("", _("None: the list's filter")), *campaign_segment_choices()]  # type: ignore[attr-defined]
         grouped = templates_by_channel()
         for channel in CHANNELS:
             self.fields[f"template_{channel.code}"] = forms.ModelChoiceField(
@@ -110,6 +118,7 @@ class CampaignForm(forms.Form):
             holdout_percent=data["holdout_percent"],
             goal_event=data.get("goal_event") or "",
             conversion_window_days=data["conversion_window_days"],
+            segment_id=data.get("segment"),
         )
 
     @classmethod
@@ -126,6 +135,7 @@ class CampaignForm(forms.Form):
             "holdout_percent": campaign.holdout_percent,
             "goal_event": campaign.goal_event,
             "conversion_window_days": campaign.conversion_window_days,
+            "segment": campaign.segment_id,
         }
         for n, channel in enumerate(campaign.channels, start=1):
             initial[f"channel_{n}"] = channel

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from campaigns.models import (
     PENDING_STATUSES,
@@ -30,8 +31,10 @@ from campaigns.models import (
 )
 from crm.channels import CHANNEL_CODES
 from crm.forms import AffiliateFilterForm
-from crm.models import Affiliate, Event, EventKind, EventType
+from crm.models import Affiliate, Event, EventKind, EventType, Segment
+from crm.segmentation import SegmentInvalid
 from crm.selectors.affiliates import AffiliateFilters, affiliate_search, deposit_tier_list
+from crm.selectors.segments import segment_get, segment_list, segment_members
 
 # --- the audience ---------------------------------------------------------------------------------
 
@@ -74,6 +77,25 @@ def audience_queryset(*, query: str) -> QuerySet[Affiliate]:
 def audience_count(*, query: str) -> int:
     """How many affiliates the list shows for `query` (ValidationError for a bad filter)."""
     return audience_queryset(query=query).count()
+
+
+def campaign_audience(*, query: str, segment_id: int | None) -> QuerySet[Affiliate]:
+    """The affiliates a campaign goes to: a saved segment's (its conditions compiled in place of
+    the list's filter) when it names one, else the list filter's. ValidationError when the segment
+    is gone or its conditions no longer hold (a tier deleted)."""
+    if segment_id is None:
+        return audience_queryset(query=query)
+    try:
+        return segment_members(segment=segment_get(pk=segment_id)).order_by()
+    except Segment.DoesNotExist:
+        raise ValidationError(_("The segment no longer exists.")) from None
+    except SegmentInvalid as invalid:
+        raise ValidationError(invalid.errors) from None
+
+
+def campaign_segment_choices() -> list[tuple[int, str]]:
+    """The saved segments a campaign may go to, by name."""
+    return list(segment_list().values_list("pk", "name"))
 
 
 # --- holdout --------------------------------------------------------------------------------------

@@ -40,10 +40,9 @@ from campaigns.models import (
     SuppressionReason,
 )
 from campaigns.selectors.campaigns import (
-    audience_count,
     audience_filters,
     audience_query_clean,
-    audience_queryset,
+    campaign_audience,
     campaign_templates,
     holdout_bucket_sql,
     holdout_threshold,
@@ -79,6 +78,8 @@ class CampaignDraft:
     holdout_percent: int = 0
     goal_event: str = ""
     conversion_window_days: int = 7
+    # A saved segment as the audience, in place of the list's filter (crm.selectors.segments).
+    segment_id: int | None = None
 
 
 def _draft_errors(draft: CampaignDraft) -> dict[str, list[str]]:
@@ -86,9 +87,14 @@ def _draft_errors(draft: CampaignDraft) -> dict[str, list[str]]:
     if not draft.name.strip():
         errors.setdefault("name", []).append(_("Give the campaign a name."))
     try:
-        audience_filters(query=draft.audience_query)
+        if draft.segment_id is None:
+            audience_filters(query=draft.audience_query)
+        else:
+            campaign_audience(query="", segment_id=draft.segment_id).exists()  # compiles, still there
     except ValidationError as exc:
-        errors.setdefault("audience_query", []).extend(exc.messages)
+        errors.setdefault("audience_query" if draft.segment_id is None else "segment", []).extend(
+            exc.messages
+        )
     if not draft.channels:
         errors.setdefault("channels", []).append(_("Choose at least one channel."))
     if len(set(draft.channels)) != len(draft.channels):
@@ -134,17 +140,25 @@ def campaign_save(*, draft: CampaignDraft, by: str, campaign: Campaign | None = 
     if campaign is None:
         campaign = Campaign(created_by=by)
     campaign.name = draft.name.strip()
-    campaign.audience_query = audience_query_clean(query=draft.audience_query)
+    campaign.audience_query = (
+        audience_query_clean(query=draft.audience_query) if draft.segment_id is None else ""
+    )
+    campaign.segment_id = draft.segment_id
     campaign.channels = list(draft.channels)
     campaign.priority = draft.priority
     campaign.send_at = draft.send_at
     campaign.holdout_percent = draft.holdout_percent
     campaign.goal_event = draft.goal_event
     campaign.conversion_window_days = draft.conversion_window_days
-    campaign.audience_count = audience_count(query=campaign.audience_query)
+    campaign.audience_count = _audience(campaign).count()
     campaign.save()
     campaign.templates.set([draft.templates[channel] for channel in draft.channels])
     return campaign
+
+
+def _audience(campaign: Campaign) -> Any:
+    """The campaign's audience query: its segment's conditions or the list's filter."""
+    return campaign_audience(query=campaign.audience_query, segment_id=campaign.segment_id)
 
 
 def _kick(task: str, *args: object) -> None:
@@ -158,7 +172,7 @@ def _start(campaign: Campaign, *, now: datetime) -> None:
     campaign.launched_at = now
     campaign.fanned_out = 0
     campaign.holdout_count = 0
-    campaign.audience_count = audience_count(query=campaign.audience_query)
+    campaign.audience_count = _audience(campaign).count()
     campaign.save(update_fields=["status", "launched_at", "fanned_out", "holdout_count", "audience_count"])
     _kick(FAN_OUT_TASK, campaign.pk)
 
@@ -171,7 +185,7 @@ def campaign_launch(*, campaign: Campaign, now: datetime | None = None) -> Campa
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.DRAFT:
         raise ValidationError(_("Only a draft can be launched."))
-    audience_filters(query=campaign.audience_query)  # still valid (tiers may have changed)
+    _audience(campaign)  # still valid (tiers may have changed, a segment may be gone)
     if campaign.send_at is not None and campaign.send_at > now:
         campaign.status = CampaignStatus.SCHEDULED
         campaign.save(update_fields=["status"])
@@ -330,7 +344,7 @@ def fan_out_plan(*, campaign: Campaign, now: datetime, lo: int, hi: int) -> FanO
     chain = list(campaign.channels)
     # The batch's id range inside the audience's query too, so both sides read an index range
     # rather than the audience of the whole base for each batch.
-    audience = audience_queryset(query=campaign.audience_query).filter(pk__gt=lo, pk__lte=hi).values("pk")
+    audience = _audience(campaign).filter(pk__gt=lo, pk__lte=hi).values("pk")
     audience_sql, audience_params = audience.query.sql_with_params()
     # The audience's own placeholders are positional; ours are named: make theirs literal-safe.
     params: dict[str, Any] = {f"aud{i}": value for i, value in enumerate(audience_params)}
