@@ -16,6 +16,7 @@ from loyalty.models import BudgetMonth, EntryKind, LedgerEntry, Redemption, Rewa
 from loyalty.services.ledger import LoyaltyError, balance_of, points_adjust, points_expire
 from loyalty.services.redemptions import reward_redeem
 from loyalty.tests.helpers import SP, affiliate, programme
+from tenants.models import UDN
 
 
 @pytest.fixture
@@ -62,8 +63,10 @@ def test_budget_and_stock_run_out_with_clear_messages(udn):
     assert "estoque" in stock.value.message
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_redemptions_never_overspend_budget_or_stock(udn_a):
+def test_concurrent_redemptions_never_overspend_budget_or_stock(committed):
+    # Committed data, seen by a second connection: not transaction=True, whose flush at teardown
+    # would empty the shared tables (the session's UDNs) for every later test.
+    udn_a = UDN.objects.get(slug="alpha")
     with tenant_context(udn_a):
         programme(monthly_budget=Decimal("60"))
         a, b = affiliate(), affiliate()
