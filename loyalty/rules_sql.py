@@ -167,10 +167,12 @@ def earn_sql(
     )
     affiliate_join = f"JOIN {affiliate_table} a ON a.id = e.affiliate_id" if join_affiliate else ""
     types = sorted({rule.event_type for rule in rules})
+    # The properties (jsonb) are carried only when a condition reads them.
+    properties = "e.properties" if any(rule.conditions for rule in rules) else "NULL::jsonb AS properties"
     uses_day = any(rule.valid_from or rule.valid_until for rule in rules)
     local_day = "(e.occurred_at AT TIME ZONE %s)::date" if uses_day else "NULL::date"
     ev_sql = (
-        f"ev AS MATERIALIZED (SELECT e.id, e.affiliate_id, e.type, e.occurred_at, e.amount, e.properties, "
+        f"ev AS MATERIALIZED (SELECT e.id, e.affiliate_id, e.type, e.occurred_at, e.amount, {properties}, "
         f"{local_day} AS local_day, {affiliate_cols} FROM {event_table} e {affiliate_join} "
         f"WHERE e.type = ANY(%s::text[]) AND ({events_where.sql}))"
     )
@@ -259,7 +261,7 @@ def earn_sql(
         "GROUP BY 1, 2) s ON s.event_id = c.event_id AND s.tag = c.tag WHERE c.kind = 'multiplier') c"
     )
     mult_sql = f"mult AS ({limited('true', 'floor(c.sum_points * (c.factor - 1))::bigint', mult_src)})"
-    final_sql = "final AS (SELECT * FROM base WHERE points > 0 UNION ALL SELECT * FROM mult WHERE points > 0)"
+    final_sql = "final AS MATERIALIZED (SELECT * FROM base WHERE points > 0 UNION ALL SELECT * FROM mult WHERE points > 0)"
     sql = "WITH " + ",\n".join([ev_sql, rules_sql, cand_sql, prior_sql, base_sql, mult_sql, final_sql])
     # The prior CTE's parameters come after cand's in the text; base/mult have none.
     return Compiled(sql, params)

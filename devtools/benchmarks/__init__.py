@@ -60,4 +60,4 @@ def timed(func: Callable[[], object], repeat: int = 1) -> float:
 
 
 def load_all() -> None:
-    from devtools.benchmarks import api, fanout, imports, journeys, tenancy  # noqa: F401 - registers their benchmarks
+    from devtools.benchmarks import api, fanout, imports, journeys, loyalty, tenancy  # noqa: F401 - registers their benchmarks

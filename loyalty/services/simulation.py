@@ -94,7 +94,8 @@ def simulate(
                 , tot AS (INSERT INTO loyalty_sim_total SELECT tag, affiliate_id, sum(points) FROM final GROUP BY 1, 2)
                 SELECT json_build_object(
                     'by_rule', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT tag, rule_id, sum(points) AS points,
-                        count(*) AS entries, count(DISTINCT affiliate_id) AS affiliates FROM final GROUP BY 1, 2) x),
+                        sum(n) AS entries, count(*) AS affiliates FROM (SELECT tag, rule_id, affiliate_id,
+                        sum(points) AS points, count(*) AS n FROM final GROUP BY 1, 2, 3) per GROUP BY 1, 2) x),
                     'by_week', (SELECT coalesce(json_agg(y), '[]') FROM (SELECT tag,
                         to_char(date_trunc('week', occurred_at AT TIME ZONE %s), 'YYYY-MM-DD') AS week,
                         sum(points) AS points FROM final GROUP BY 1, 2) y))"""
