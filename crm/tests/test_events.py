@@ -288,18 +288,24 @@ def _stored_derived() -> list[tuple]:
     return list(Affiliate.objects.order_by("id").values_list(*DERIVED))
 
 
+SUBSCRIPTION_TYPES = (EventType.PAYMENT_FAILED, EventType.SUBSCRIPTION_RENEWED, EventType.SUBSCRIPTION_CANCELLED)
+
+
 def _varied_history(people: list[Affiliate], rng: random.Random) -> list[EventInput]:
     """Every event type (a custom one too), people stopping at every stage, money in every band,
     several events of one stage (some at the same minute), repeats; the last three get nothing."""
     EventKind.objects.create(code="webinar_attended", label="Webinar")
-    items = []
+    items, subscription_events = [], []
     for n, person in enumerate(people[:-3]):
         ceiling = n % len(STAGE_ORDER)  # the furthest stage this person's events may reach
         kinds = [
             kind
             for kind in [*EventType.values, "webinar_attended"]
-            if lifecycle.RANK_BY_EVENT_TYPE.get(kind, 0) <= ceiling
+            if lifecycle.RANK_BY_EVENT_TYPE.get(kind, 0) <= ceiling and kind not in SUBSCRIPTION_TYPES
         ]
+        # The subscription types (added later, no stage, no money) once each, outside the random
+        # draw, so the history's stages and deposit bands stay the ones the seed gave.
+        subscription_events += [ev(f"s-{n}-{kind}", kind, person, minutes=n) for kind in SUBSCRIPTION_TYPES]
         kinds += (
             [lifecycle.CASH_IN_TYPE] * 4 if lifecycle.CASH_IN_TYPE in kinds else []
         )  # deposits: every band
@@ -309,7 +315,7 @@ def _varied_history(people: list[Affiliate], rng: random.Random) -> list[EventIn
             minutes = rng.randint(0, 60) * 5
             extra = money if kind in MONEY_EVENT_TYPES else {}
             items.append(ev(f"v-{n}-{i}", kind, person, minutes=minutes, **extra))
-    return items + rng.sample(items, 50)
+    return items + rng.sample(items, 50) + subscription_events
 
 
 def test_ingest_and_both_refreshes_derive_what_the_lifecycle_rules_say(in_a):
