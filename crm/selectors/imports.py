@@ -228,7 +228,7 @@ _ORIGIN_OTHER_WORDS = frozenset({"other", "outro", "outros", "outra", "outras"})
 def _cell(*, field: str, stored: object, raw: str) -> PreviewCell:
     if field == "origin" and stored:
         unknown = stored == Origin.OTHER and fold(raw.strip()) not in _ORIGIN_OTHER_WORDS
-        return PreviewCell(value=str(Origin(stored).label), raw=raw, unknown=unknown)
+        return PreviewCell(value=str(Origin(str(stored)).label), raw=raw, unknown=unknown)
     return PreviewCell(value=_display(stored), raw=raw)
 
 
