@@ -4,6 +4,7 @@ refused, and the kept membership of tracked segments (entering, leaving, timelin
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,17 +19,15 @@ from crm import hooks
 from crm.models import Affiliate, DepositTier, Event, Segment, SegmentMembership
 from crm.segmentation import SegmentInvalid
 from crm.selectors.segments import segment_count, segment_members, segment_sql
-from crm.services.consent import consent_change
 from crm.services.events import EventInput, events_ingest
 from crm.services.segments import (
-    on_consent_changes,
-    on_events,
     segment_members_refresh,
     segment_save,
     segments_concerned,
     segments_refresh,
     segments_refresh_affiliates,
 )
+from tenants.models import UDN
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=timezone.get_fixed_timezone(-180))
 
@@ -481,65 +480,63 @@ def test_hooks_route_changes_to_the_tracked_segments_that_mention_them(
             SegmentMembership.objects.filter(segment=cashout).values_list("affiliate_id", flat=True)
         ) == {base[k].pk for k in ("ana", "bia", "caio", "davi")}
 
-        # Ana cashes out: the listener queues a refresh of Ana in "never cashed out" only.
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            outcomes = events_ingest(
-                items=[
-                    EventInput(
-                        event_id="ana-out",
-                        type="cashout",
-                        occurred_at=NOW,
-                        affiliate_id=base["ana"].pk,
-                        properties={"amount": "10"},
-                    )
-                ],
-                source="test",
-            )
-        assert outcomes[0].accepted
-        accepted = [
-            hooks.AcceptedEvent(
-                pk=outcomes[0].pk or 0,
-                event_id="ana-out",
-                affiliate_id=base["ana"].pk,
-                type="cashout",
-                occurred_at=NOW,
-                amount=Decimal("10"),
-            )
-        ]
-        assert callbacks  # the hooks were scheduled after the commit
-        sent: list[dict] = []
-        from crm.tasks import segments as tasks
-
-        original = tasks.segments_refresh_affiliates.delay
-        tasks.segments_refresh_affiliates.delay = lambda **kw: sent.append(kw)  # type: ignore[method-assign]
-        try:
-            on_events(accepted)
-            consent_change(
-                affiliate=base["caio"], channel="email", granted=True, source="test", occurred_at=NOW
-            )
-            on_consent_changes(
-                [
-                    hooks.ConsentChanged(
-                        affiliate_id=base["caio"].pk,
-                        channel="email",
-                        granted=True,
-                        occurred_at=NOW,
-                        source="test",
-                    )
-                ]
-            )
-        finally:
-            tasks.segments_refresh_affiliates.delay = original  # type: ignore[method-assign]
-        assert sent == [
-            {"segment_ids": [cashout.pk], "affiliate_ids": [base["ana"].pk]},
-            {"segment_ids": [email.pk], "affiliate_ids": [base["caio"].pk]},
-        ]
-        # What the task then runs: only those affiliates, only those segments.
-        for call in sent:
-            segments_refresh_affiliates(**call)
+        # What the listeners' task runs: only those affiliates, only those segments.
+        Event.objects.create(event_id="ana-out", affiliate=base["ana"], type="cashout", occurred_at=NOW)
+        Affiliate.objects.filter(pk=base["caio"].pk).update(consent_email=True)
+        segments_refresh_affiliates(segment_ids=[cashout.pk], affiliate_ids=[base["ana"].pk])
+        segments_refresh_affiliates(segment_ids=[email.pk, by_city.pk], affiliate_ids=[base["caio"].pk])
         assert not SegmentMembership.objects.filter(segment=cashout, affiliate=base["ana"]).exists()
         assert SegmentMembership.objects.filter(segment=email, affiliate=base["caio"]).exists()
         assert Event.objects.filter(type="segment_left", affiliate=base["ana"]).count() == 1
+
+
+@pytest.mark.worker
+def test_an_event_refreshes_the_tracked_segment_through_the_hook_and_the_real_worker(
+    django_db_setup, committed, celery_worker_process
+):
+    """events_ingest → hooks.events_stored (after the commit) → the task on the real worker →
+    the affiliate leaves "never cashed out", with the timeline event and the journeys' hook."""
+    alpha = UDN.objects.get(slug="alpha")
+
+    def cleanup() -> None:
+        with tenant_context(alpha):
+            Segment.objects.filter(name="Nunca sacaram (worker)").delete()
+            Affiliate.objects.filter(external_id__startswith="SW-").delete()
+
+    committed.append(cleanup)
+    with tenant_context(alpha):
+        ana = Affiliate.objects.create(external_id="SW-1", name="Ana Worker")
+        segment = segment_save(
+            name="Nunca sacaram (worker)",
+            definition=tree({"kind": "event", "type": "cashout", "operator": "eq", "value": 0}),
+            by="t",
+            tracked=True,
+        )
+        segment_members_refresh(segment=segment)
+        assert SegmentMembership.objects.filter(segment=segment, affiliate=ana).exists()
+
+        outcome = events_ingest(
+            items=[
+                EventInput(
+                    event_id="sw-out",
+                    type="cashout",
+                    occurred_at=timezone.now(),
+                    affiliate_id=ana.pk,
+                    properties={"amount": "10"},
+                )
+            ],
+            source="test",
+        )[0]
+        assert outcome.accepted
+        deadline = time.monotonic() + 60
+        while (
+            SegmentMembership.objects.filter(segment=segment, affiliate=ana).exists()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)  # waiting for another process, not for the clock
+        assert not SegmentMembership.objects.filter(segment=segment, affiliate=ana).exists()
+        left = Event.objects.get(affiliate=ana, type="segment_left")
+        assert left.properties["segment_id"] == segment.pk
 
 
 def test_the_refresh_is_one_statement_whatever_the_base(base, udn_a, django_assert_max_num_queries):
