@@ -1,4 +1,5 @@
-"""Segments (crm.segmentation) and the kept membership of tracked ones; the timeline's
+"""Segments (crm.segmentation) and the kept membership of tracked ones; the events' type/time
+index covering the affiliate and the amount (index-only counts and sums); the timeline's
 segment_entered / segment_left kinds in every UDN schema (kinds a UDN already has are kept)."""
 
 import django.contrib.postgres.fields
@@ -120,6 +121,15 @@ class Migration(migrations.Migration):
                     models.UniqueConstraint(fields=("segment", "affiliate"), name="segment_membership_unique")
                 ],
             },
+        ),
+        # Segments' event conditions (crm.segmentation) count and sum a type's events in a window:
+        # with the affiliate and the amount in the index those are index-only scans.
+        migrations.RemoveIndex(model_name="event", name="event_type_time"),
+        migrations.AddIndex(
+            model_name="event",
+            index=models.Index(
+                fields=["type", "occurred_at"], include=("affiliate", "amount"), name="event_type_time"
+            ),
         ),
         migrations.RunPython(kinds_add, kinds_remove),
     ]
