@@ -86,3 +86,10 @@ def csv_cell(value: Any, kind: str) -> str:
     if kind in ("date", "week", "month") and isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return csv_safe(str(value))
+
+
+def heat_class(value: Any) -> str:
+    """The colour-scale class (heat-0 … heat-10) of a share in a retention table."""
+    if value is None:
+        return "heat-none"
+    return f"heat-{min(10, max(0, round(float(value) * 10)))}"

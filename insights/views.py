@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.spreadsheets import attachment_disposition
-from insights.formatting import csv_cell
+from insights.formatting import cell, csv_cell, heat_class
 from insights.selectors import dashboards
 from insights.selectors.channels import channels_page
 from insights.selectors.overview import overview_page, overview_udns
@@ -89,7 +90,6 @@ def chart_of(table: dashboards.Table) -> str:
     (durations in hours, shares in %)."""
     if not table.chart or table.chart == "heat" or not table.rows:
         return ""
-    from insights.formatting import cell
 
     def number(value: Any, kind: str) -> float | None:
         if value is None:
@@ -115,6 +115,34 @@ def chart_of(table: dashboards.Table) -> str:
     return json.dumps(
         {"type": "line" if table.chart == "line" else "bar", "labels": labels, "datasets": datasets}
     )
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A table as the page shows it: its cells formatted once, in Python (a template filter per
+    cell costs more than the figures themselves on the bigger pages)."""
+
+    table: dashboards.Table
+    chart: str
+    rows: list[list[tuple[str, str]]]
+
+
+def shown(tables: list[dashboards.Table]) -> list[Shown]:
+    out = []
+    for table in tables:
+        heat = table.chart == "heat"
+        kinds = [column.kind for column in table.columns]
+        rows = []
+        for row in table.rows:
+            cells = []
+            for value, kind in zip(row, kinds, strict=False):
+                css = "" if kind == "text" else "num"
+                if heat and kind == "share":
+                    css += " " + heat_class(value)
+                cells.append((cell(value, kind), css))
+            rows.append(cells)
+        out.append(Shown(table=table, chart=chart_of(table), rows=rows))
+    return out
 
 
 @require_GET
@@ -148,7 +176,7 @@ def dashboard(request: HttpRequest, page: str = "time") -> HttpResponse:
             "pages": [(code, PAGE_LABELS[code]) for code in PAGE_ORDER],
             "filters": filters,
             "choices": dashboards.filter_choices(),
-            "tables": [(table, chart_of(table)) for table in result.tables],
+            "tables": shown(result.tables),
             "query": query.urlencode(),
             "udns": udns,
             "current_udn_pk": udn.pk,
@@ -204,7 +232,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "all_udns": overview_udns(user=request.user),  # type: ignore[arg-type]
             "chosen": {udn.slug for udn in udns},
-            "tables": [(table, chart_of(table)) for table in page.tables],
+            "tables": shown(page.tables),
             "query": query.urlencode(),
         },
     )

@@ -60,4 +60,12 @@ def timed(func: Callable[[], object], repeat: int = 1) -> float:
 
 
 def load_all() -> None:
-    from devtools.benchmarks import api, fanout, imports, journeys, loyalty, tenancy  # noqa: F401 - registers their benchmarks
+    from devtools.benchmarks import (  # noqa: F401 - registers their benchmarks
+        api,
+        fanout,
+        imports,
+        insights,
+        journeys,
+        loyalty,
+        tenancy,
+    )

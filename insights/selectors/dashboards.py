@@ -7,6 +7,7 @@ by value; the benchmark times both)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet, Sum, Value
+from django.db.models.functions import Greatest, TruncWeek
 from django.utils.translation import gettext_lazy as _
 
 from insights import metrics
@@ -175,21 +177,44 @@ def format_title(title: Any, suffix: Any) -> Any:
     return format_lazy("{} — {}", title, suffix)
 
 
-def _duration_rows(metric: str, filters: Filters) -> list[tuple[date, str, str, int, int, int]]:
+def _duration_rows(metric: str, filters: Filters, *, by_bucket_only: bool = False) -> list[tuple[Any, ...]]:
+    """A metric's histogram rows summed in SQL by week, origin, plan and bucket (what the tables
+    group by; a week stands for its days, whose Monday it is), or by bucket only."""
     qs = _scoped(DurationDay.objects.filter(metric=metric), filters)
-    return list(qs.values_list("day", "origin", "plan", "bucket", "n", "seconds"))
+    if by_bucket_only:
+        rows = qs.values_list("bucket").annotate(total=Sum("n"), secs=Sum("seconds")).order_by()
+        return [(filters.start, "", "", bucket, n, secs) for bucket, n, secs in rows]
+    return list(
+        qs.annotate(week=TruncWeek("day"))
+        .values_list("week", "origin", "plan", "bucket")
+        .annotate(total=Sum("n"), secs=Sum("seconds"))
+        .order_by()
+    )
+
+
+def _durations_by_metric(codes: list[str], filters: Filters) -> dict[str, list[tuple[Any, ...]]]:
+    """`_duration_rows` of several metrics in one query."""
+    qs = _scoped(DurationDay.objects.filter(metric__in=codes), filters)
+    out: dict[str, list[tuple[Any, ...]]] = {code: [] for code in codes}
+    for metric, *row in (
+        qs.annotate(week=TruncWeek("day"))
+        .values_list("metric", "week", "origin", "plan", "bucket")
+        .annotate(total=Sum("n"), secs=Sum("seconds"))
+        .order_by()
+    ):
+        out[metric].append(tuple(row))
+    return out
 
 
 def time_page(*, filters: Filters) -> Page:
+    rows = _durations_by_metric([m.code for m in metrics.TIME_METRICS] + [metrics.SUPPORT_METRIC], filters)
     tables: list[Table] = []
     for metric in metrics.TIME_METRICS:
-        tables += duration_tables(
-            code=metric.code, title=metric.label, rows=_duration_rows(metric.code, filters)
-        )
+        tables += duration_tables(code=metric.code, title=metric.label, rows=rows[metric.code])
     tables += duration_tables(
         code=metrics.SUPPORT_METRIC,
         title=_("Access support tickets: opened → closed"),
-        rows=_duration_rows(metrics.SUPPORT_METRIC, filters),
+        rows=rows[metrics.SUPPORT_METRIC],
         weekly_only=True,
     )
     return Page("time", _("Time metrics"), tables)
@@ -216,9 +241,20 @@ def volume_tables(
     by_code: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for code, day, n in reached:
         by_code[code][day] += n
+    cumulative: dict[str, tuple[list[date], list[int]]] = {}
+    for code, days in by_code.items():
+        running, sums = 0, []
+        for day in sorted(days):
+            running += days[day]
+            sums.append(running)
+        cumulative[code] = (sorted(days), sums)
 
     def upto(code: str, day: date) -> int:
-        return sum(n for d, n in by_code[code].items() if d <= day)
+        found = cumulative.get(code)
+        if found is None:
+            return 0
+        index = bisect_right(found[0], day)
+        return found[1][index - 1] if index else 0
 
     base = upto("lead", filters.end)
     shares = [(code, upto(code, filters.end), base, metrics.share(upto(code, filters.end), base))
@@ -299,16 +335,19 @@ def volume_tables(
 
 
 def volume_page(*, filters: Filters) -> Page:
+    # The days before the period count only in sum: one row each, on the eve of the period.
+    eve = filters.start - timedelta(days=1)
     reached = (
         _scoped(MilestoneDay.objects.filter(day__lte=filters.end), filters, days=False)
-        .values_list("milestone", "day")
+        .annotate(upto=Greatest("day", Value(eve)))
+        .values_list("milestone", "upto")
         .annotate(total=Sum("n"))
         .order_by()
     )
     funnel = dict(
         _scoped(CohortDay.objects.all(), filters).values_list("milestone").annotate(total=Sum("n")).order_by()
     )
-    step_rows = {m.code: _duration_rows(m.code, filters) for m in metrics.STEP_METRICS}
+    step_rows = {m.code: _duration_rows(m.code, filters, by_bucket_only=True) for m in metrics.STEP_METRICS}
     tables = volume_tables(filters=filters, reached=list(reached), funnel_reached=funnel, step_rows=step_rows)
     return Page("volume", _("Volume and funnel"), tables)
 
@@ -534,7 +573,9 @@ def headline(*, filters: Filters) -> dict[str, Any]:
     volume = volume_page(filters=filters)
     shares = {row[0]: row[3] for row in volume.table("volume_shares").rows}
     funnel = {row[0]: row[1] for row in volume.table("funnel").rows}
-    activation = metrics.duration_summary(*_histogram(_duration_rows("opened_to_activated", filters)))
+    activation = metrics.duration_summary(
+        *_histogram(_duration_rows("opened_to_activated", filters, by_bucket_only=True))
+    )
     deposits = _scoped(EventDay.objects.filter(type=metrics.CASH_IN), filters).aggregate(
         amount=Sum("amount"), firsts=Sum("firsts"), deposits=Sum("events")
     )

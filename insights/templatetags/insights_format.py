@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from insights.formatting import cell
+from insights.formatting import cell, heat_class
 
 register = template.Library()
 
@@ -18,7 +18,4 @@ def insight(value: Any, kind: str) -> str:
 
 @register.filter
 def heat(value: Any) -> str:
-    """The colour-scale class (heat-0 … heat-10) of a share in a retention table."""
-    if value is None:
-        return "heat-none"
-    return f"heat-{min(10, max(0, round(float(value) * 10)))}"
+    return heat_class(value)
