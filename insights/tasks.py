@@ -18,11 +18,25 @@ def on_events_stored(events: list[AcceptedEvent]) -> None:
     rollups_refresh.delay([event.pk for event in events])
 
 
+#: Beyond this many days touched by one batch (a backfill of old history), one full rebuild on the
+#: long queue costs less than recomputing them here, day by day, batch after batch.
+REFRESH_MAX_DAYS = 120
+#: A rebuild asked for by backfilling batches is queued once in this many seconds.
+REBUILD_DEBOUNCE_SECONDS = 600
+
+
 @app.task(name=REFRESH_TASK, acks_late=True)
 def rollups_refresh(event_pks: list[int]) -> dict[str, int]:
+    from django.core.cache import cache
+
     from insights.services.rollups import rollup_days_affected, rollups_refresh_days
 
     days = rollup_days_affected(event_pks=event_pks)
+    if len(days) > REFRESH_MAX_DAYS:
+        # The cache key carries the schema (django_tenants.cache.make_key): one rebuild per UDN.
+        if cache.add("insights:rebuild-queued", 1, timeout=REBUILD_DEBOUNCE_SECONDS):
+            rollups_rebuild.delay()
+        return {"days": len(days), "rows": 0}
     return {"days": len(days), "rows": rollups_refresh_days(days=days)}
 
 

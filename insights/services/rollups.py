@@ -232,6 +232,10 @@ def _statements(scope: str) -> list[str]:
     return statements
 
 
+#: One writer of a UDN's rollups at a time (a rebuild or a refresh): two overlapping ones would
+#: each delete, then both insert.
+REFRESH_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':insights'))"
+
 ROLLUP_MODELS = (EventDay, DepositDay, MilestoneDay, DurationDay, CohortDay, AttributionDay)
 
 
@@ -249,6 +253,7 @@ def rollups_rebuild() -> RebuildResult:
     params = {"tz": udn_time_zone()}
     rows = 0
     with connection.cursor() as cursor:
+        cursor.execute(REFRESH_LOCK)
         cursor.execute("SET LOCAL work_mem = '256MB'")
         for model in ROLLUP_MODELS:
             cursor.execute(f"DELETE FROM {_t(model)}")
@@ -280,8 +285,7 @@ def rollups_refresh_days(*, days: Iterable[date]) -> int:
     }
     rows = 0
     with connection.cursor() as cursor:
-        # One refresh at a time per UDN: two overlapping ones would each delete, then both insert.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':insights'))")
+        cursor.execute(REFRESH_LOCK)
         for model in ROLLUP_MODELS:
             cursor.execute(f"DELETE FROM {_t(model)} WHERE day = ANY(%s::date[])", [day_list])
         for sql in _statements("days"):
@@ -292,24 +296,30 @@ def rollups_refresh_days(*, days: Iterable[date]) -> int:
 
 def rollup_days_affected(*, event_pks: Sequence[int]) -> list[date]:
     """The local days whose rollups the events `event_pks` (newly stored) change: their own days,
-    and for each affiliate concerned the days of its first two events of each type (a late event
-    that becomes an affiliate's first moves that first time, and what is measured from it, off
-    the day of the former first) and of its support tickets' openings (a closing is measured from
-    its opening)."""
+    and for each affiliate concerned the days of its first event of each type (what is keyed by a
+    first time: durations, cohorts, attribution), of the former first where a new event became the
+    first, and of its support tickets' openings (a closing is measured from its opening)."""
     if not event_pks:
         return []
     event = _t(Event)
     sql = f"""
         WITH new AS (SELECT id, affiliate_id, occurred_at FROM {event} WHERE id = ANY(%(pks)s)),
         ranked AS (
-            SELECT e.occurred_at, e.type,
+            SELECT e.id, e.affiliate_id, e.occurred_at, e.type,
                    row_number() OVER (PARTITION BY e.affiliate_id, e.type ORDER BY e.occurred_at, e.id) AS rank
             FROM {event} e WHERE e.affiliate_id IN (SELECT affiliate_id FROM new))
         SELECT DISTINCT {_local_day("at")} FROM (
             SELECT occurred_at AS at FROM new
             UNION ALL
-            SELECT occurred_at FROM ranked
-            WHERE rank <= 2 OR type = '{EventType.SUPPORT_TICKET_OPENED.value}'
+            -- what is keyed by an affiliate's first times (durations, cohorts, attribution), and
+            -- its support tickets' openings
+            SELECT occurred_at FROM ranked WHERE rank = 1 OR type = '{EventType.SUPPORT_TICKET_OPENED.value}'
+            UNION ALL
+            -- the former first, where a new event took its place
+            SELECT r.occurred_at FROM ranked r
+            WHERE r.rank = 2 AND EXISTS (
+                SELECT 1 FROM ranked f WHERE f.affiliate_id = r.affiliate_id AND f.type = r.type
+                AND f.rank = 1 AND f.id = ANY(%(pks)s))
         ) days
     """
     with connection.cursor() as cursor:

@@ -34,7 +34,9 @@ def test_dashboards_open_draw_and_follow_the_filters(page, web_server, committed
     del make_user_beta
     with tenant_context(alpha):
         for n, (origin, minutes) in enumerate((("site", 30), ("site", 90), ("store", 600), ("store", 3000))):
-            who = Affiliate.objects.create(external_id=f"IB-{n}", name=f"Pessoa {n}", origin=origin, plan="Ouro")
+            who = Affiliate.objects.create(
+                external_id=f"IB-{n}", name=f"Pessoa {n}", origin=origin, plan="Ouro"
+            )
             event(who, "account_opened", at(3, 2 + n, 9))
             event(who, "app_downloaded", at(3, 2 + n, 9) + timedelta(minutes=minutes))
             event(who, "app_activated", at(3, 2 + n, 9) + timedelta(minutes=minutes * 2))

@@ -4,7 +4,7 @@ incremental refreshes with late events, on an empty base and on a single event."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -100,3 +100,34 @@ def test_the_day_is_the_udns_local_day(udn):
     assert [row[0] for row in rows] == [date(2026, 1, 1)]
     assert rows[0][1:3] == (1, __import__("decimal").Decimal("10.00"))
     assert_pages_match_raw(FILTERS[:1])
+
+
+def test_batches_of_random_late_events_keep_every_page_equal_to_the_raw_events(udn):
+    import random
+
+    from crm.models import Affiliate
+
+    rng = random.Random(7)
+    random_base(3, affiliates=40)
+    rollups_rebuild()
+    people = list(Affiliate.objects.all())
+    kinds = [
+        "lead_created",
+        "account_opened",
+        "app_downloaded",
+        "app_activated",
+        "cash_in",
+        "cashout",
+        "cashback",
+    ]
+    for _round in range(4):
+        batch = []
+        for _ in range(8):
+            who = rng.choice(people)
+            when = at(1, 3) + timedelta(days=rng.uniform(0, 90), minutes=rng.uniform(0, 600))
+            kind = rng.choice(kinds)
+            amount = "12.34" if kind in ("cash_in", "cashout", "cashback") else None
+            props = {"utm_source": rng.choice(["google", "meta"])} if rng.random() < 0.4 else {}
+            batch.append(event(who, kind, when, amount, **props))
+        rollups_refresh_days(days=rollup_days_affected(event_pks=[e.pk for e in batch]))
+        assert_pages_match_raw(FILTERS[:3])
