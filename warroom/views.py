@@ -96,7 +96,12 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
             "prev_month": (first - timedelta(days=1)).replace(day=1),
             "next_month": (first + timedelta(days=32)).replace(day=1),
             "window": {"start": start.isoformat(), "end": end.isoformat()},
-            "entries": sorted(entries, key=lambda e: (e.start, e.title)),
+            # The table of every entry (the keyboard's and screen readers' view) on request: a busy
+            # month has thousands, which the calendar shows from the events alone.
+            "list_view": request.GET.get("view") == "list",
+            "entries": sorted(entries, key=lambda e: (e.start, e.title))
+            if request.GET.get("view") == "list"
+            else [],
             "events": [e.as_event() for e in entries],
             "conflicts": conflicts,
             "conflict_days": conflict_days(),

@@ -91,6 +91,7 @@
       window.Sortable.create(list, {
         group: "warroom-board",
         animation: 120,
+        forceFallback: true,  // mouse events, not native drag and drop: the same on every browser
         filter: "select, button, input, a",
         preventOnFilter: false,
         onStart: function () { dragging = true; },

@@ -29,7 +29,7 @@ from tenants.models import UDN
 from tenants.selectors import udn_list
 from warroom import udns as bridge
 from warroom.access import Viewer, actions_visible, joint_campaigns_visible
-from warroom.models import Decision, JointCampaign, JointStatus
+from warroom.models import Action, Decision, JointCampaign, JointSource, JointStatus
 
 
 class Kind:
@@ -40,6 +40,8 @@ class Kind:
     DEADLINE = "deadline"
 
 
+#: Conflict messages an entry shows (the rest are counted).
+SHOWN_PER_ENTRY = 3
 #: Statuses that send nothing any more (no conflict with them).
 SILENT = {"cancelled", "declined", "done"}
 
@@ -61,6 +63,14 @@ class Entry:
     url: str
     conflicts: list[str] = field(default_factory=list)
 
+    @property
+    def conflicts_shown(self) -> list[str]:
+        return self.conflicts[:SHOWN_PER_ENTRY]
+
+    @property
+    def conflicts_hidden(self) -> int:
+        return max(0, len(self.conflicts) - SHOWN_PER_ENTRY)
+
     def as_event(self) -> dict[str, Any]:
         """FullCalendar's event object (end exclusive)."""
         return {
@@ -78,7 +88,9 @@ class Entry:
                 "udns": self.udn_names,
                 "audience": self.audience,
                 "status": self.status,
-                "conflicts": self.conflicts,
+                # The first few, and how many in all (a busy month has thousands).
+                "conflicts": self.conflicts[:SHOWN_PER_ENTRY],
+                "conflict_count": len(self.conflicts),
             },
         }
 
@@ -114,30 +126,39 @@ def _channel_label(code: str) -> str:
 
 
 def _joint_entries(viewer: Viewer, start: date, end: date, names: dict[int, str]) -> list[Entry]:
-    campaigns = (
+    # Plain rows, not model instances with a prefetch: a busy month has hundreds of campaigns.
+    campaigns = list(
         joint_campaigns_visible(viewer)
         .filter(start_date__lt=end, end_date__gte=start)
-        .prefetch_related("sources")
+        .values("pk", "kind", "name", "channel", "start_date", "end_date", "status")
         .order_by()
     )
+    sources: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    rows = (
+        JointSource.objects.filter(campaign_id__in=[c["pk"] for c in campaigns])
+        .exclude(decision=Decision.DECLINED)
+        .values_list("campaign_id", "udn_id", "audience")
+        .order_by("udn__name")
+    )
+    for campaign_id, udn_id, audience in rows:
+        sources[campaign_id].append((udn_id, audience))
     entries = []
     for campaign in campaigns:
-        sources = [s for s in campaign.sources.all() if s.decision != Decision.DECLINED]
-        udn_ids = tuple(s.udn_id for s in sources)
+        udn_ids = tuple(udn for udn, _audience in sources[campaign["pk"]])
         entries.append(
             Entry(
-                key=f"joint-{campaign.pk}",
-                kind=campaign.kind,
-                title=campaign.name,
-                channel=campaign.channel,
-                start=campaign.start_date,
-                end=campaign.end_date,
+                key=f"joint-{campaign['pk']}",
+                kind=campaign["kind"],
+                title=campaign["name"],
+                channel=campaign["channel"],
+                start=campaign["start_date"],
+                end=campaign["end_date"],
                 udn_ids=udn_ids,
                 udn_names=", ".join(names.get(u, "") for u in udn_ids),
-                audience=sum(s.audience for s in sources),
-                status=campaign.status,
-                editable=viewer.may_edit and campaign.status in EDITABLE_STATUSES,
-                url=_url("warroom:campaign-detail", campaign.pk),
+                audience=sum(audience for _udn, audience in sources[campaign["pk"]]),
+                status=campaign["status"],
+                editable=viewer.may_edit and campaign["status"] in EDITABLE_STATUSES,
+                url=_url("warroom:campaign-detail", campaign["pk"]),
             )
         )
     return entries
@@ -148,31 +169,37 @@ EDITABLE_STATUSES = (JointStatus.DRAFT, JointStatus.PROPOSED, JointStatus.APPROV
 
 
 def _deadline_entries(viewer: Viewer, start: date, end: date, names: dict[int, str]) -> list[Entry]:
-    actions = (
+    actions = list(
         actions_visible(viewer)
         .filter(deadline__gte=start, deadline__lt=end)
-        .select_related("column")
-        .prefetch_related("udns")
+        .values("pk", "title", "deadline", "column__is_done")
         .order_by()
     )
+    involved: dict[int, list[int]] = defaultdict(list)
+    through = Action.udns.through
+    for action_id, udn_id in through.objects.filter(action_id__in=[a["pk"] for a in actions]).values_list(
+        "action_id", "udn_id"
+    ):
+        involved[action_id].append(udn_id)
     entries = []
     for action in actions:
-        assert action.deadline is not None
-        udn_ids = tuple(u.pk for u in action.udns.all())
+        udn_ids = tuple(involved[action["pk"]])
+        deadline = action["deadline"]
+        assert deadline is not None  # the filter above excludes actions without one
         entries.append(
             Entry(
-                key=f"deadline-{action.pk}",
+                key=f"deadline-{action['pk']}",
                 kind=Kind.DEADLINE,
-                title=action.title,
+                title=action["title"],
                 channel="",
-                start=action.deadline,
-                end=action.deadline,
+                start=deadline,
+                end=deadline,
                 udn_ids=udn_ids,
                 udn_names=", ".join(names.get(u, "") for u in udn_ids),
                 audience=0,
-                status="done" if action.column.is_done else "open",
+                status="done" if action["column__is_done"] else "open",
                 editable=viewer.may_edit,
-                url=_url("warroom:action-detail", action.pk),
+                url=_url("warroom:action-detail", action["pk"]),
             )
         )
     return entries
@@ -290,6 +317,17 @@ def conflicts_find(
         for udn_id, name in zip(entry.udn_ids, entry.udn_names.split(", "), strict=False):
             names.setdefault(udn_id, name)
 
+    # Each message translated once (a busy month has thousands of conflicts).
+    fatigue_text = _("“%(a)s” and “%(b)s” reach %(udn)s's base by %(channel)s less than %(days)s days apart.")
+    cap_text = _(
+        "%(count)s campaigns by %(channel)s on %(udn)s's base from %(day)s: its frequency cap is %(limit)s %(period)s."
+    )
+    pressure_text = _(
+        "%(count)s sends by %(channel)s across UDNs from %(day)s: the contact-pressure budget is %(limit)s %(period)s."
+    )
+    day_word, week_word = _("per day"), _("per week")
+    labels = {code: _channel_label(code) for code in {e.channel for e in sends}}
+
     for (udn_id, channel), base in by_base.items():
         base.sort(key=lambda e: (e.start, e.key))
         for i, first in enumerate(base):
@@ -299,14 +337,12 @@ def conflicts_find(
                 add(
                     Conflict(
                         kind="fatigue",
-                        message=_(
-                            "“%(a)s” and “%(b)s” reach %(udn)s's base by %(channel)s less than %(days)s days apart."
-                        )
+                        message=fatigue_text
                         % {
                             "a": first.title,
                             "b": second.title,
                             "udn": names.get(udn_id, ""),
-                            "channel": _channel_label(channel),
+                            "channel": labels[channel],
                             "days": days,
                         },
                         keys=(first.key, second.key),
@@ -321,16 +357,14 @@ def conflicts_find(
                 add(
                     Conflict(
                         kind="cap",
-                        message=_(
-                            "%(count)s campaigns by %(channel)s on %(udn)s's base from %(day)s: its frequency cap is %(limit)s %(period)s."
-                        )
+                        message=cap_text
                         % {
                             "count": len(keys),
-                            "channel": _channel_label(channel),
+                            "channel": labels[channel],
                             "udn": names.get(udn_id, ""),
                             "day": day.strftime("%d/%m/%Y"),
                             "limit": cap["limit"],
-                            "period": _("per day") if width == 1 else _("per week"),
+                            "period": day_word if width == 1 else week_word,
                         },
                         keys=tuple(dict.fromkeys(keys)),
                         day=day,
@@ -339,21 +373,19 @@ def conflicts_find(
     for channel, planned in by_channel.items():
         if channel not in budgets:
             continue
-        per_day, per_week = budgets[channel]
-        for width, limit in ((1, per_day), (7, per_week)):
+        daily, weekly = budgets[channel]
+        for width, limit in ((1, daily), (7, weekly)):
             for day, keys in _window_over(planned, width, limit):
                 add(
                     Conflict(
                         kind="pressure",
-                        message=_(
-                            "%(count)s sends by %(channel)s across UDNs from %(day)s: the contact-pressure budget is %(limit)s %(period)s."
-                        )
+                        message=pressure_text
                         % {
                             "count": len(keys),
-                            "channel": _channel_label(channel),
+                            "channel": labels[channel],
                             "day": day.strftime("%d/%m/%Y"),
                             "limit": limit,
-                            "period": _("per day") if width == 1 else _("per week"),
+                            "period": day_word if width == 1 else week_word,
                         },
                         keys=tuple(dict.fromkeys(keys)),
                         day=day,
