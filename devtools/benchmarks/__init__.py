@@ -62,6 +62,7 @@ def timed(func: Callable[[], object], repeat: int = 1) -> float:
 def load_all() -> None:
     from devtools.benchmarks import (  # noqa: F401 - registers their benchmarks
         api,
+        coordination,
         fanout,
         imports,
         insights,

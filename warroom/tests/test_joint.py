@@ -15,7 +15,12 @@ from validate_docbr import CPF
 
 from crm.persons import cpf_hash
 from warroom.models import CrossSellReach, Decision, JointSource, JointStatus
-from warroom.services.joint import joint_campaign_launch, joint_campaign_propose, joint_results_refresh, joint_source_decide
+from warroom.services.joint import (
+    joint_campaign_launch,
+    joint_campaign_propose,
+    joint_results_refresh,
+    joint_source_decide,
+)
 from warroom.tests.helpers import joint, udn_model
 
 TAG = "xsell-teste"
@@ -39,11 +44,19 @@ def _affiliates(udn, n: int, prefix: str) -> list:
 
 def _approve(campaign, udn, user, query=f"tag={TAG}"):
     source = JointSource.objects.get(campaign=campaign, udn=udn)
-    return joint_source_decide(source=source, approve=True, comment="Ok para nós", audience_query=query, by=user)
+    return joint_source_decide(
+        source=source, approve=True, comment="Ok para nós", audience_query=query, by=user
+    )
 
 
 def test_approval_flow_each_source_decides(coordinator, marketer, outsider, udn_a, udn_b, client_for):
-    campaign = joint(by=coordinator, name="Fluxo", promoting=udn_b, sources=[udn_a, udn_b], start=date.today() + timedelta(days=5))
+    campaign = joint(
+        by=coordinator,
+        name="Fluxo",
+        promoting=udn_b,
+        sources=[udn_a, udn_b],
+        start=date.today() + timedelta(days=5),
+    )
     assert campaign.status == JointStatus.DRAFT
     joint_campaign_propose(campaign=campaign, by=coordinator)
     campaign.refresh_from_db()
@@ -59,13 +72,24 @@ def test_approval_flow_each_source_decides(coordinator, marketer, outsider, udn_
     )
     assert response.status_code == 302
     alpha.refresh_from_db()
-    assert (alpha.decision, alpha.audience_query, alpha.audience, alpha.comment) == (Decision.APPROVED, f"tag={TAG}", 2, "Aprovado")
-    assert client.post(f"/warroom/campaigns/{campaign.pk}/sources/{beta.pk}/decide/", {"decision": "approve"}).status_code == 403
+    assert (alpha.decision, alpha.audience_query, alpha.audience, alpha.comment) == (
+        Decision.APPROVED,
+        f"tag={TAG}",
+        2,
+        "Aprovado",
+    )
+    assert (
+        client.post(
+            f"/warroom/campaigns/{campaign.pk}/sources/{beta.pk}/decide/", {"decision": "approve"}
+        ).status_code
+        == 403
+    )
     campaign.refresh_from_db()
     assert campaign.status == JointStatus.PROPOSED  # B has not decided
     # B's marketer declines with a comment: still proposed, the decline is shown.
     client_for(user=outsider).post(
-        f"/warroom/campaigns/{campaign.pk}/sources/{beta.pk}/decide/", {"decision": "decline", "comment": "Base cansada"}
+        f"/warroom/campaigns/{campaign.pk}/sources/{beta.pk}/decide/",
+        {"decision": "decline", "comment": "Base cansada"},
     )
     beta.refresh_from_db()
     assert (beta.decision, beta.comment) == (Decision.DECLINED, "Base cansada")
@@ -77,16 +101,31 @@ def test_approval_flow_each_source_decides(coordinator, marketer, outsider, udn_
     campaign.refresh_from_db()
     assert campaign.status == JointStatus.APPROVED
     # Moving an approved campaign asks the sources again.
-    client_for(user=coordinator).post("/warroom/calendar/move/", {"key": f"joint-{campaign.pk}", "date": (date.today() + timedelta(days=40)).isoformat(), "confirm": "on"})
+    client_for(user=coordinator).post(
+        "/warroom/calendar/move/",
+        {
+            "key": f"joint-{campaign.pk}",
+            "date": (date.today() + timedelta(days=40)).isoformat(),
+            "confirm": "on",
+        },
+    )
     campaign.refresh_from_db()
     assert campaign.status == JointStatus.PROPOSED
     assert set(campaign.sources.values_list("decision", flat=True)) == {Decision.PENDING}
 
 
-def test_launch_creates_the_broadcast_inside_each_source_schema(coordinator, marketer, outsider, udn_a, udn_b):
+def test_launch_creates_the_broadcast_inside_each_source_schema(
+    coordinator, marketer, outsider, udn_a, udn_b
+):
     _affiliates(udn_a, 3, "la")
     _affiliates(udn_b, 2, "lb")
-    campaign = joint(by=coordinator, name="Lançamento", promoting=udn_b, sources=[udn_a, udn_b], start=date.today() + timedelta(days=3))
+    campaign = joint(
+        by=coordinator,
+        name="Lançamento",
+        promoting=udn_b,
+        sources=[udn_a, udn_b],
+        start=date.today() + timedelta(days=3),
+    )
     joint_campaign_propose(campaign=campaign, by=coordinator)
     _approve(campaign, udn_a, marketer)
     _approve(campaign, udn_b, outsider)
@@ -97,7 +136,12 @@ def test_launch_creates_the_broadcast_inside_each_source_schema(coordinator, mar
         source = JointSource.objects.get(campaign=campaign, udn=udn)
         with tenant_context(udn):
             made = udn_model("campaigns.Campaign").objects.get(pk=source.udn_campaign_id)
-            assert (made.name, made.status, made.channels, made.audience_query) == ("Lançamento", "scheduled", ["email"], f"tag={TAG}")
+            assert (made.name, made.status, made.channels, made.audience_query) == (
+                "Lançamento",
+                "scheduled",
+                ["email"],
+                f"tag={TAG}",
+            )
             assert made.audience_count == audience == source.audience
     # Launching again creates nothing more (keyed by the shared campaign).
     campaign.status = JointStatus.APPROVED
@@ -116,7 +160,13 @@ def _reach_everyone(udn, campaign_id: int) -> None:
 
 def test_results_come_back_as_counts_and_conversions_match_by_keyed_hash(coordinator, marketer, udn_a, udn_b):
     people = _affiliates(udn_a, 3, "cv")
-    campaign = joint(by=coordinator, name="Conversão", promoting=udn_b, sources=[udn_a], start=date.today() - timedelta(days=1))
+    campaign = joint(
+        by=coordinator,
+        name="Conversão",
+        promoting=udn_b,
+        sources=[udn_a],
+        start=date.today() - timedelta(days=1),
+    )
     joint_campaign_propose(campaign=campaign, by=coordinator)
     _approve(campaign, udn_a, marketer)
     joint_campaign_launch(campaign=campaign, by=coordinator)
@@ -124,7 +174,9 @@ def test_results_come_back_as_counts_and_conversions_match_by_keyed_hash(coordin
     _reach_everyone(udn_a, source.udn_campaign_id)
     # One of them becomes a customer of the promoting UDN (same CPF, written there by B).
     with tenant_context(udn_b):
-        udn_model("crm.Affiliate").objects.create(external_id="novo-1", name="Cliente novo", cpf=people[0].cpf)
+        udn_model("crm.Affiliate").objects.create(
+            external_id="novo-1", name="Cliente novo", cpf=people[0].cpf
+        )
     joint_results_refresh(campaign=campaign)
     source.refresh_from_db()
     assert (source.audience, source.sent, source.converted) == (3, 3, 1)
@@ -158,9 +210,17 @@ def _found_in(schema: str, needles: list[str]) -> list[str]:
     return hits
 
 
-def test_no_raw_pii_of_a_source_udn_reaches_the_public_schema_or_another_udn(coordinator, marketer, udn_a, udn_b):
+def test_no_raw_pii_of_a_source_udn_reaches_the_public_schema_or_another_udn(
+    coordinator, marketer, udn_a, udn_b
+):
     people = _affiliates(udn_a, 2, "pii")
-    campaign = joint(by=coordinator, name="Prova PII", promoting=udn_b, sources=[udn_a], start=date.today() - timedelta(days=1))
+    campaign = joint(
+        by=coordinator,
+        name="Prova PII",
+        promoting=udn_b,
+        sources=[udn_a],
+        start=date.today() - timedelta(days=1),
+    )
     joint_campaign_propose(campaign=campaign, by=coordinator)
     _approve(campaign, udn_a, marketer)
     joint_campaign_launch(campaign=campaign, by=coordinator)
@@ -176,8 +236,16 @@ def test_no_raw_pii_of_a_source_udn_reaches_the_public_schema_or_another_udn(coo
     assert CrossSellReach.objects.filter(source=source).count() == 2
 
 
-def test_only_coordinators_create_propose_and_launch(marketer, analyst, coordinator, udn_a, udn_b, client_for):
-    campaign = joint(by=coordinator, name="Permissões", promoting=udn_b, sources=[udn_a], start=date.today() + timedelta(days=9))
+def test_only_coordinators_create_propose_and_launch(
+    marketer, analyst, coordinator, udn_a, udn_b, client_for
+):
+    campaign = joint(
+        by=coordinator,
+        name="Permissões",
+        promoting=udn_b,
+        sources=[udn_a],
+        start=date.today() + timedelta(days=9),
+    )
     for user in (marketer, analyst):
         client = client_for(user=user)
         assert client.get(f"/warroom/campaigns/{campaign.pk}/").status_code == 200  # involves their UDN
@@ -186,19 +254,29 @@ def test_only_coordinators_create_propose_and_launch(marketer, analyst, coordina
         assert client.post(f"/warroom/campaigns/{campaign.pk}/propose/").status_code == 403
         assert client.post(f"/warroom/campaigns/{campaign.pk}/launch/").status_code == 403
         assert client.post(f"/warroom/campaigns/{campaign.pk}/edit/", {"name": "x"}).status_code == 403
-        assert client.post("/warroom/calendar/move/", {"key": f"joint-{campaign.pk}", "date": "2030-01-01", "confirm": "on"}).status_code == 403
+        assert (
+            client.post(
+                "/warroom/calendar/move/",
+                {"key": f"joint-{campaign.pk}", "date": "2030-01-01", "confirm": "on"},
+            ).status_code
+            == 403
+        )
     joint_campaign_propose(campaign=campaign, by=coordinator)
     source = JointSource.objects.get(campaign=campaign, udn=udn_a)
     # The analyst reads but may not decide; neither may a coordinator decide for a UDN.
     for user in (analyst, coordinator):
-        response = client_for(user=user).post(f"/warroom/campaigns/{campaign.pk}/sources/{source.pk}/decide/", {"decision": "approve"})
+        response = client_for(user=user).post(
+            f"/warroom/campaigns/{campaign.pk}/sources/{source.pk}/decide/", {"decision": "approve"}
+        )
         assert response.status_code == 403
     source.refresh_from_db()
     assert source.decision == Decision.PENDING
     assert client_for(user=coordinator).post(f"/warroom/campaigns/{campaign.pk}/propose/").status_code == 302
 
 
-def test_people_outside_the_campaign_and_strangers_see_nothing(outsider, coordinator, udn_a, udn_b, client_for):
+def test_people_outside_the_campaign_and_strangers_see_nothing(
+    outsider, coordinator, udn_a, udn_b, client_for
+):
     from tenants.tests.factories import make_user
 
     campaign = joint(by=coordinator, name="Só alpha", promoting=udn_a, sources=[udn_a], start=date.today())
