@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection
 
+from crm.lifecycle import sql_tier
 from crm.models import Affiliate, Event, EventType
 from insights import metrics
 from insights.models import Spend
@@ -164,7 +165,7 @@ def deposits_page(*, filters: d.Filters) -> d.Page:
     event = _t(Event)
     base = f"""
         WITH c AS (
-            SELECT e.affiliate_id, e.amount, e.occurred_at, a.tier,
+            SELECT e.affiliate_id, e.amount, e.occurred_at,
                    NOT EXISTS (SELECT 1 FROM {event} p WHERE p.affiliate_id = e.affiliate_id
                                AND p.type = e.type AND (p.occurred_at, p.id) < (e.occurred_at, e.id)) AS first
             FROM {event} e JOIN {_t(Affiliate)} a ON a.id = e.affiliate_id
@@ -178,10 +179,17 @@ def deposits_page(*, filters: d.Filters) -> d.Page:
                  coalesce(sum(amount) FILTER (WHERE first), 0) FROM c GROUP BY 1""",
         {"start": filters.start, "end": filters.end, **params},
     )
+    # The tier each deposit reached: its affiliate's running total of cash in, in crm's bands.
     by_tier = _fetch(
-        base.format(where="")
-        + """SELECT date_trunc('month', c.occurred_at AT TIME ZONE %(tz)s)::date, c.tier, count(*),
-                 coalesce(sum(amount), 0) FROM c GROUP BY 1, 2""",
+        f"""WITH t AS (
+                SELECT e.occurred_at, e.amount,
+                       (SELECT coalesce(sum(p.amount), 0) FROM {event} p WHERE p.affiliate_id = e.affiliate_id
+                        AND p.type = e.type AND (p.occurred_at, p.id) <= (e.occurred_at, e.id)) AS total
+                FROM {event} e
+                WHERE e.type = '{EventType.CASH_IN.value}' AND {_local("e.occurred_at")} BETWEEN %(start)s AND %(end)s)
+            SELECT date_trunc('month', t.occurred_at AT TIME ZONE %(tz)s)::date, {sql_tier("t.total")}, count(*),
+                   coalesce(sum(t.amount), 0)
+            FROM t GROUP BY 1, 2""",
         {"start": filters.start, "end": filters.end},
     )
     return d.Page("deposits", "", d.deposit_tables(by_month=by_month, by_tier=by_tier))

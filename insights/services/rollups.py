@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.lifecycle import CASH_IN_TYPE
+from crm.lifecycle import CASH_IN_TYPE, sql_tier
 from crm.models import Affiliate, Event, EventType
 from insights import metrics
 from insights.models import (
@@ -124,13 +124,17 @@ def _statements(scope: str) -> list[str]:
         LEFT JOIN first_events f ON f.id = ev.id
         WHERE ev.type IN ({tracked})
         GROUP BY 1, 2, 3, 4""",
+        # Each deposit in the tier its affiliate's total cash in reached with it (crm.lifecycle's
+        # bands): a later deposit never moves an earlier one to another tier.
         f"""INSERT INTO {_t(DepositDay)} (day, tier, deposits, amount, firsts, first_amount)
-        {head}
-        SELECT {ev_day}, a.tier, count(*), coalesce(sum(ev.amount), 0), count(f.id),
-               coalesce(sum(ev.amount) FILTER (WHERE f.id IS NOT NULL), 0)
-        FROM scope_events ev JOIN {aff} a ON a.id = ev.affiliate_id
-        LEFT JOIN first_events f ON f.id = ev.id
-        WHERE ev.type = '{CASH_IN_TYPE}'
+        WITH scope_events AS ({scope_events}),
+        dep AS (SELECT e.id, e.amount, e.occurred_at,
+                     sum(coalesce(e.amount, 0)) OVER (PARTITION BY e.affiliate_id ORDER BY e.occurred_at, e.id) AS total,
+                     row_number() OVER (PARTITION BY e.affiliate_id ORDER BY e.occurred_at, e.id) = 1 AS first
+              FROM {event} e WHERE e.type = '{CASH_IN_TYPE}' AND {concerned})
+        SELECT {_local_day("dep.occurred_at")}, {sql_tier("dep.total")}, count(*), coalesce(sum(dep.amount), 0),
+               count(*) FILTER (WHERE dep.first), coalesce(sum(dep.amount) FILTER (WHERE dep.first), 0)
+        FROM dep WHERE TRUE {filtered(_local_day("dep.occurred_at"))}
         GROUP BY 1, 2""",
     ]
     ms_head = f"""WITH scope_events AS ({scope_events}),
@@ -314,6 +318,11 @@ def rollup_days_affected(*, event_pks: Sequence[int]) -> list[date]:
             -- what is keyed by an affiliate's first times (durations, cohorts, attribution), and
             -- its support tickets' openings
             SELECT occurred_at FROM ranked WHERE rank = 1 OR type = '{EventType.SUPPORT_TICKET_OPENED.value}'
+            UNION ALL
+            -- the later deposits of an affiliate with a new one (the tier each reached moves)
+            SELECT r.occurred_at FROM ranked r JOIN new n ON n.affiliate_id = r.affiliate_id
+            JOIN {event} ne ON ne.id = n.id AND ne.type = '{CASH_IN_TYPE}'
+            WHERE r.type = '{CASH_IN_TYPE}' AND r.occurred_at >= n.occurred_at
             UNION ALL
             -- the former first, where a new event took its place
             SELECT r.occurred_at FROM ranked r

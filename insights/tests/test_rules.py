@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from insights import metrics, raw
 from insights.selectors import dashboards
 from insights.selectors.dashboards import Filters
-from insights.services.rollups import rollups_rebuild
+from insights.services.rollups import rollup_days_affected, rollups_rebuild, rollups_refresh_days
 from insights.services.spend import SpendRow, spend_upsert
 from insights.tests.helpers import affiliate, at, event
 
@@ -70,34 +70,33 @@ def test_access_ticket_resolution_pairs_tickets_and_keeps_access_reasons_only(ud
     assert rows == [(date(2026, 3, 2), 1, 3 * 3600, 3 * 3600, 1.0)]
 
 
-def test_deposits_by_month_growth_and_first_versus_repeat(udn):
-    a, b = affiliate(tier="Prata"), affiliate(tier="Ouro")
-    event(a, "cash_in", at(1, 10), "100.00")
-    event(a, "cash_in", at(2, 5), "50.00")
-    event(b, "cash_in", at(2, 20), "200.00")
-    event(b, "cash_in", at(3, 1), "25.50")
+def test_deposits_by_month_growth_first_versus_repeat_and_the_tier_each_reached(udn):
+    # The UDN's tiers (crm's defaults): Bronze from R$ 0,01, Prata from R$ 500, Ouro from R$ 2.000.
+    a, b = affiliate(), affiliate()
+    event(a, "cash_in", at(1, 10), "100.00")  # total 100: Bronze
+    event(a, "cash_in", at(2, 5), "450.00")  # total 550: Prata
+    event(b, "cash_in", at(2, 20), "2000.00")  # total 2.000: Ouro
+    event(b, "cash_in", at(3, 1), "25.50")  # total 2.025,50: Ouro
     event(b, "cashout", at(3, 2), "10.00")  # money out: not a deposit
     page = both("deposits")
     assert page.table("deposits_by_month").rows == [
         (date(2026, 1, 1), 1, Decimal("100.00"), None, 1, Decimal("100.00"), 0, Decimal("0.00")),
-        (date(2026, 2, 1), 2, Decimal("250.00"), 1.5, 1, Decimal("200.00"), 1, Decimal("50.00")),
-        (
-            date(2026, 3, 1),
-            1,
-            Decimal("25.50"),
-            pytest.approx(-0.898),
-            0,
-            Decimal("0.00"),
-            1,
-            Decimal("25.50"),
-        ),
-    ]
+        (date(2026, 2, 1), 2, Decimal("2450.00"), 23.5, 1, Decimal("2000.00"), 1, Decimal("450.00")),
+        (date(2026, 3, 1), 1, Decimal("25.50"), pytest.approx(25.5 / 2450 - 1), 0, Decimal("0.00"), 1,
+         Decimal("25.50")),
+    ]  # fmt: skip
     assert page.table("deposits_by_tier").rows == [
-        (date(2026, 1, 1), "Prata", 1, Decimal("100.00")),
-        (date(2026, 2, 1), "Ouro", 1, Decimal("200.00")),
-        (date(2026, 2, 1), "Prata", 1, Decimal("50.00")),
+        (date(2026, 1, 1), "Bronze", 1, Decimal("100.00")),
+        (date(2026, 2, 1), "Ouro", 1, Decimal("2000.00")),
+        (date(2026, 2, 1), "Prata", 1, Decimal("450.00")),
         (date(2026, 3, 1), "Ouro", 1, Decimal("25.50")),
     ]
+    # A late deposit before them all lifts a's February deposit into Ouro, once refreshed.
+    late = event(a, "cash_in", at(1, 2), "1500.00")
+    rollups_refresh_days(days=rollup_days_affected(event_pks=[late.pk]))
+    tiers = dashboards.deposits_page(filters=Q1).table("deposits_by_tier").rows
+    assert (date(2026, 2, 1), "Ouro", 2, Decimal("2450.00")) in tiers
+    assert tiers == raw.deposits_page(filters=Q1).table("deposits_by_tier").rows
 
 
 def test_monthly_cohorts_of_activation(udn):
