@@ -5,7 +5,7 @@ follows each stored batch of events, on the default queue."""
 from __future__ import annotations
 
 from crm.celery import app
-from crm.hooks import AcceptedEvent
+from crm.hooks import AcceptedEvent, AffiliateChanged
 
 REBUILD_TASK = "insights.rollups_rebuild"
 REFRESH_TASK = "insights.rollups_refresh"
@@ -25,13 +25,36 @@ REFRESH_MAX_DAYS = 120
 REBUILD_DEBOUNCE_SECONDS = 600
 
 
+#: The affiliate fields the rollups group by.
+GROUPING_FIELDS = frozenset({"origin", "plan"})
+
+
+def on_affiliates_changed(changes: list[AffiliateChanged]) -> None:
+    """crm.hooks listener: an affiliate's origin or plan changed: its days are grouped anew."""
+    ids = sorted({c.affiliate_id for c in changes if not c.created and GROUPING_FIELDS & set(c.fields)})
+    if ids:
+        rollups_refresh_affiliates.delay(ids)
+
+
+@app.task(name="insights.rollups_refresh_affiliates", acks_late=True)
+def rollups_refresh_affiliates(affiliate_ids: list[int]) -> dict[str, int]:
+    from insights.services.rollups import rollup_days_of_affiliates
+
+    return _refresh(rollup_days_of_affiliates(affiliate_ids=affiliate_ids))
+
+
 @app.task(name=REFRESH_TASK, acks_late=True)
 def rollups_refresh(event_pks: list[int]) -> dict[str, int]:
+    from insights.services.rollups import rollup_days_affected
+
+    return _refresh(rollup_days_affected(event_pks=event_pks))
+
+
+def _refresh(days: list) -> dict[str, int]:
     from django.core.cache import cache
 
-    from insights.services.rollups import rollup_days_affected, rollups_refresh_days
+    from insights.services.rollups import rollups_refresh_days
 
-    days = rollup_days_affected(event_pks=event_pks)
     if len(days) > REFRESH_MAX_DAYS:
         # The cache key carries the schema (django_tenants.cache.make_key): one rebuild per UDN.
         if cache.add("insights:rebuild-queued", 1, timeout=REBUILD_DEBOUNCE_SECONDS):

@@ -108,7 +108,7 @@ def _base(n: int) -> int:
                    p.t0 + interval '30 days' * g + interval '1 hour' * 24 * random(), 'bench',
                    CASE WHEN p.depth > 0.65 AND mod(g, 2) = 0 THEN round((20 + random() * 480)::numeric, 2) END,
                    '{{}}', now()
-            FROM bench_people p CROSS JOIN LATERAL generate_series(1, 1 + floor(p.r2 * 9)::int) g
+            FROM bench_people p CROSS JOIN LATERAL generate_series(1, 1 + floor(p.r2 * 11)::int) g
             WHERE p.t0 + interval '30 days' * g <= now()
             """
         )

@@ -334,3 +334,14 @@ def rollup_days_affected(*, event_pks: Sequence[int]) -> list[date]:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"pks": list(event_pks), "tz": udn_time_zone()})
         return [row[0] for row in cursor.fetchall()]
+
+
+def rollup_days_of_affiliates(*, affiliate_ids: Sequence[int]) -> list[date]:
+    """The local days of every event of these affiliates: what a change of their origin or plan
+    (by which the rollups group) moves."""
+    if not affiliate_ids:
+        return []
+    sql = f"SELECT DISTINCT {_local_day('occurred_at')} FROM {_t(Event)} WHERE affiliate_id = ANY(%(ids)s)"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": list(affiliate_ids), "tz": udn_time_zone()})
+        return [row[0] for row in cursor.fetchall()]

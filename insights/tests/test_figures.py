@@ -131,3 +131,15 @@ def test_batches_of_random_late_events_keep_every_page_equal_to_the_raw_events(u
             batch.append(event(who, kind, when, amount, **props))
         rollups_refresh_days(days=rollup_days_affected(event_pks=[e.pk for e in batch]))
         assert_pages_match_raw(FILTERS[:3])
+
+
+def test_an_affiliate_moved_to_another_origin_is_regrouped_on_its_days(udn):
+    from crm.models import Affiliate
+    from insights.services.rollups import rollup_days_of_affiliates
+
+    random_base(4, affiliates=30)
+    rollups_rebuild()
+    moved = list(Affiliate.objects.exclude(origin="site").order_by("pk")[:3])
+    Affiliate.objects.filter(pk__in=[a.pk for a in moved]).update(origin="site", plan="Ouro")
+    rollups_refresh_days(days=rollup_days_of_affiliates(affiliate_ids=[a.pk for a in moved]))
+    assert_pages_match_raw()
