@@ -471,6 +471,9 @@ class Compiler:
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
     stack: tuple[int, ...] = ()
+    # Only these affiliates matter (a refresh after some of them changed): the grouped passes over a
+    # type's events read theirs only, not every affiliate's.
+    only_ids: list[int] | None = None
 
     def p(self, value: Any) -> str:
         self.params.append(value)
@@ -581,14 +584,18 @@ class Compiler:
             return f"(NOT EXISTS (SELECT 1 FROM {EVENT} {e} WHERE {correlated}{where}))"  # noqa: S608
         if measure == "count" and operator in ("gte", "gt") and zero_matches:
             return "(true)"
-        comparison = f"{aggregate} {COMPARE_SQL[operator]} {self.p(value)}"
         if not zero_matches:
             # Only affiliates with such events can match: one grouped pass over the type's events.
+            # (Parameters are taken in the order they appear in the text.)
+            if self.only_ids is not None:
+                where += f" AND {e}.affiliate_id = ANY({self.p(self.only_ids)}::bigint[])"
+            comparison = f"{aggregate} {COMPARE_SQL[operator]} {self.p(value)}"
             return (
                 f"({AFFILIATE}.id IN (SELECT {e}.affiliate_id FROM {EVENT} {e} WHERE {where}"  # noqa: S608
                 f" GROUP BY {e}.affiliate_id HAVING {comparison}))"
             )
         # Affiliates without such events match too: those whose events break the comparison do not.
+        comparison = f"{aggregate} {COMPARE_SQL[operator]} {self.p(value)}"
         return f"(NOT EXISTS (SELECT 1 FROM {EVENT} {e} WHERE {correlated}{where} HAVING NOT ({comparison})))"  # noqa: S608
 
     def _sequence(self, node: Node) -> str:
@@ -611,7 +618,13 @@ class Compiler:
         segment_id = node.data["segment_id"]
         if segment_id in self.stack:
             raise SegmentInvalid([_("A segment cannot include itself, directly or through another segment.")])
-        inner = Compiler(resolve=self.resolve, now=self.now, params=self.params, aliases=self.aliases)
+        inner = Compiler(
+            resolve=self.resolve,
+            now=self.now,
+            params=self.params,
+            aliases=self.aliases,
+            only_ids=self.only_ids,
+        )
         inner.stack = (*self.stack, segment_id)
         sql = inner.sql(self.resolve(segment_id))
         self.aliases = inner.aliases
@@ -630,10 +643,16 @@ def _compare(left: Decimal | int, operator: str, right: Decimal | int) -> bool:
 
 
 def compile_where(
-    node: Node, *, resolve: Callable[[int], Node], now: dt.datetime, segment_id: int | None = None
+    node: Node,
+    *,
+    resolve: Callable[[int], Node],
+    now: dt.datetime,
+    segment_id: int | None = None,
+    only_ids: list[int] | None = None,
 ) -> tuple[str, list[Any]]:
-    """One SQL predicate over `"crm_affiliate"` for the tree, and its parameters (in order)."""
-    compiler = Compiler(resolve=resolve, now=now)
+    """One SQL predicate over `"crm_affiliate"` for the tree, and its parameters (in order). With
+    `only_ids`, it holds for those affiliates only (the caller filters the others out anyway)."""
+    compiler = Compiler(resolve=resolve, now=now, only_ids=only_ids)
     if segment_id is not None:
         compiler.stack = (segment_id,)
     return compiler.sql(node), compiler.params

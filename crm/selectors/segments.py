@@ -59,9 +59,11 @@ def segment_where(
     segment: Segment | None = None,
     definition: Any = None,
     now: dt.datetime | None = None,
+    only_ids: list[int] | None = None,
 ) -> tuple[str, list[Any]]:
     """The predicate over `"crm_affiliate"` of a saved segment or of a definition being edited,
-    with its parameters. "In segment X" conditions inline X's conditions (a cycle is refused)."""
+    with its parameters. "In segment X" conditions inline X's conditions (a cycle is refused).
+    With `only_ids` it is meant for those affiliates only (the caller keeps the others out)."""
     vocabulary = segment_vocabulary()
     tree = segment_tree(
         definition=segment.definition if segment is not None else definition, vocabulary=vocabulary
@@ -78,6 +80,7 @@ def segment_where(
         resolve=resolve,
         now=now or timezone.now(),
         segment_id=segment.pk if segment is not None else None,
+        only_ids=only_ids,
     )
 
 

@@ -175,7 +175,8 @@ def segment_members_refresh(
     locked = Segment.objects.select_for_update().filter(pk=segment.pk).first()
     if locked is None or not locked.tracked:
         return []
-    where, params = segment_where(segment=locked, now=now)
+    only = list(affiliate_ids) if affiliate_ids is not None else None
+    where, params = segment_where(segment=locked, now=now, only_ids=only)
     where, named = _named(where, params)
     named.update(
         segment=locked.pk,

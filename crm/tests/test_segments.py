@@ -555,3 +555,27 @@ def test_the_refresh_is_one_statement_whatever_the_base(base, udn_a, django_asse
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM crm_event WHERE type = 'segment_entered'")
             assert cursor.fetchone() == (3,)
+
+
+def test_a_refresh_of_some_affiliates_reads_only_their_events(base, udn_a):
+    """The grouped pass of a count condition narrows to the affiliates refreshed (a hook's refresh
+    after one affiliate's event must not aggregate the whole base's events)."""
+    with tenant_context(udn_a), time_machine.travel(NOW, tick=False):
+        segment = segment_save(
+            name="Dois cash ins",
+            definition=tree({"kind": "event", "type": "cash_in", "operator": "gte", "value": 2}),
+            by="t",
+            tracked=True,
+        )
+        from crm.selectors.segments import segment_where
+
+        where, params = segment_where(segment=segment, only_ids=[base["bia"].pk])
+        assert "affiliate_id = ANY(" in where and [base["bia"].pk] in params
+        changes = segment_members_refresh(segment=segment, affiliate_ids=[base["bia"].pk, base["caio"].pk])
+        assert [(c.affiliate_id, c.entered) for c in changes] == [(base["bia"].pk, True)]
+        assert segment_members_refresh(segment=segment) != []  # the others (Ana, Eva) on the full refresh
+        assert set(SegmentMembership.objects.values_list("affiliate_id", flat=True)) == {
+            base["ana"].pk,
+            base["bia"].pk,
+            base["eva"].pk,
+        }
