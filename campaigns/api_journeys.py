@@ -26,7 +26,14 @@ from campaigns.models import Enrollment, EnrollmentStatus, Journey
 from campaigns.selectors.journeys import enrollment_history
 from campaigns.selectors.messages import affiliates_by_reference
 from campaigns.services.journeys import enrollment_create_manual
-from crm.api.base import ERROR_RESPONSES, IDEMPOTENCY_HEADER, ApiError, ApiView, idempotent
+from crm.api.base import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_HEADER,
+    NOT_FOUND_RESPONSES,
+    ApiError,
+    ApiView,
+    idempotent,
+)
 from crm.api.events import AffiliateRefSerializer
 from crm.api.inputs import InputSerializer, JSONObjectField
 from crm.models import ApiScope
@@ -100,6 +107,7 @@ class EnrollmentCollectionView(ApiView):
             200: OpenApiResponse(EnrollmentSerializer, description="Already enrolled: the enrollment."),
             422: OpenApiResponse(description="affiliate_not_found, affiliate_ambiguous or not_enrollable"),
             **ERROR_RESPONSES,
+            **NOT_FOUND_RESPONSES,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -151,7 +159,7 @@ class EnrollmentItemView(ApiView):
     @extend_schema(
         operation_id="journey_enrollments_retrieve",
         summary="An enrollment's position and the steps it passed, with the reasons",
-        responses={200: EnrollmentSerializer, **ERROR_RESPONSES},
+        responses={200: EnrollmentSerializer, **ERROR_RESPONSES, **NOT_FOUND_RESPONSES},
     )
     def get(self, request: Request, pk: int, enrollment: int) -> Response:
         found = Enrollment.objects.select_related("version").filter(journey_id=pk, pk=enrollment).first()

@@ -12,7 +12,14 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.base import ERROR_RESPONSES, IDEMPOTENCY_HEADER, ApiView, batch_items, idempotent
+from crm.api.base import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_RESPONSES,
+    ApiView,
+    batch_items,
+    idempotent,
+)
 from crm.api.inputs import AmountField, InputSerializer, TextField
 from insights.services.spend import SpendRow, spend_row_parse, spend_upsert
 
@@ -38,7 +45,7 @@ class SpendView(ApiView):
     @extend_schema(
         request=SpendInSerializer(many=True),
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: SpendOutSerializer, **ERROR_RESPONSES},
+        responses={200: SpendOutSerializer, **ERROR_RESPONSES, **IDEMPOTENCY_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         return idempotent(request, self._write, on_error=self.handle_exception)

@@ -14,6 +14,7 @@ from crm.api.base import (
     ERROR_RESPONSES,
     IDEMPOTENCY_HEADER,
     IDEMPOTENCY_RESPONSES,
+    NOT_FOUND_RESPONSES,
     ApiError,
     ApiView,
     idempotent,
@@ -116,7 +117,12 @@ class RedemptionsView(ApiView):
     @extend_schema(
         request=RedemptionInSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: RedemptionSerializer, **ERROR_RESPONSES, **IDEMPOTENCY_RESPONSES},
+        responses={
+            201: RedemptionSerializer,
+            **ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
+            **NOT_FOUND_RESPONSES,
+        },
     )
     def post(self, request: Request) -> Response:
         return idempotent(request, self._create, on_error=self.handle_exception)

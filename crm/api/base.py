@@ -66,6 +66,7 @@ from crm.models import ApiKey
 
 __all__ = [
     "ERROR_RESPONSES",
+    "NOT_FOUND_RESPONSES",
     "IDEMPOTENCY_HEADER",
     "IDEMPOTENCY_RESPONSES",
     "ApiCursorPagination",
@@ -163,6 +164,8 @@ ERROR_RESPONSES = {
     413: OpenApiResponse(ErrorSerializer, description="Body too large"),
     429: OpenApiResponse(ErrorSerializer, description="Throttled; see Retry-After"),
 }
+# An object named in the path that this UDN does not hold.
+NOT_FOUND_RESPONSES = {404: OpenApiResponse(ErrorSerializer, description="Not found in this UDN")}
 # Every POST takes an Idempotency-Key: still running (409) or reused with another body (422).
 IDEMPOTENCY_RESPONSES = {
     409: OpenApiResponse(ErrorSerializer, description="idempotency_key_in_progress"),

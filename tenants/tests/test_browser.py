@@ -198,7 +198,9 @@ def test_the_grouped_menu_fits_two_rows_and_every_entry_is_reachable_by_keyboard
             _sign_in(page, base, user.email)
             row = page.locator(".switcher summary").evaluate("el => el.getBoundingClientRect().height")
             header = page.locator("header.topbar").evaluate("el => el.getBoundingClientRect().height")
-            targets = page.evaluate("[...document.querySelectorAll('#mainnav a')].map(a => a.getAttribute('href'))")
+            targets = page.evaluate(
+                "[...document.querySelectorAll('#mainnav a')].map(a => a.getAttribute('href'))"
+            )
             reached = _keyboard_reachable_links(page)
             overflow = page.evaluate("document.documentElement.scrollWidth")
             results[width] = (row, header, targets, reached, overflow)
@@ -206,7 +208,8 @@ def test_the_grouped_menu_fits_two_rows_and_every_entry_is_reachable_by_keyboard
             context.close()
 
     for width, (row, header, targets, reached, overflow) in results.items():
-        assert "/messages/failures/" in targets and len(targets) == 13, (width, targets)
+        # Every page once (the count grows with the product: each app adds its pages).
+        assert "/messages/failures/" in targets and len(set(targets)) == len(targets), (width, targets)
         assert reached == targets, width  # each entry once, in the menu's order
         assert overflow == width
         # at most two rows of the bar's tallest item (the space switcher), with padding and gap
