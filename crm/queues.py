@@ -14,8 +14,6 @@ LONG_TASKS = (
     "campaigns.campaign_fan_out",
     # A loyalty simulation replays a period of events (up to a year of millions) through the rules.
     "loyalty.simulate",
-    # A loyalty simulation replays a period of events (up to a year of millions) through the rules.
-    "loyalty.simulate",
     # Insights' full rollup rebuild reads every event of the UDN.
     "insights.rollups_rebuild",
 )

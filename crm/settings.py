@@ -379,7 +379,3 @@ DEV_PORT = env_int("PORT", 8000)
 # Messages' link into the app (the template variable `link_app`): the app's URL scheme or a
 # universal link, e.g. "https://app.example.com/".
 APP_DEEP_LINK_BASE = env_str("APP_DEEP_LINK_BASE", "udnapp://")
-
-# Messages' link into the app (the template variable `link_app`): the app's URL scheme or a
-# universal link, e.g. "https://app.example.com/".
-APP_DEEP_LINK_BASE = env_str("APP_DEEP_LINK_BASE", "udnapp://")
