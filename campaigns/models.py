@@ -420,7 +420,9 @@ class Journey(models.Model):
         _("status"), max_length=12, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT
     )
     draft_graph = models.JSONField(_("graph (draft)"), default=dict, blank=True)
-    reentry = models.CharField(_("re-entry"), max_length=12, choices=ReentryRule.choices, default=ReentryRule.NEVER)
+    reentry = models.CharField(
+        _("re-entry"), max_length=12, choices=ReentryRule.choices, default=ReentryRule.NEVER
+    )
     reentry_days = models.PositiveSmallIntegerField(
         _("re-entry after (days)"), default=0, validators=[MaxValueValidator(3650)]
     )
@@ -443,9 +445,7 @@ class Journey(models.Model):
         verbose_name_plural = _("journeys")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(holdout_percent__lte=50), name="journey_holdout_at_most_half"
-            ),
+            models.CheckConstraint(condition=Q(holdout_percent__lte=50), name="journey_holdout_at_most_half"),
         ]
 
     def __str__(self) -> str:
@@ -533,7 +533,9 @@ class Enrollment(models.Model):
                 condition=Q(status=EnrollmentStatus.ACTIVE),
                 name="enrollment_one_active",
             ),
-            models.UniqueConstraint(fields=["journey", "affiliate", "entry_key"], name="enrollment_entry_once"),
+            models.UniqueConstraint(
+                fields=["journey", "affiliate", "entry_key"], name="enrollment_entry_once"
+            ),
             models.CheckConstraint(
                 condition=~Q(status=EnrollmentStatus.ACTIVE) | Q(due_at__isnull=False),
                 name="enrollment_active_is_due",

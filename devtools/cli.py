@@ -136,7 +136,19 @@ def cmd_test(ns: argparse.Namespace) -> int:
     steps = [
         ("ruff", [os.path.join(bindir, "ruff"), "check", "."]),
         ("ruff format", [os.path.join(bindir, "ruff"), "format", "--check", "."]),
-        ("mypy", [os.path.join(bindir, "mypy"), "crm", "tenants", "campaigns", "warroom", "loyalty", "insights", "devtools"]),
+        (
+            "mypy",
+            [
+                os.path.join(bindir, "mypy"),
+                "crm",
+                "tenants",
+                "campaigns",
+                "warroom",
+                "loyalty",
+                "insights",
+                "devtools",
+            ],
+        ),
         # DESIGN.md's "who may import whom", as the contracts in pyproject.toml write it.
         ("import contracts", [os.path.join(bindir, "lint-imports")]),
     ]

@@ -213,7 +213,7 @@ def _sandbox_outbox_clear(to: str) -> None:
 def test_a_test_send_reaches_the_marketer_through_the_sandbox_whatever_the_affiliate_allows(
     udn_a, writer, marketer
 ):
-    """"Enviar teste para mim": the message goes to the marketer's own e-mail, filled in with the
+    """ "Enviar teste para mim": the message goes to the marketer's own e-mail, filled in with the
     chosen affiliate's data, through the outbox, the sender and the sandbox's SMTP, although the
     affiliate has no e-mail consent, their cap is used up, it is quiet time and the shared
     contact-pressure budget is spent: those are the affiliate's, and the affiliate gets nothing."""

@@ -288,7 +288,11 @@ def _stored_derived() -> list[tuple]:
     return list(Affiliate.objects.order_by("id").values_list(*DERIVED))
 
 
-SUBSCRIPTION_TYPES = (EventType.PAYMENT_FAILED, EventType.SUBSCRIPTION_RENEWED, EventType.SUBSCRIPTION_CANCELLED)
+SUBSCRIPTION_TYPES = (
+    EventType.PAYMENT_FAILED,
+    EventType.SUBSCRIPTION_RENEWED,
+    EventType.SUBSCRIPTION_CANCELLED,
+)
 
 
 def _varied_history(people: list[Affiliate], rng: random.Random) -> list[EventInput]:
