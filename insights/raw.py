@@ -104,10 +104,12 @@ def time_page(*, filters: d.Filters) -> d.Page:
     tables: list[d.Table] = []
     for metric in metrics.TIME_METRICS:
         tables += d.duration_tables(
-            code=metric.code, title=metric.label, rows=_durations(metric.start, metric.end, filters)
+            code=metric.code,
+            title=metric.label,
+            rows=d.group_durations(_durations(metric.start, metric.end, filters)),
         )
     tables += d.duration_tables(
-        code=metrics.SUPPORT_METRIC, title="", rows=_support(filters), weekly_only=True
+        code=metrics.SUPPORT_METRIC, title="", rows=d.group_durations(_support(filters)), weekly_only=True
     )
     return d.Page("time", "", tables)
 
