@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign, MessageTemplate
 from campaigns.selectors.campaigns import campaign_segment_choices, goal_event_choices, templates_by_channel
 from campaigns.services.campaigns import CampaignDraft
-from crm.channels import CHANNELS
+from crm.channels import CHANNEL_CHOICES, CHANNELS
 
 #: Channels a chain may hold (the first, then fallbacks).
 CHAIN_LENGTH = 3
@@ -23,7 +23,7 @@ SEND_NOW, SEND_LATER = "now", "later"
 
 def _channel_choices(first: bool) -> list[tuple[str, Any]]:
     empty = _("Choose a channel") if first else _("None (no fallback)")
-    return [("", empty), *((channel.code, channel.label) for channel in CHANNELS)]
+    return [("", empty), *CHANNEL_CHOICES]
 
 
 class CampaignForm(forms.Form):

@@ -16,10 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from crm.channels import CHANNELS
+from crm.channels import CHANNEL_CHOICES
 from crm.models import Affiliate
-
-CHANNEL_CHOICES = [(channel.code, channel.label) for channel in CHANNELS]
 
 
 class Provider(models.TextChoices):

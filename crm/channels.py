@@ -54,6 +54,8 @@ CHANNEL_CODES: tuple[str, ...] = tuple(channel.code for channel in CHANNELS)
 #: {code: the affiliate's consent field}, in registry order.
 CONSENT_FIELDS: dict[str, str] = {channel.code: channel.consent_field for channel in CHANNELS}
 BY_CODE: dict[str, ChannelSpec] = {channel.code: channel for channel in CHANNELS}
+#: (code, label) pairs in registry order: the choices of every model field and form that names a channel.
+CHANNEL_CHOICES: list[tuple[str, StrOrPromise]] = [(channel.code, channel.label) for channel in CHANNELS]
 
 
 def channel_get(code: str) -> ChannelSpec:

@@ -17,10 +17,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from crm.channels import CHANNELS
+from crm.channels import CHANNEL_CHOICES
 from tenants.models import UDN
-
-CHANNEL_CHOICES = [(channel.code, channel.label) for channel in CHANNELS]
 
 
 class JointKind(models.TextChoices):

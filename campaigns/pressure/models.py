@@ -7,9 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm.channels import CHANNELS
-
-CHANNEL_CHOICES = [(channel.code, channel.label) for channel in CHANNELS]
+from crm.channels import CHANNEL_CHOICES
 
 
 class PressureBudget(models.Model):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.access import segment_access, segment_get
-from crm.channels import CHANNELS
+from crm.channels import CHANNEL_CHOICES
 from crm.fields import FIELDS
 from crm.models import EventKind, EventType, Segment, Stage
 from crm.segmentation import FIELD_KINDS, SegmentInvalid
@@ -130,7 +130,7 @@ def _vocabulary(*, exclude: int | None = None) -> dict[str, Any]:
             ),
         },
         "measures": _labelled([("count", _("number of times")), ("sum", _("sum of amounts (R$)"))]),
-        "channels": _labelled((channel.code, channel.label) for channel in CHANNELS),
+        "channels": _labelled(CHANNEL_CHOICES),
         "stages": _labelled(Stage.choices),
         "tiers": _labelled([("", _("(no tier)")), *((name, name) for name in sorted(vocabulary.tiers))]),
         "event_types": _labelled(event_types),
