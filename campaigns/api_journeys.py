@@ -1,11 +1,11 @@
 """The partner API's journeys (mounted under /api/v1/journeys/ through crm.api.base's registry):
 
-- `POST /api/v1/journeys/{id}/enrollments/` (scope events:write: enrolling tells us something
-  happened to the affiliate): enrol one affiliate into a live journey with a manual trigger.
+- `POST /api/v1/journeys/{id}/enrollments/` (scope journeys:write): enrol one affiliate into a
+  live journey with a manual trigger.
   Idempotent: with an `Idempotency-Key` the same key gives the same enrollment; without one an
   affiliate already in the journey gets its current enrollment back (200) instead of a second.
   201 with the enrollment when it was made.
-- `GET /api/v1/journeys/{id}/enrollments/{enrollment}/` (scope affiliates:read): where the
+- `GET /api/v1/journeys/{id}/enrollments/{enrollment}/` (scope journeys:read): where the
   affiliate stands (step, status, due time, what it waits for) and the steps it passed, with the
   branch taken and why.
 """
@@ -95,7 +95,7 @@ def _journey(pk: int) -> Journey:
 
 
 class EnrollmentCollectionView(ApiView):
-    required_scopes = [ApiScope.EVENTS_WRITE]
+    required_scopes = [ApiScope.JOURNEYS_WRITE]
 
     @extend_schema(
         operation_id="journey_enrollments_create",
@@ -154,7 +154,7 @@ class EnrollmentCollectionView(ApiView):
 
 
 class EnrollmentItemView(ApiView):
-    required_scopes = [ApiScope.AFFILIATES_READ]
+    required_scopes = [ApiScope.JOURNEYS_READ]
 
     @extend_schema(
         operation_id="journey_enrollments_retrieve",

@@ -1,6 +1,5 @@
 """`POST /api/v1/spend/`: a partner (an ad platform export, a BI job) sends marketing spend per
-day, source and campaign; rows are upserted by that key. Scope: events:write (the scope partner
-systems that feed the UDN's data carry)."""
+day, source and campaign; rows are upserted by that key. Scope: spend:write."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from crm.api.base import (
     idempotent,
 )
 from crm.api.inputs import AmountField, InputSerializer, TextField
+from crm.models import ApiScope
 from insights.services.spend import SpendRow, spend_row_parse, spend_upsert
 
 #: Rows one request may carry (a year of days for a few dozen campaigns fits in a few requests).
@@ -40,7 +40,7 @@ class SpendOutSerializer(serializers.Serializer):
 
 
 class SpendView(ApiView):
-    required_scopes = {"POST": ["events:write"]}
+    required_scopes = {"POST": [ApiScope.SPEND_WRITE]}
 
     @extend_schema(
         request=SpendInSerializer(many=True),

@@ -371,7 +371,7 @@ def test_api_enrols_idempotently_and_shows_the_position_and_history(clock, udn_a
     graph = send_graph("a", wait_days=1, trigger={"type": "manual", "start": "wait"})
     journey = published(graph)
     person = reachable(external_id="API-1")
-    api = Api(udn_a, make_key(udn_a, scopes=["events:write", "affiliates:read"]))
+    api = Api(udn_a, make_key(udn_a, scopes=["journeys:write", "journeys:read"]))
     url = f"/api/v1/journeys/{journey.pk}/enrollments/"
     first = api.post(url, {"affiliate": {"external_id": "API-1"}}, HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == 201, first.content

@@ -84,7 +84,19 @@ __all__ = [
 
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's, with a request body given as a schema (a batch's `list_of`) required,
-    as the server requires it."""
+    as the server requires it, and each operation's description ending with the scopes its key
+    needs (read from the view's `required_scopes`, the list HasScopes checks: the documentation
+    cannot drift from the check)."""
+
+    def get_description(self) -> str:
+        description = super().get_description() or ""
+        required = getattr(self.view, "required_scopes", ())
+        if isinstance(required, dict):
+            required = required.get(self.method, ())
+        if not required:
+            return description
+        scopes = ", ".join(f"`{scope}`" for scope in required)
+        return f"{description}\n\nScope: {scopes}." if description else f"Scope: {scopes}."
 
     def _get_request_for_media_type(self, serializer: Any, direction: Any = "request") -> Any:
         schema, required = super()._get_request_for_media_type(serializer, direction)

@@ -26,6 +26,11 @@ class ApiScope(models.TextChoices):
     # Loyalty's endpoints (the loyalty app mounts them under /api/v1/loyalty/).
     LOYALTY_READ = "loyalty:read", "loyalty:read"
     LOYALTY_WRITE = "loyalty:write", "loyalty:write"
+    # Journeys' endpoints (campaigns mounts them under /api/v1/journeys/) and the marketing spend
+    # endpoint (insights, /api/v1/spend/).
+    JOURNEYS_READ = "journeys:read", "journeys:read"
+    JOURNEYS_WRITE = "journeys:write", "journeys:write"
+    SPEND_WRITE = "spend:write", "spend:write"
 
 
 #: The scopes a key can be given: those with endpoints. campaigns:read stays a value (keys made
@@ -41,6 +46,9 @@ API_SCOPES_OFFERED: tuple[str, ...] = (
     ApiScope.MESSAGES_WRITE,
     ApiScope.LOYALTY_READ,
     ApiScope.LOYALTY_WRITE,
+    ApiScope.JOURNEYS_READ,
+    ApiScope.JOURNEYS_WRITE,
+    ApiScope.SPEND_WRITE,
 )
 
 
@@ -57,6 +65,9 @@ API_SCOPE_LABELS: dict[str, StrOrPromise] = {
     ApiScope.MESSAGES_WRITE: _("Send messages"),
     ApiScope.LOYALTY_READ: _("Read loyalty points, rewards and missions"),
     ApiScope.LOYALTY_WRITE: _("Redeem loyalty rewards"),
+    ApiScope.JOURNEYS_READ: _("Read journey enrollments and their history"),
+    ApiScope.JOURNEYS_WRITE: _("Enrol affiliates into journeys"),
+    ApiScope.SPEND_WRITE: _("Send marketing spend"),
 }
 
 

@@ -1,5 +1,5 @@
 """POST /api/v1/spend/: a partner sends spend rows; each is upserted by day, source and campaign,
-bad rows come back with their index and reason; the key needs events:write."""
+bad rows come back with their index and reason; the key needs spend:write."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def post(udn, token, body):
 
 @pytest.mark.django_db
 def test_spend_rows_are_upserted_and_bad_ones_reported(udn_a):
-    token = key(udn_a, ["events:write"])
+    token = key(udn_a, ["spend:write"])
     rows = [
         {"day": "01/03/2026", "source": "google", "campaign": "verao", "amount": "1.234,56"},
         {"day": "2026-03-02", "source": "meta", "amount": 80},
@@ -57,8 +57,14 @@ def test_spend_rows_are_upserted_and_bad_ones_reported(udn_a):
 
 
 @pytest.mark.django_db
-def test_spend_needs_the_events_write_scope_and_a_list(udn_a):
-    reader = key(udn_a, ["affiliates:read"])
-    assert post(udn_a, reader, []).status_code == 403
-    writer = key(udn_a, ["events:write"])
+def test_spend_needs_the_spend_write_scope_and_a_list(udn_a):
+    # events:write, which the endpoint asked for before spend:write existed, is not enough.
+    borrowed = key(udn_a, ["affiliates:read", "events:write"])
+    refused = post(udn_a, borrowed, [{"day": "01/03/2026", "source": "google", "amount": "1"}])
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+    assert "spend:write" in refused.json()["error"]["message"]
+    with tenant_context(udn_a):
+        assert not Spend.objects.exists()
+    writer = key(udn_a, ["spend:write"])
     assert post(udn_a, writer, {"day": "01/03/2026"}).status_code == 400
