@@ -6,6 +6,7 @@ affiliate's journeys."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -172,12 +173,27 @@ def _arm(name: str, n: int, x: int, base: tuple[int, int] | None) -> Arm:
     return Arm(name=name, enrolled=n, converted=x, interval=interval)
 
 
-def journey_results(*, journey: Journey) -> JourneyResults:
+def journey_results(
+    *,
+    journey: Journey,
+    version: JourneyVersion | None = None,
+    entered_from: datetime | None = None,
+    entered_to: datetime | None = None,
+) -> JourneyResults:
     """Enrolled, converted, exited (all versions and per version); conversion treated vs holdout
-    and per arm of each split step, with the difference's 95% interval (Newcombe)."""
+    and per arm of each split step, with the difference's 95% interval (Newcombe). Optionally of
+    one version and of the enrollments that entered in [entered_from, entered_to) only (insights'
+    channels page)."""
+    scope: dict[str, Any] = {"journey": journey}
+    if version is not None:
+        scope["version"] = version
+    if entered_from is not None:
+        scope["entered_at__gte"] = entered_from
+    if entered_to is not None:
+        scope["entered_at__lt"] = entered_to
     status_counts = Count("pk")
     per_version = (
-        Enrollment.objects.filter(journey=journey)
+        Enrollment.objects.filter(**scope)
         .values("version__number")
         .annotate(
             enrolled=status_counts,
@@ -195,7 +211,7 @@ def journey_results(*, journey: Journey) -> JourneyResults:
     }
     groups = {
         held: (n, x)
-        for held, n, x in Enrollment.objects.filter(journey=journey)
+        for held, n, x in Enrollment.objects.filter(**scope)
         .values("holdout")
         .annotate(n=Count("pk"), x=Count("pk", filter=Q(status=EnrollmentStatus.CONVERTED)))
         .values_list("holdout", "n", "x")
@@ -204,7 +220,13 @@ def journey_results(*, journey: Journey) -> JourneyResults:
     treated_n, treated_x = groups.get(False, (0, 0))
     splits: dict[str, list[Arm]] = {}
     arms = (
-        JourneyStepLog.objects.filter(enrollment__journey=journey, outcome="arm")
+        # Held-out enrollments pass the split too but get no message on either arm: the arms
+        # compare the treated only (with them, both rates drift to the holdout's).
+        JourneyStepLog.objects.filter(
+            outcome="arm",
+            enrollment__holdout=False,
+            **{f"enrollment__{name}": value for name, value in scope.items()},
+        )
         .values("step", "reason")
         .annotate(
             n=Count("enrollment", distinct=True),
