@@ -12,6 +12,7 @@ listener never hears of a change that was rolled back. Keep listeners cheap: enq
     hooks.consent_changed.subscribe(...)             # list[ConsentChanged]
     hooks.affiliate_changed.subscribe(...)           # list[AffiliateChanged]
     hooks.segment_membership_changed.subscribe(...)  # list[SegmentMembershipChanged]
+    hooks.affiliates_imported.subscribe(...)         # list[AffiliatesImported]
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class ConsentChanged:
 @dataclass(frozen=True, slots=True)
 class AffiliateChanged:
     """An affiliate was created or some of its fields changed (through the UI or the API; an
-    import announces itself once, by its job, not affiliate by affiliate)."""
+    import announces itself once, by its job, not affiliate by affiliate: affiliates_imported)."""
 
     affiliate_id: int
     created: bool
@@ -107,8 +108,20 @@ class SegmentMembershipChanged:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AffiliatesImported:
+    """An import finished and changed the base (created or updated affiliates). One payload a job,
+    however many affiliates it touched: what changed on each is in the AffiliateChange rows linked
+    to the job (`import_job_id`), each with the fields it changed."""
+
+    job_id: str
+    created: int
+    updated: int
+
+
 events_stored: Hook[AcceptedEvent] = Hook("events_stored")
 stage_changed: Hook[StageChange] = Hook("stage_changed")
 consent_changed: Hook[ConsentChanged] = Hook("consent_changed")
 affiliate_changed: Hook[AffiliateChanged] = Hook("affiliate_changed")
 segment_membership_changed: Hook[SegmentMembershipChanged] = Hook("segment_membership_changed")
+affiliates_imported: Hook[AffiliatesImported] = Hook("affiliates_imported")

@@ -16,4 +16,6 @@ LONG_TASKS = (
     "loyalty.simulate",
     # Insights' full rollup rebuild reads every event of the UDN.
     "insights.rollups_rebuild",
+    # ... and the refresh after an import: the days of every affiliate it moved to another origin or plan.
+    "insights.rollups_refresh_import",
 )

@@ -10,11 +10,12 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from crm import hooks
         from crm.api.base import api_urls_register
-        from insights.tasks import on_affiliates_changed, on_events_stored
+        from insights.tasks import on_affiliates_changed, on_affiliates_imported, on_events_stored
         from tenants.services import UDNPeriodicTask, udn_periodic_task_register
 
         hooks.events_stored.subscribe(on_events_stored)
         hooks.affiliate_changed.subscribe(on_affiliates_changed)
+        hooks.affiliates_imported.subscribe(on_affiliates_imported)
         api_urls_register(prefix="spend/", urlconf="insights.api_urls")
         udn_periodic_task_register(
             UDNPeriodicTask(

@@ -5,10 +5,11 @@ follows each stored batch of events, on the default queue."""
 from __future__ import annotations
 
 from crm.celery import app
-from crm.hooks import AcceptedEvent, AffiliateChanged
+from crm.hooks import AcceptedEvent, AffiliateChanged, AffiliatesImported
 
 REBUILD_TASK = "insights.rollups_rebuild"
 REFRESH_TASK = "insights.rollups_refresh"
+IMPORT_REFRESH_TASK = "insights.rollups_refresh_import"
 WEEKLY_REPORT_TASK = "insights.weekly_report"
 COORDINATOR_REPORT_TASK = "insights.weekly_report_coordinators"
 
@@ -41,6 +42,23 @@ def rollups_refresh_affiliates(affiliate_ids: list[int]) -> dict[str, int]:
     from insights.services.rollups import rollup_days_of_affiliates
 
     return _refresh(rollup_days_of_affiliates(affiliate_ids=affiliate_ids))
+
+
+def on_affiliates_imported(imports: list[AffiliatesImported]) -> None:
+    """crm.hooks listener: an import that updated affiliates may have moved some to another origin
+    or plan; one task a job (on the long queue: a big file moves thousands) finds which from the
+    changes the import recorded and refreshes their days, or queues the debounced rebuild when they
+    are more than REFRESH_MAX_DAYS."""
+    for done in imports:
+        if done.updated:
+            rollups_refresh_import.delay(done.job_id)
+
+
+@app.task(name=IMPORT_REFRESH_TASK, acks_late=True)
+def rollups_refresh_import(job_id: str) -> dict[str, int]:
+    from insights.services.rollups import rollup_days_of_import
+
+    return _refresh(rollup_days_of_import(job_id=job_id, fields=sorted(GROUPING_FIELDS)))
 
 
 @app.task(name=REFRESH_TASK, acks_late=True)

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.lifecycle import CASH_IN_TYPE, sql_tier
-from crm.models import Affiliate, Event, EventType
+from crm.models import Affiliate, AffiliateChange, Event, EventType
 from insights import metrics
 from insights.models import (
     AttributionDay,
@@ -344,4 +344,19 @@ def rollup_days_of_affiliates(*, affiliate_ids: Sequence[int]) -> list[date]:
     sql = f"SELECT DISTINCT {_local_day('occurred_at')} FROM {_t(Event)} WHERE affiliate_id = ANY(%(ids)s)"
     with connection.cursor() as cursor:
         cursor.execute(sql, {"ids": list(affiliate_ids), "tz": udn_time_zone()})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def rollup_days_of_import(*, job_id: str, fields: Sequence[str]) -> list[date]:
+    """The local days of every event of the affiliates whose `fields` (origin, plan: what the
+    rollups group by) import `job_id` changed, found by the changes it recorded; one statement
+    however many affiliates the file moved."""
+    sql = f"""
+        SELECT DISTINCT {_local_day("e.occurred_at")} FROM {_t(Event)} e
+        WHERE e.affiliate_id IN (
+            SELECT c.affiliate_id FROM {_t(AffiliateChange)} c
+            WHERE c.import_job_id = %(job)s AND c.changes ?| %(fields)s::text[])
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"job": job_id, "fields": list(fields), "tz": udn_time_zone()})
         return [row[0] for row in cursor.fetchall()]

@@ -13,6 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import hooks
+from crm.hooks import AffiliatesImported
 from crm.leases import lease_hold, lease_stop_close, lease_stop_requested
 from crm.models import AuditAction, AuditTarget, ImportJob, ImportStatus
 from crm.readers import ImportFileError, SourceFile, source_open
@@ -124,6 +126,10 @@ def affiliates_import(
                 **{name: getattr(job, name) for name in IMPORT_COUNTERS},
             },
         )
+        if created or updated:
+            hooks.affiliates_imported.send(
+                [AffiliatesImported(job_id=str(job.pk), created=created, updated=updated)]
+            )
     return job
 
 
