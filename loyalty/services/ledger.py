@@ -28,6 +28,15 @@ class LoyaltyError(Exception):
         self.code = code
 
 
+class LoyaltyInvalid(LoyaltyError):
+    """Refused input: `errors` maps each field to what is wrong with it (pt-BR), so a form shows
+    each message beside its field; "" keys are about the whole."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()), code="invalid")
+        self.errors = errors
+
+
 def affiliate_lock(*, affiliate_id: int) -> None:
     """Serialise writes to one affiliate's points (redemptions, adjustments) in this transaction."""
     with connection.cursor() as cursor:

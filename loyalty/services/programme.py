@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 
 from crm.models import EventKind, EventType
 from crm.services.audit import audit_record
+from crm.services.events import MONEY_EVENT_TYPES
 from loyalty.models import LimitPeriod, PointsKind, Programme, Rule, RuleSet, RuleSetStatus
 from loyalty.rules_sql import condition_errors
-from loyalty.services.ledger import LoyaltyError
+from loyalty.services.ledger import LoyaltyError, LoyaltyInvalid
 
 RULE_FIELDS = (
     "code",
@@ -68,12 +69,26 @@ def _draft_from_live(programme: Programme) -> RuleSet:
     return draft
 
 
-def rule_errors(data: dict[str, Any]) -> dict[str, str]:
-    """Field → what is wrong (pt-BR), for the editor and the services alike."""
+def rule_errors(
+    data: dict[str, Any], *, rule_set: RuleSet | None = None, rule: Rule | None = None
+) -> dict[str, str]:
+    """Field → what is wrong (pt-BR): the one validation of a rule, run by the editor as the
+    marketer types (htmx) and by `rule_save`. With `rule_set`, the code must be free in it
+    (`rule`: the rule being edited)."""
     errors: dict[str, str] = {}
     known = set(EventType.values) | set(EventKind.objects.values_list("code", flat=True))
     if data.get("event_type") not in known:
         errors["event_type"] = _("Unknown event kind.")
+    elif data.get("points_kind") == PointsKind.PER_REAL and data.get("event_type") not in MONEY_EVENT_TYPES:
+        errors["points_kind"] = _("Points per R$ need an event kind that carries an amount (%(kinds)s).") % {
+            "kinds": ", ".join(str(EventType(kind).label) for kind in sorted(MONEY_EVENT_TYPES))
+        }
+    if rule_set is not None and data.get("code"):
+        taken = Rule.objects.filter(rule_set=rule_set, code=data["code"])
+        if rule is not None and rule.pk:
+            taken = taken.exclude(pk=rule.pk)
+        if taken.exists():
+            errors["code"] = _("Another rule of this draft already uses this code.")
     if data.get("points_kind") not in PointsKind.values:
         errors["points_kind"] = _("Choose how points are counted.")
     try:
@@ -81,10 +96,19 @@ def rule_errors(data: dict[str, Any]) -> dict[str, str]:
             errors["points"] = _("Points must be greater than zero.")
     except (TypeError, ValueError):
         errors["points"] = _("Points must be a number.")
-    if data.get("points_kind") == PointsKind.MULTIPLIER and float(data.get("points") or 0) <= 1:
+    if (
+        "points" not in errors
+        and data.get("points_kind") == PointsKind.MULTIPLIER
+        and float(data.get("points") or 0) <= 1
+    ):
         errors["points"] = _("A multiplier must be greater than 1.")
     if (data.get("limit_period") or "") not in LimitPeriod.values:
         errors["limit_period"] = _("Unknown limit.")
+    limit_count = data.get("limit_count")
+    if limit_count is not None and (not isinstance(limit_count, int) or limit_count < 1):
+        errors["limit_count"] = _("The limit must be at least once.")
+    elif (limit_count or 1) > 1 and not data.get("limit_period"):
+        errors["limit_count"] = _("Choose the limit's period (per day, per month or ever) for more than once.")
     if condition_errors(data.get("conditions") or []):
         errors["conditions"] = _("Each condition needs a property, an operator and a value.")
     if data.get("segment_id"):
@@ -102,9 +126,9 @@ def rule_errors(data: dict[str, Any]) -> dict[str, str]:
 def rule_save(*, rule_set: RuleSet, data: dict[str, Any], rule: Rule | None = None) -> Rule:
     if rule_set.status != RuleSetStatus.DRAFT:
         raise LoyaltyError(_("Only the draft's rules can be changed."), code="not_draft")
-    errors = rule_errors(data)
+    errors = rule_errors(data, rule_set=rule_set, rule=rule)
     if errors:
-        raise LoyaltyError("; ".join(f"{k}: {v}" for k, v in errors.items()), code="invalid")
+        raise LoyaltyInvalid(errors)
     rule = rule or Rule(rule_set=rule_set)
     for name in RULE_FIELDS:
         if name in data:
