@@ -265,3 +265,214 @@ def earn_sql(
     sql = "WITH " + ",\n".join([ev_sql, rules_sql, cand_sql, prior_sql, base_sql, mult_sql, final_sql])
     # The prior CTE's parameters come after cand's in the text; base/mult have none.
     return Compiled(sql, params)
+
+
+# --- The simulator's aggregated statement ------------------------------------------------------
+#
+# The same rules, evaluated on per (affiliate, local day) aggregates instead of event x rule rows:
+# one hash aggregation over the events (no fan-out, no sort of the events), then windows over the
+# day rows for month/ever limits only. Exact where the order of events within a day does not
+# matter; where it does (a per-R$ rule whose limit overflows, a multiplier whose entries depend on
+# which events a limited rule took) the statement says so (`ambiguous` > 0) and the caller replays
+# those affiliates with earn_sql. Rule sets it cannot express at all get None.
+
+
+def _is_whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
+def aggregate_supported(rules: Sequence[RuleSpec]) -> bool:
+    """Whether aggregate_sql can run these rules (else: earn_sql, row by row)."""
+    for rule in rules:
+        if rule.points_kind != "multiplier":
+            continue
+        if rule.limit_period or not _is_whole(rule.points) or rule.conditions:
+            return False
+        for other in _base_rules_of(rules, rule):
+            if other.limit_period in ("month", "ever"):
+                return False
+    return True
+
+
+def _base_rules_of(rules: Sequence[RuleSpec], mult: RuleSpec) -> list[RuleSpec]:
+    return [
+        r
+        for r in rules
+        if r.tag == mult.tag and r.event_type == mult.event_type and r.points_kind != "multiplier"
+    ]
+
+
+class _Sql:
+    """Text and parameters in the text's order."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.parts.append(text)
+        self.params += list(params)
+
+    def compiled(self) -> Compiled:
+        return Compiled("".join(self.parts), self.params)
+
+
+def aggregate_sql(*, rules: Sequence[RuleSpec], events_where: Compiled, tz: str) -> Compiled:
+    """`WITH ... SELECT` one row: ambiguous (day rows the aggregates cannot settle), by_rule (json:
+    [{rule_id, points, entries, affiliates}]), by_week (json: [{tag, week, points}]), and the
+    CTE `per_affiliate` is inserted into loyalty_sim_total (tag, affiliate_id, points) when
+    nothing is ambiguous. Same figures as summing earn_sql's `final` (tested)."""
+    assert rules and aggregate_supported(rules)
+    event_table = Event._meta.db_table
+    affiliate_table = Affiliate._meta.db_table
+    join_affiliate = needs_affiliate(rules)
+    q = _Sql()
+    affiliate_cols = (
+        "a.stage, a.tier, a.plan"
+        if join_affiliate
+        else "NULL::text AS stage, NULL::text AS tier, NULL::text AS plan"
+    )
+    affiliate_join = f"JOIN {affiliate_table} a ON a.id = e.affiliate_id" if join_affiliate else ""
+    properties = "e.properties" if any(rule.conditions for rule in rules) else "NULL::jsonb AS properties"
+    q.add(
+        f"WITH ev AS (SELECT e.affiliate_id, e.type, e.amount, {properties}, "
+        f"(e.occurred_at AT TIME ZONE %s)::date AS local_day, {affiliate_cols} "
+        f"FROM {event_table} e {affiliate_join} WHERE e.type = ANY(%s::text[]) AND (",
+        [tz, sorted({rule.event_type for rule in rules})],
+    )
+    q.add(events_where.sql + ")),\n", events_where.params)
+
+    def match(rule: RuleSpec, extra: str = "") -> Compiled:
+        cond = _rule_condition(rule)
+        return Compiled(f"ev.type = %s AND ({cond.sql}){extra}", [rule.event_type, *cond.params])
+
+    def positive(rule: RuleSpec) -> Compiled:
+        m, p = match(rule), _points(rule)
+        return Compiled(f"({m.sql} AND {p.sql} > 0)", [*m.params, *p.params])
+
+    # d: the day rows.
+    q.add("d AS MATERIALIZED (SELECT ev.affiliate_id, ev.local_day AS day")
+    for i, rule in enumerate(rules):
+        if rule.points_kind == "multiplier":
+            m = match(rule)
+            q.add(f", bool_or({m.sql}) AS mm{i}", m.params)
+            pos = [positive(r) for r in _base_rules_of(rules, rule)]
+            unl = [positive(r) for r in _base_rules_of(rules, rule) if not r.limit_period]
+            pos_sql = " OR ".join(p.sql for p in pos) or "false"
+            unl_sql = " OR ".join(p.sql for p in unl) or "false"
+            q.add(f", count(*) FILTER (WHERE ({pos_sql})) AS mpos{i}", [x for p in pos for x in p.params])
+            q.add(
+                f", count(*) FILTER (WHERE ({pos_sql}) AND NOT ({unl_sql})) AS mamb{i}",
+                [x for p in pos for x in p.params] + [x for p in unl for x in p.params],
+            )
+            continue
+        m, p = match(rule), _points(rule)
+        q.add(f", count(*) FILTER (WHERE {m.sql}) AS n{i}", m.params)
+        q.add(f", coalesce(sum({p.sql}) FILTER (WHERE {m.sql}), 0) AS s{i}", [*p.params, *m.params])
+        q.add(f", count(*) FILTER (WHERE {m.sql} AND {p.sql} > 0) AS np{i}", [*m.params, *p.params])
+    q.add(" FROM ev GROUP BY 1, 2),\n")
+    # w: d with, for month/ever limits, the rule's matches earlier in the period (b<i>).
+    windowed = [
+        (i, r)
+        for i, r in enumerate(rules)
+        if r.points_kind != "multiplier" and r.limit_period in ("month", "ever")
+    ]
+    if windowed:
+        busy = " OR ".join(f"d.n{i} > 0" for i, _r in windowed)
+        cols = []
+        for i, rule in windowed:
+            over = (
+                "PARTITION BY d.affiliate_id ORDER BY date_trunc('month', d.day), d.day"
+                if rule.limit_period == "ever"
+                else "PARTITION BY d.affiliate_id, date_trunc('month', d.day) ORDER BY d.day"
+            )
+            cols.append(
+                f"coalesce(sum(d.n{i}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS b{i}"
+            )
+        zeros = ", ".join(f"0::numeric AS b{i}" for i, _r in windowed)
+        q.add(
+            f"w AS (SELECT d.*, {', '.join(cols)} FROM d WHERE {busy} "
+            f"UNION ALL SELECT d.*, {zeros} FROM d WHERE NOT ({busy})),\n"
+        )
+    else:
+        q.add("w AS (SELECT * FROM d),\n")
+    # e: earned per rule and day row: points p<i>, entries c<i>, ambiguity.
+    earned: dict[int, str] = {}
+    exprs: list[str] = []
+    amb: list[str] = []
+    for i, rule in enumerate(rules):
+        if rule.points_kind == "multiplier":
+            continue
+        limit = int(rule.limit_count)
+        if rule.limit_period == "day":
+            earned[i] = f"least(w.n{i}, {limit})"
+        elif rule.limit_period:
+            earned[i] = f"greatest(0, least(w.n{i}, {limit} - w.b{i}))"
+        else:
+            earned[i] = f"w.n{i}"
+        if rule.points_kind == "fixed":
+            fixed = int(rule.points)
+            exprs.append(
+                f"({earned[i]}) * {fixed} AS p{i}, CASE WHEN {fixed} > 0 THEN {earned[i]} ELSE 0 END AS c{i}"
+            )
+        else:
+            exprs.append(f"w.s{i} AS p{i}, w.np{i} AS c{i}")
+            if rule.limit_period:
+                amb.append(f"({earned[i]}) < w.n{i}")
+    for i, rule in enumerate(rules):
+        if rule.points_kind != "multiplier":
+            continue
+        factor = int(rule.points) - 1
+        members = [rules.index(r) for r in _base_rules_of(rules, rule)]
+        total = (
+            " + ".join(
+                f"({earned[j]}) * {int(rules[j].points)}" if rules[j].points_kind == "fixed" else f"w.s{j}"
+                for j in members
+            )
+            or "0"
+        )
+        exprs.append(
+            f"CASE WHEN w.mm{i} THEN ({total}) * {factor} ELSE 0 END AS p{i}, "
+            f"CASE WHEN w.mm{i} THEN w.mpos{i} ELSE 0 END AS c{i}"
+        )
+        overflow = " OR ".join(f"({earned[j]}) < w.n{j}" for j in members if rules[j].limit_period) or "false"
+        amb.append(f"(w.mm{i} AND w.mamb{i} > 0 AND ({overflow}))")
+    amb_sql = " OR ".join(amb) or "false"
+    q.add(
+        f"e AS (SELECT w.affiliate_id, to_char(date_trunc('week', w.day), 'YYYY-MM-DD') AS week, "
+        f"({amb_sql}) AS amb, {', '.join(exprs)} FROM w),\n"
+    )
+    # g: per affiliate and per week, in one pass.
+    tags = sorted({rule.tag for rule in rules})
+    assert all(re.match(r"^[a-z]+$", tag) for tag in tags), tags
+    sums = ", ".join(f"sum(e.p{i}) AS p{i}, sum(e.c{i}) AS c{i}" for i in range(len(rules)))
+    tag_sums = ", ".join(
+        "(" + " + ".join(f"sum(e.p{i})" for i, r in enumerate(rules) if r.tag == tag) + f") AS t_{tag}"
+        for tag in tags
+    )
+    q.add(
+        f"g AS MATERIALIZED (SELECT e.affiliate_id, e.week, GROUPING(e.affiliate_id) AS by_week, "
+        f"count(*) FILTER (WHERE e.amb) AS amb, {sums}, {tag_sums} FROM e "
+        "GROUP BY GROUPING SETS ((e.affiliate_id), (e.week))),\n"
+    )
+    amb_total = "(SELECT coalesce(sum(amb), 0) FROM g WHERE by_week = 1)"
+    inserts = " UNION ALL ".join(
+        f"SELECT %s, affiliate_id, t_{tag} FROM g WHERE by_week = 0 AND t_{tag} > 0" for tag in tags
+    )
+    q.add(
+        f"ins AS (INSERT INTO loyalty_sim_total SELECT * FROM ({inserts}) x WHERE {amb_total} = 0)\n",
+        list(tags),
+    )
+    by_rule = ", ".join(
+        f"json_build_object('tag', %s, 'rule_id', {int(r.id)}, 'points', coalesce(sum(p{i}), 0), "
+        f"'entries', coalesce(sum(c{i}), 0), 'affiliates', count(*) FILTER (WHERE c{i} > 0))"
+        for i, r in enumerate(rules)
+    )
+    by_week = ", ".join(f"json_build_object('tag', %s, 'week', week, 'points', t_{tag})" for tag in tags)
+    q.add(
+        f"SELECT {amb_total}, (SELECT array_to_json(ARRAY[{by_rule}]) FROM g WHERE by_week = 0), "
+        f"(SELECT coalesce(json_agg(x.j), '[]') FROM (SELECT unnest(ARRAY[{by_week}]) AS j FROM g "
+        "WHERE by_week = 1) x)",
+        [r.tag for r in rules] + list(tags),
+    )
+    return q.compiled()

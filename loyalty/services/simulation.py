@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.models import Affiliate
 from loyalty.models import RuleSet, RuleSetStatus, Simulation, SimulationStatus
-from loyalty.rules_sql import Compiled, RuleSpec, earn_sql, rule_spec
+from loyalty.rules_sql import Compiled, RuleSpec, aggregate_sql, aggregate_supported, earn_sql, rule_spec
 from loyalty.services.earning import programme_get, udn_time_zone
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 SIMULATE_TASK = "loyalty.simulate"
 # Affiliate-id ranges a simulation is cut into: the progress bar's steps.
 CHUNKS = 10
+# The aggregated statement hashes a range's day rows in memory (a background job's statement).
+WORK_MEM = "256MB"
 
 
 def period_bounds(*, start: date, end: date, tz: str) -> tuple[datetime, datetime]:
@@ -67,8 +69,10 @@ def simulate(
     tz: str,
     chunks: int = CHUNKS,
     progress: Any = None,
+    force_rows: bool = False,
 ) -> dict[str, Any]:
-    """The figures (see the module); `progress(percent)` is called after each range."""
+    """The figures (see the module); `progress(percent)` is called after each range. `force_rows`
+    runs the row-by-row statement even where the aggregated one applies (tests compare them)."""
     by_rule: dict[tuple[str, int], dict[str, int]] = {}
     by_week: dict[tuple[str, str], int] = {}
     if not rules:
@@ -79,31 +83,23 @@ def simulate(
     low, high = low or 0, high or 0
     step = max(1, (high - low + chunks) // chunks)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Dropped at commit; a caller's outer transaction (a test) may still hold the last one.
+        cursor.execute("DROP TABLE IF EXISTS loyalty_sim_total")
         cursor.execute(
             "CREATE TEMP TABLE loyalty_sim_total (tag text, affiliate_id bigint, points bigint) ON COMMIT DROP"
         )
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        aggregated = aggregate_supported(rules) and not force_rows
+        ranges_aggregated = 0
         for index, first in enumerate(range(low, high + 1, step)):
             where = Compiled(
                 "e.occurred_at >= %s AND e.occurred_at < %s AND e.affiliate_id BETWEEN %s AND %s",
                 [start, end, first, first + step - 1],
             )
-            compiled = earn_sql(rules=rules, events_where=where, tz=tz, ledger=None)
-            sql = (
-                compiled.sql
-                + """
-                , tot AS (INSERT INTO loyalty_sim_total SELECT tag, affiliate_id, sum(points) FROM final GROUP BY 1, 2)
-                SELECT json_build_object(
-                    'by_rule', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT tag, rule_id, sum(points) AS points,
-                        sum(n) AS entries, count(*) AS affiliates FROM (SELECT tag, rule_id, affiliate_id,
-                        sum(points) AS points, count(*) AS n FROM final GROUP BY 1, 2, 3) per GROUP BY 1, 2) x),
-                    'by_week', (SELECT coalesce(json_agg(y), '[]') FROM (SELECT tag,
-                        to_char(date_trunc('week', occurred_at AT TIME ZONE %s), 'YYYY-MM-DD') AS week,
-                        sum(points) AS points FROM final GROUP BY 1, 2) y))"""
-            )
-            cursor.execute(sql, [*compiled.params, tz])
-            figures = cursor.fetchone()[0]
-            if isinstance(figures, str):
-                figures = json.loads(figures)
+            figures = _chunk_aggregated(cursor, rules=rules, where=where, tz=tz) if aggregated else None
+            ranges_aggregated += figures is not None
+            if figures is None:  # not expressible on aggregates, or this range needs the events' order
+                figures = _chunk_rows(cursor, rules=rules, where=where, tz=tz)
             for row in figures["by_rule"]:
                 slot = by_rule.setdefault(
                     (row["tag"], row["rule_id"]), {"points": 0, "entries": 0, "affiliates": 0}
@@ -111,9 +107,10 @@ def simulate(
                 for name in ("points", "entries", "affiliates"):
                     slot[name] += int(row[name])
             for row in figures["by_week"]:
-                by_week[(row["tag"], row["week"])] = by_week.get((row["tag"], row["week"]), 0) + int(
-                    row["points"]
-                )
+                if int(row["points"] or 0):
+                    by_week[(row["tag"], row["week"])] = by_week.get((row["tag"], row["week"]), 0) + int(
+                        row["points"]
+                    )
             if progress is not None:
                 progress(min(99, int(100 * (index + 1) / chunks)))
         cursor.execute(
@@ -148,11 +145,47 @@ def simulate(
             {"tag": tag, "week": week, "points": points} for (tag, week), points in sorted(by_week.items())
         ],
         "distribution": distribution,
+        # How many of the ranges were computed on day aggregates (the others row by row).
+        "ranges_aggregated": ranges_aggregated,
     }
 
 
+def _chunk_aggregated(
+    cursor: Any, *, rules: list[RuleSpec], where: Compiled, tz: str
+) -> dict[str, Any] | None:
+    """One range on day aggregates (loyalty.rules_sql.aggregate_sql); None (nothing written) when
+    a day row needs the events' order."""
+    compiled = aggregate_sql(rules=rules, events_where=where, tz=tz)
+    cursor.execute(compiled.sql, compiled.params)
+    ambiguous, by_rule, by_week = cursor.fetchone()
+    if int(ambiguous):
+        return None
+    by_rule, by_week = (json.loads(v) if isinstance(v, str) else v for v in (by_rule, by_week))
+    return {"by_rule": [row for row in by_rule or [] if int(row["entries"])], "by_week": by_week or []}
+
+
+def _chunk_rows(cursor: Any, *, rules: list[RuleSpec], where: Compiled, tz: str) -> dict[str, Any]:
+    """One range row by row: the engine's own statement (earn_sql), its rows summed."""
+    compiled = earn_sql(rules=rules, events_where=where, tz=tz, ledger=None)
+    sql = (
+        compiled.sql
+        + """
+        , tot AS (INSERT INTO loyalty_sim_total SELECT tag, affiliate_id, sum(points) FROM final GROUP BY 1, 2)
+        SELECT json_build_object(
+            'by_rule', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT tag, rule_id, sum(points) AS points,
+                sum(n) AS entries, count(*) AS affiliates FROM (SELECT tag, rule_id, affiliate_id,
+                sum(points) AS points, count(*) AS n FROM final GROUP BY 1, 2, 3) per GROUP BY 1, 2) x),
+            'by_week', (SELECT coalesce(json_agg(y), '[]') FROM (SELECT tag,
+                to_char(date_trunc('week', occurred_at AT TIME ZONE %s), 'YYYY-MM-DD') AS week,
+                sum(points) AS points FROM final GROUP BY 1, 2) y))"""
+    )
+    cursor.execute(sql, [*compiled.params, tz])
+    figures = cursor.fetchone()[0]
+    return json.loads(figures) if isinstance(figures, str) else figures
+
+
 def _empty() -> dict[str, Any]:
-    return {"by_rule": [], "by_week": [], "distribution": {}}
+    return {"by_rule": [], "by_week": [], "distribution": {}, "ranges_aggregated": 0}
 
 
 def _costs(result: dict[str, Any], *, start: date, end: date) -> dict[str, Any]:
