@@ -426,6 +426,23 @@ def references_of(node: Node) -> References:
     return refs
 
 
+def segment_ids_named(raw: Any) -> set[int]:
+    """The segments an unchecked JSON tree names ("in segment X" nodes, at any depth): for
+    finding who uses a segment in what other apps store (a journey step's condition), where a
+    tree saved long ago need not parse today."""
+    found: set[int] = set()
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("kind") == "segment" and isinstance(item.get("segment_id"), int):
+                found.add(item["segment_id"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def describe(raw: Any) -> str:
     """A short, readable name for a condition (in the errors), from its raw JSON."""
     if not isinstance(raw, dict):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("segments/new/", segments.segment_new, name="segment-new"),
     path("segments/preview/", segments.segment_preview, name="segment-preview"),
     path("segments/<int:pk>/", segments.segment_detail, name="segment-detail"),
+    path("segments/<int:pk>/delete/", segments.segment_delete_view, name="segment-delete"),
     path("lake/", lake.lake, name="lake"),
     path("lake/export/", lake.lake_export, name="lake-export"),
     path("imports/", imports.import_list, name="import-list"),

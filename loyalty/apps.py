@@ -14,6 +14,11 @@ class LoyaltyConfig(AppConfig):
         from tenants.services import UDNPeriodicTask, udn_periodic_task_register
 
         hooks.events_stored.subscribe(on_events_stored)
+        # A segment a live or draft rule names is not deleted (crm asks who uses it).
+        from crm.segment_uses import segment_uses_register
+        from loyalty.selectors.segment_uses import loyalty_rules_using_segment
+
+        segment_uses_register(name="loyalty", provider=loyalty_rules_using_segment)
         api_urls_register(prefix="loyalty/", urlconf="loyalty.api_urls")
         try:
             from crm.panels import affiliate_panel_register

@@ -25,6 +25,7 @@ class AuditAction(models.TextChoices):
     AFFILIATE_CREATED = "affiliate.created", _("Affiliate created")
     AFFILIATE_UPDATED = "affiliate.updated", _("Affiliate changed")
     AFFILIATES_UPSERTED = "affiliates.upserted", _("Affiliates sent in a batch")
+    AFFILIATES_UPDATED = "affiliates.updated", _("Tags and attributes changed in a batch")
     CONSENT_GRANTED = "consent.granted", _("Consent granted")
     CONSENT_REVOKED = "consent.revoked", _("Consent revoked")
     CONSENT_BULK_RECORDED = "consent.bulk_recorded", _("Consents recorded in a batch")
@@ -45,6 +46,9 @@ class AuditAction(models.TextChoices):
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", _("Webhook secret rotated")
     WEBHOOK_REDELIVERED = "webhook.redelivered", _("Webhook delivery sent again")
     QUALITY_RECOMPUTE_REQUESTED = "quality.recompute_requested", _("Data quality recalculation requested")
+    SEGMENT_CREATED = "segment.created", _("Segment created")
+    SEGMENT_UPDATED = "segment.updated", _("Segment changed")
+    SEGMENT_DELETED = "segment.deleted", _("Segment deleted")
     # Written by campaigns (crm never imports it: the codes are plain data here).
     MESSAGE_TEMPLATE_CREATED = "message_template.created", _("Message template created")
     MESSAGE_TEMPLATE_UPDATED = "message_template.updated", _("Message template changed")
@@ -59,6 +63,7 @@ class AuditTarget(models.TextChoices):
     WEBHOOK = "webhook", _("Webhook")
     WEBHOOK_DELIVERY = "webhook_delivery", _("Webhook delivery")
     QUALITY = "quality", _("Data quality")
+    SEGMENT = "segment", pgettext_lazy("audit", "Segment")
     MESSAGE_TEMPLATE = "message_template", _("Message template")
 
 

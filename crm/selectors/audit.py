@@ -3,6 +3,7 @@ entry reads to people (action, who, details in pt-BR). Runs inside a UDN's schem
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -30,6 +31,8 @@ DETAIL_LABELS = {
     "channel": gettext_lazy("channel"),
     "channels": gettext_lazy("channels"),
     "created": gettext_lazy("created"),
+    "definition": gettext_lazy("conditions"),
+    "description": gettext_lazy("description"),
     "duplicate": gettext_lazy("duplicates"),
     "duplicates": gettext_lazy("repeated in the file"),
     "entries": gettext_lazy("entries"),
@@ -58,6 +61,7 @@ DETAIL_LABELS = {
     "status": gettext_lazy("status"),
     "subscription": gettext_lazy("subscription"),
     "total_rows": gettext_lazy("rows read"),
+    "tracked": gettext_lazy("kept up to date"),
     "types": gettext_lazy("types"),
     "unchanged": gettext_lazy("unchanged"),
     "updated": gettext_lazy("updated"),
@@ -151,8 +155,8 @@ def _value(value: Any, tz: tzinfo) -> str:
 def _field_label(name: str) -> str:
     try:
         field = Affiliate._meta.get_field(name)
-    except FieldDoesNotExist:  # a field since removed: its name
-        return name
+    except FieldDoesNotExist:  # another object's field (a segment's), or one since removed
+        return str(DETAIL_LABELS.get(name, name))
     return str(getattr(field, "verbose_name", name))
 
 
@@ -166,9 +170,12 @@ def _target_label(target: str) -> str:
 
 
 def _field_value(name: str, value: Any, tz: tzinfo, *, full_cpf: bool) -> str:
-    """One value of an affiliate's field, the CPF as the policy shows it to this reader."""
+    """One value of an affiliate's field, the CPF as the policy shows it to this reader (a
+    segment's conditions as their JSON)."""
     if name == "cpf" and isinstance(value, str) and value:
         return cpf_for_display(cpf=value, full=full_cpf)
+    if name == "definition" and isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
     return _value(value, tz)
 
 
@@ -184,7 +191,7 @@ def _details(entry: AuditEntry, tz: tzinfo, *, full_cpf: bool) -> list[tuple[str
                 shown = (_field_value(name, side, tz, full_cpf=full_cpf) for side in (old, new))
                 rows.append((_field_label(name), " → ".join(shown)))
             continue
-        if key == "cpf":
+        if key in ("cpf", "definition"):
             rows.append((_field_label(key), _field_value(key, value, tz, full_cpf=full_cpf)))
             continue
         if key == "fields" and isinstance(value, list):

@@ -13,8 +13,10 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from crm.models import Affiliate, DepositTier, EventKind, EventType, Segment, SegmentMembership
+from crm.segment_uses import SegmentUse, segment_uses_registered
 from crm.segmentation import AFFILIATE, Node, SegmentInvalid, compile_where, definition_parse
 
 #: The builder's sample of members.
@@ -146,3 +148,18 @@ def segments_depending_on(*, segment_id: int) -> list[Segment]:
         found.update((s.pk, s) for s in layer)
         frontier = {s.pk for s in layer}
     return list(found.values())
+
+
+def segment_uses(*, segment_id: int) -> list[SegmentUse]:
+    """What names the segment: the segments that include it ("in segment X", directly: one that
+    names it through another is that other's use), then what each app registered in
+    crm.segment_uses finds of its own (journeys, broadcasts, loyalty rules)."""
+    uses = [
+        SegmentUse(kind=pgettext("segment use", "segment"), name=name)
+        for name in Segment.objects.filter(segment_refs__contains=[segment_id])
+        .order_by("name", "id")
+        .values_list("name", flat=True)
+    ]
+    for provider in segment_uses_registered():
+        uses.extend(provider(segment_id=segment_id))
+    return uses

@@ -22,15 +22,18 @@ from django.utils.translation import gettext as _
 
 from crm import hooks
 from crm.hooks import AcceptedEvent, AffiliateChanged, ConsentChanged, SegmentMembershipChanged
-from crm.models import Segment
+from crm.models import AuditAction, AuditTarget, Segment
+from crm.segment_uses import SegmentUse
 from crm.segmentation import AFFILIATE, EVENT, SegmentInvalid, definition_of, references_of
 from crm.selectors.segments import (
     segment_count,
     segment_tree,
+    segment_uses,
     segment_where,
     segments_depending_on,
     segments_tracked,
 )
+from crm.services.audit import audit_record
 
 REFRESH_TASK = "crm.segments_refresh"
 REFRESH_AFFILIATES_TASK = "crm.segments_refresh_affiliates"
@@ -38,6 +41,19 @@ SEGMENT_ENTERED, SEGMENT_LEFT = "segment_entered", "segment_left"
 SEGMENT_EVENT_TYPES = (SEGMENT_ENTERED, SEGMENT_LEFT)
 EVENT_SOURCE = "segment"
 MEMBERSHIP = '"crm_segmentmembership"'
+#: What a segment's audit entries record of it (the conditions whole: what it selected is the fact).
+AUDITED_FIELDS = ("name", "description", "tracked", "definition")
+
+
+class SegmentInUse(Exception):
+    """The segment cannot be deleted: `uses` name it (a journey, a broadcast, a segment, a rule)."""
+
+    def __init__(self, segment: Segment, uses: list[SegmentUse]) -> None:
+        self.segment, self.uses = segment, uses
+        self.message = _(
+            "The segment “%(name)s” cannot be deleted while something uses it. Used in: %(uses)s."
+        ) % {"name": segment.name, "uses": "; ".join(str(use) for use in uses)}
+        super().__init__(self.message)
 
 
 @transaction.atomic
@@ -81,6 +97,7 @@ def segment_save(
     for other in named.values():
         event_types.update(other.event_types)
         fields.update(other.fields)
+    before = {field: getattr(segment, field) for field in AUDITED_FIELDS} if segment is not None else None
     segment = segment or Segment(created_by=by)
     segment.name, segment.description, segment.tracked = name, (description or "").strip(), tracked
     segment.definition = definition_of(tree)
@@ -89,6 +106,25 @@ def segment_save(
     segment.updated_by = by
     segment.member_count = None
     segment.save()
+    after = {field: getattr(segment, field) for field in AUDITED_FIELDS}
+    if before is None:
+        audit_record(
+            action=AuditAction.SEGMENT_CREATED,
+            target_type=AuditTarget.SEGMENT,
+            target_id=segment.pk,
+            changes=after,
+        )
+    else:
+        changed = {
+            field: [before[field], after[field]] for field in AUDITED_FIELDS if before[field] != after[field]
+        }
+        if changed:
+            audit_record(
+                action=AuditAction.SEGMENT_UPDATED,
+                target_type=AuditTarget.SEGMENT,
+                target_id=segment.pk,
+                changes={"fields": changed},
+            )
     for dependent in segments_depending_on(segment_id=segment.pk):
         # Over-routing is harmless (a refresh that changes nothing); missing a change is not.
         dependent.event_types = sorted(set(dependent.event_types) | event_types)
@@ -99,6 +135,29 @@ def segment_save(
         segment_id = segment.pk
         transaction.on_commit(lambda: _refresh_task().delay(segment_ids=[segment_id]))
     return segment
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment) -> None:
+    """Delete a segment (its kept membership goes with it; the timeline's segment_entered /
+    segment_left events stay, as history). SegmentInUse, naming each, while anything uses it: a
+    segment that includes it, or what the apps registered in crm.segment_uses report (a journey's
+    trigger or branch, a broadcast's audience, a loyalty rule), so nothing that runs on its own
+    loses its audience silently. The row is locked first: a save of this segment (which may be
+    about to name it elsewhere) waits for the deletion."""
+    locked = Segment.objects.select_for_update().filter(pk=segment.pk).first()
+    if locked is None:
+        return
+    uses = segment_uses(segment_id=locked.pk)
+    if uses:
+        raise SegmentInUse(locked, uses)
+    audit_record(
+        action=AuditAction.SEGMENT_DELETED,
+        target_type=AuditTarget.SEGMENT,
+        target_id=locked.pk,
+        changes={field: getattr(locked, field) for field in AUDITED_FIELDS},
+    )
+    locked.delete()
 
 
 def segment_count_store(*, segment: Segment, now: dt.datetime | None = None) -> int:

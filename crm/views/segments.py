@@ -20,8 +20,15 @@ from crm.channels import CHANNEL_CHOICES
 from crm.fields import FIELDS
 from crm.models import EventKind, EventType, Segment, Stage
 from crm.segmentation import FIELD_KINDS, SegmentInvalid
-from crm.selectors.segments import segment_count, segment_list, segment_sample, segment_vocabulary
-from crm.services.segments import segment_save
+from crm.selectors.segments import (
+    segment_count,
+    segment_list,
+    segment_sample,
+    segment_uses,
+    segment_vocabulary,
+)
+from crm.services.segments import SegmentInUse, segment_delete, segment_save
+from crm.views._methods import post_or_redirect
 
 DEFINITION_MAX_CHARS = 100_000
 EMPTY_DEFINITION: dict[str, Any] = {"version": 1, "root": {"kind": "group", "op": "and", "conditions": []}}
@@ -179,6 +186,8 @@ def _builder(
         "segment": segment,
         "definition": definition,
         "vocabulary": _vocabulary(exclude=segment.pk if segment else None),
+        # What names it (the delete button is refused while anything does; said before it is pressed).
+        "uses": segment_uses(segment_id=segment.pk) if segment is not None else [],
     }
     return render(request, "crm/segment_builder.html", context, status=status)
 
@@ -220,6 +229,18 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         initial={"name": segment.name, "description": segment.description, "tracked": segment.tracked}
     )
     return _builder(request, form=form, segment=segment)
+
+
+@post_or_redirect("segment-list")
+def segment_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = segment_get(user=request.user, pk=pk, write=True)
+    try:
+        segment_delete(segment=segment)
+    except SegmentInUse as in_use:
+        messages.error(request, in_use.message)
+        return redirect("segment-detail", pk=segment.pk)
+    messages.success(request, _("Segment “%(name)s” deleted.") % {"name": segment.name})
+    return redirect("segment-list")
 
 
 @require_POST
