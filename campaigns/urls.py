@@ -4,7 +4,17 @@ campaigns, the sandbox outbox, provider hooks."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from campaigns.views import campaigns, channels, failures, hooks, journeys, outbox, templates, unsubscribe
+from campaigns.views import (
+    campaigns,
+    channels,
+    failures,
+    hooks,
+    journey_editor,
+    journeys,
+    outbox,
+    templates,
+    unsubscribe,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Channels ("Canais") and what the local sandbox received ("Caixa de saída").
@@ -33,6 +43,31 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("journeys/<int:pk>/", journeys.journey_detail, name="journey-detail"),
     path("journeys/<int:pk>/counts/", journeys.journey_counts, name="journey-counts"),
     path("journeys/<int:pk>/edit/", journeys.journey_edit, name="journey-edit"),
+    path("journeys/<int:pk>/new-step/<str:kind>/", journey_editor.journey_step_new, name="journey-step-new"),
+    path(
+        "journeys/<int:pk>/steps/<str:step_id>/", journey_editor.journey_step_edit, name="journey-step-edit"
+    ),
+    path(
+        "journeys/<int:pk>/steps/<str:step_id>/delete/",
+        journey_editor.journey_step_delete_view,
+        name="journey-step-delete",
+    ),
+    path(
+        "journeys/<int:pk>/new-trigger/<str:kind>/",
+        journey_editor.journey_trigger_new,
+        name="journey-trigger-new",
+    ),
+    path(
+        "journeys/<int:pk>/triggers/<int:index>/",
+        journey_editor.journey_trigger_edit,
+        name="journey-trigger-edit",
+    ),
+    path(
+        "journeys/<int:pk>/triggers/<int:index>/delete/",
+        journey_editor.journey_trigger_delete_view,
+        name="journey-trigger-delete",
+    ),
+    path("journeys/<int:pk>/positions/", journey_editor.journey_positions, name="journey-positions"),
     path("journeys/<int:pk>/publish/", journeys.journey_publish_view, name="journey-publish"),
     path("journeys/<int:pk>/pause/", journeys.journey_pause_view, name="journey-pause"),
     path("journeys/<int:pk>/resume/", journeys.journey_resume_view, name="journey-resume"),

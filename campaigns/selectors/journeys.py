@@ -71,41 +71,68 @@ def journey_step_counts(*, journey: Journey, version: JourneyVersion | None = No
     return {step: StepCount(**values) for step, values in counts.items()}
 
 
+def _placed(item: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """The node where the editor put it (the item's `position`), if it was put somewhere."""
+    position = item.get("position")
+    if isinstance(position, dict) and all(isinstance(position.get(k), int | float) for k in ("x", "y")):
+        node["position"] = {"x": position["x"], "y": position["y"]}
+    return node
+
+
 def journey_diagram(*, graph: dict[str, Any], counts: dict[str, StepCount]) -> dict[str, Any]:
     """Nodes and edges for the flow diagram (cytoscape's elements), with each step's counts."""
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
+    # A draft may be incomplete (an exit to a step since deleted, a trigger not connected yet):
+    # only edges between drawn nodes are drawn.
+    ids = set(steps_by_id(graph))
     for n, trigger in enumerate(graph.get("triggers", [])):
+        if not isinstance(trigger, dict):
+            continue
         label = trigger.get("event") or trigger.get("field") or trigger.get("segment") or trigger.get("type")
         nodes.append(
-            {
-                "data": {
-                    "id": f"trigger-{n}",
-                    "label": _("Trigger: %(what)s") % {"what": label},
-                    "kind": "trigger",
+            _placed(
+                trigger,
+                {
+                    "data": {
+                        "id": f"trigger-{n}",
+                        "label": _("Trigger: %(what)s") % {"what": label},
+                        "kind": "trigger",
+                    }
+                },
+            )
+        )
+        if trigger.get("start") in ids:
+            edges.append(
+                {
+                    "data": {
+                        "id": f"t{n}",
+                        "source": f"trigger-{n}",
+                        "target": trigger.get("start"),
+                        "label": "",
+                    }
                 }
-            }
-        )
-        edges.append(
-            {"data": {"id": f"t{n}", "source": f"trigger-{n}", "target": trigger.get("start"), "label": ""}}
-        )
-    for step in graph.get("steps", []):
+            )
+    for step in steps_by_id(graph).values():
         count = counts.get(step["id"], StepCount())
         nodes.append(
-            {
-                "data": {
-                    "id": step["id"],
-                    "label": step["id"],
-                    "kind": step["type"],
-                    "waiting": count.waiting,
-                    "passed": count.passed,
-                    "converted": count.converted,
-                    "exited": count.exited,
-                }
-            }
+            _placed(
+                step,
+                {
+                    "data": {
+                        "id": step["id"],
+                        "label": step["id"],
+                        "kind": step.get("type"),
+                        "waiting": count.waiting,
+                        "passed": count.passed,
+                        "converted": count.converted,
+                        "exited": count.exited,
+                    }
+                },
+            )
         )
         for label, target in step_edges(step):
-            if target:
+            if target in ids:
                 edges.append(
                     {
                         "data": {

@@ -11,12 +11,21 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns.access import journey_get
 from campaigns.journey_presets import PRESETS
-from campaigns.models import JourneyStatus, ReentryRule
+from campaigns.models import Journey, JourneyStatus, ReentryRule
+from campaigns.selectors.journey_editor import (
+    draft_errors,
+    draft_steps,
+    draft_triggers,
+    editor_choices,
+    step_kind_labels,
+    trigger_kind_labels,
+)
 from campaigns.selectors.journeys import (
     affiliate_enrollments,
     journey_diagram,
@@ -35,12 +44,8 @@ from campaigns.services.journeys import (
 )
 from tenants.access import udn_write_required
 
-BLANK_GRAPH: dict[str, Any] = {
-    "triggers": [{"type": "manual", "start": "send"}],
-    "steps": [
-        {"id": "send", "type": "send", "channels": ["email"], "templates": {"email": ""}, "next": None}
-    ],
-}
+#: A blank journey starts empty: the editor adds its trigger and steps.
+BLANK_GRAPH: dict[str, Any] = {"triggers": [], "steps": []}
 
 
 def journey_list_page(request: HttpRequest) -> HttpResponse:
@@ -69,6 +74,16 @@ def journey_new(request: HttpRequest) -> HttpResponse:
 
 def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     journey = journey_get(user=request.user, pk=pk)
+    return render(
+        request,
+        "campaigns/journeys/journey_detail.html",
+        journey_detail_context(request=request, journey=journey),
+    )
+
+
+def journey_detail_context(*, request: HttpRequest, journey: Journey) -> dict[str, Any]:
+    """The journey page: the shown version's diagram with its counts, the results and, for roles
+    that write, the draft's editor (its diagram, steps, triggers, settings, the JSON)."""
     versions = journey_versions(journey=journey)
     shown = versions[0] if versions else None
     wanted = request.GET.get("version")
@@ -76,18 +91,25 @@ def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
         shown = next((v for v in versions if v.number == int(wanted)), shown)
     graph = shown.graph if shown else journey.draft_graph
     counts = journey_step_counts(journey=journey, version=shown) if shown else {}
-    context = {
+    draft = journey.draft_graph if isinstance(journey.draft_graph, dict) else {}
+    return {
         "journey": journey,
         "versions": versions,
         "shown": shown,
         "diagram": journey_diagram(graph=graph, counts=counts),
+        "draft_diagram": journey_diagram(graph=draft, counts={}),
         "counts": counts,
         "draft_json": json.dumps(journey.draft_graph, indent=2, ensure_ascii=False),
+        "draft_errors": draft_errors(journey=journey),
+        "draft_steps": draft_steps(graph=draft),
+        "draft_triggers": draft_triggers(graph=draft),
+        "step_kinds": step_kind_labels(),
+        "trigger_kinds": trigger_kind_labels(),
+        "event_types": editor_choices(graph={}).event_types,
         "results": journey_results(journey=journey) if versions else None,
         "reentry_choices": ReentryRule.choices,
-        "errors": [],
+        "settings_errors": {},
     }
-    return render(request, "campaigns/journeys/journey_detail.html", context)
 
 
 def journey_counts(request: HttpRequest, pk: int) -> HttpResponse:
@@ -106,32 +128,53 @@ def journey_counts(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def journey_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The journey's settings (name, goal, holdout, re-entry) or, from the "Avançado" view, its
+    whole graph as JSON; a field left out keeps its value. Errors are shown beside the fields."""
     journey = journey_get(user=request.user, pk=pk, write=True)
-    errors: list[str] = []
-    try:
-        graph = json.loads(request.POST.get("graph", ""))
-    except json.JSONDecodeError as error:
-        graph, errors = None, [_("The graph is not valid JSON: %(error)s") % {"error": error}]
+    post = request.POST
+    errors: dict[str, list[str]] = {}
+    graph: Any = journey.draft_graph
+    if "graph" in post:
+        try:
+            graph = json.loads(post["graph"])
+        except json.JSONDecodeError as error:
+            errors["graph"] = [_("The graph is not valid JSON: %(error)s") % {"error": error}]
+        else:
+            if not isinstance(graph, dict):
+                errors["graph"] = [_("The journey's graph must be an object with triggers and steps.")]
+    numbers: dict[str, int] = {}
+    for name, current in (
+        ("holdout_percent", journey.holdout_percent),
+        ("reentry_days", journey.reentry_days),
+    ):
+        try:
+            numbers[name] = int(post.get(name) or (current if name not in post else 0))
+        except ValueError:
+            errors[name] = [_("Enter a whole number.")]
     if not errors:
         try:
             journey_save(
                 journey=journey,
-                name=request.POST.get("name", ""),
-                description=request.POST.get("description", ""),
-                graph=graph or {},
+                name=post.get("name", journey.name),
+                description=post.get("description", journey.description),
+                graph=graph,
                 by=request.user.get_username(),
-                goal_event=request.POST.get("goal_event", ""),
-                holdout_percent=int(request.POST.get("holdout_percent") or 0),
-                reentry=request.POST.get("reentry", ReentryRule.NEVER),
-                reentry_days=int(request.POST.get("reentry_days") or 0),
+                goal_event=post.get("goal_event", journey.goal_event),
+                holdout_percent=numbers["holdout_percent"],
+                reentry=post.get("reentry", journey.reentry),
+                reentry_days=numbers["reentry_days"],
             )
+        except ValidationError as error:
+            errors = error.message_dict if hasattr(error, "error_dict") else {"all": error.messages}
+        else:
             messages.success(request, _("Draft saved. Publish it to make it the journey's new version."))
-            return redirect("journey-detail", pk=journey.pk)
-        except (ValidationError, ValueError) as error:
-            errors = list(getattr(error, "messages", [str(error)]))
-    for problem in errors:
-        messages.error(request, problem)
-    return redirect("journey-detail", pk=journey.pk)
+            return redirect(reverse("journey-detail", args=[journey.pk]) + "#editor")
+    journey.refresh_from_db()
+    context = journey_detail_context(request=request, journey=journey)
+    context["settings_errors"] = errors
+    if "graph" in post:
+        context["draft_json"] = post["graph"]
+    return render(request, "campaigns/journeys/journey_detail.html", context)
 
 
 def _action(request: HttpRequest, pk: int, action: Any, done: str) -> HttpResponse:
