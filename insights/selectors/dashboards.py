@@ -15,9 +15,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet, Sum, Value
-from django.db.models.functions import Greatest, TruncWeek
+from django.db.models.functions import Greatest, TruncMonth, TruncWeek
 from django.utils.translation import gettext_lazy as _
 
 from insights import metrics
@@ -435,11 +436,16 @@ def cohort_tables(*, filters: Filters, rows: Iterable[tuple[date, str, int, int]
 
 
 def cohorts_page(*, filters: Filters) -> Page:
-    rows: dict[tuple[date, str, int], int] = defaultdict(int)
     qs = _scoped(CohortDay.objects.filter(milestone__in=("lead", *metrics.COHORT_MILESTONES)), filters)
-    for day, milestone, months, n in qs.values_list("day", "milestone", "months", "n"):
-        rows[(month_of(day), milestone, months)] += n
-    tables = cohort_tables(filters=filters, rows=[(*key, n) for key, n in rows.items()])
+    # Summed by month in SQL: a few hundred rows reach Python instead of one per day and group.
+    rows = (
+        qs.annotate(month=TruncMonth("day"))
+        .values("month", "milestone", "months")
+        .annotate(total=Sum("n"))
+        .values_list("month", "milestone", "months", "total")
+        .order_by()
+    )
+    tables = cohort_tables(filters=filters, rows=list(rows))
     return Page("cohorts", _("Cohorts"), tables)
 
 
@@ -493,27 +499,24 @@ def deposit_tables(
 
 
 def deposits_page(*, filters: Filters) -> Page:
-    month_sums: dict[date, list[Any]] = {}
-    qs = _scoped(EventDay.objects.filter(type=metrics.CASH_IN), filters)
-    for day, events, amount, firsts, first_amount in qs.values_list(
-        "day", "events", "amount", "firsts", "first_amount"
-    ):
-        acc = month_sums.setdefault(month_of(day), [0, Decimal("0.00"), 0, Decimal("0.00")])
-        acc[0] += events
-        acc[1] += amount
-        acc[2] += firsts
-        acc[3] += first_amount
-    tiers: dict[tuple[date, str], list[Any]] = {}
-    for day, tier, deposits, amount in DepositDay.objects.filter(
-        day__gte=filters.start, day__lte=filters.end
-    ).values_list("day", "tier", "deposits", "amount"):
-        acc = tiers.setdefault((month_of(day), tier), [0, Decimal("0.00")])
-        acc[0] += deposits
-        acc[1] += amount
-    tables = deposit_tables(
-        by_month=[(m, *acc) for m, acc in month_sums.items()],
-        by_tier=[(m, t, *acc) for (m, t), acc in tiers.items()],
+    # Summed by month in SQL (one row a month, one a month and tier reach Python).
+    by_month = (
+        _scoped(EventDay.objects.filter(type=metrics.CASH_IN), filters)
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(d=Sum("events"), a=Sum("amount"), f=Sum("firsts"), fa=Sum("first_amount"))
+        .values_list("month", "d", "a", "f", "fa")
+        .order_by()
     )
+    by_tier = (
+        DepositDay.objects.filter(day__gte=filters.start, day__lte=filters.end)
+        .annotate(month=TruncMonth("day"))
+        .values("month", "tier")
+        .annotate(d=Sum("deposits"), a=Sum("amount"))
+        .values_list("month", "tier", "d", "a")
+        .order_by()
+    )
+    tables = deposit_tables(by_month=list(by_month), by_tier=list(by_tier))
     return Page("deposits", _("Deposits"), tables)
 
 
@@ -644,13 +647,24 @@ def _histogram(rows: Iterable[tuple[date, str, str, int, int, int]]) -> tuple[di
     return counts, secs
 
 
+#: The filters' options, cached per UDN (django_tenants' make_key puts the schema in the key) until
+#: a rollup write deletes them (insights.services.rollups: after its commit).
+FILTER_CHOICES_KEY = "insights:filter-choices"
+
+
 def filter_choices() -> dict[str, list[str]]:
-    """The origins and plans the rollups know (the filters' options)."""
-    qs = MilestoneDay.objects.filter(milestone="lead")
-    return {
-        "origins": sorted(set(qs.values_list("origin", flat=True).distinct())),
-        "plans": sorted(set(qs.values_list("plan", flat=True).distinct())),
+    """The origins and plans the rollups know (the filters' options): read once after each write
+    of the rollups, not on every page (two scans of the milestones were a fifth of a page)."""
+    cached = cache.get(FILTER_CHOICES_KEY)
+    if cached is not None:
+        return cached
+    pairs = list(MilestoneDay.objects.filter(milestone="lead").values_list("origin", "plan").distinct())
+    choices = {
+        "origins": sorted({origin for origin, _plan in pairs}),
+        "plans": sorted({plan for _origin, plan in pairs}),
     }
+    cache.set(FILTER_CHOICES_KEY, choices, timeout=None)
+    return choices
 
 
 PAGES = {

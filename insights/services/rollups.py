@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -265,6 +266,7 @@ def rollups_rebuild() -> RebuildResult:
             cursor.execute(sql, params)
             rows += cursor.rowcount
         cursor.execute(f"ANALYZE {', '.join(_t(m) for m in ROLLUP_MODELS)}")
+    _choices_forget()
     seconds = time.perf_counter() - started
     state = RollupState.objects.first() or RollupState()
     state.rebuilt_at, state.seconds = timezone.now(), seconds
@@ -295,7 +297,17 @@ def rollups_refresh_days(*, days: Iterable[date]) -> int:
         for sql in _statements("days"):
             cursor.execute(sql, params)
             rows += cursor.rowcount
+    _choices_forget()
     return rows
+
+
+def _choices_forget() -> None:
+    """The filters' cached options (insights.selectors.dashboards.filter_choices) are read anew
+    after this write commits (an origin or plan may have come or gone)."""
+    from insights.selectors.dashboards import FILTER_CHOICES_KEY
+
+    cache.delete(FILTER_CHOICES_KEY)  # this transaction's own readers
+    transaction.on_commit(lambda: cache.delete(FILTER_CHOICES_KEY))  # and what others cached meanwhile
 
 
 def rollup_days_affected(*, event_pks: Sequence[int]) -> list[date]:

@@ -106,3 +106,17 @@ def test_a_udn_member_sees_only_their_udns_in_the_shared_view(base, outsider, cl
     html = client_for(None, outsider).get("/insights/", PERIOD).content.decode()
     assert "UDN Beta" in html
     assert "UDN Alpha" not in html
+
+
+def test_the_origin_filter_offers_an_origin_as_soon_as_a_refresh_brings_it(base, marketer, client_for):
+    """The filters' options are cached between rollup writes, and each write forgets them."""
+    from insights.services.rollups import rollups_refresh_days
+
+    client = client_for(base, marketer)
+    assert 'value="whatsapp"' not in client.get("/insights/time/", PERIOD).content.decode()
+    with tenant_context(base):
+        bia = affiliate(name="Bia", origin="whatsapp", plan="Prata")
+        event(bia, "lead_created", at(3, 5, 9))
+        rollups_refresh_days(days=[date(2026, 3, 5)])
+    html = client.get("/insights/time/", PERIOD).content.decode()
+    assert 'value="whatsapp"' in html and 'value="Prata"' in html
