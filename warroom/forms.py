@@ -62,6 +62,15 @@ class MoveForm(forms.Form):
     confirm = forms.BooleanField(required=False)
 
 
+class CalendarSettingsForm(forms.Form):
+    conflict_days = forms.IntegerField(
+        label=_("fatigue window (days)"),
+        min_value=0,
+        max_value=60,
+        help_text=_("Campaigns on the same base and channel closer than this many days warn."),
+    )
+
+
 def _people() -> forms.ModelChoiceField:
     return forms.ModelChoiceField(
         label=_("owner"), queryset=User.objects.filter(is_active=True), required=False

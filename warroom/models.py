@@ -12,7 +12,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -249,7 +249,12 @@ class Activity(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    verb = models.CharField(_("what"), max_length=300)
+    # What happened, as a code of warroom.activity.VERBS and its parameters, translated when shown
+    # (the reader's language, not the writer's). `verb` keeps the text of rows written before the
+    # codes that the migration could not recognise.
+    code = models.CharField(_("what"), max_length=40, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    verb = models.CharField(_("what"), max_length=300, blank=True)
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -258,7 +263,39 @@ class Activity(models.Model):
         ordering = ["-at", "-pk"]
 
     def __str__(self) -> str:
-        return self.verb
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """What happened, in the active language."""
+        from warroom.activity import activity_text
+
+        return activity_text(code=self.code, params=self.params) if self.code else self.verb
+
+
+class CalendarSettings(models.Model):
+    """The shared calendar's settings the coordinators edit (one row; without it, the defaults
+    of settings.py apply)."""
+
+    #: The fatigue window: two campaigns on one base and channel closer than this many days warn.
+    conflict_days = models.PositiveSmallIntegerField(
+        _("fatigue window (days)"), validators=[MaxValueValidator(60)]
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar settings")
+        verbose_name_plural = _("calendar settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="calendarsettings_one_row"),
+            models.CheckConstraint(condition=Q(conflict_days__lte=60), name="calendarsettings_days_range"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.conflict_days)
 
 
 def _feed_token() -> str:

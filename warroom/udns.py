@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils.module_loading import import_string
 from django_tenants.utils import tenant_context
 
@@ -14,7 +14,9 @@ from tenants.models import UDN
 
 # What warroom asks, and where it lives (campaigns' services, written for the shared space).
 CALENDAR_ENTRIES = "campaigns.services.calendar.calendar_entries"
+JOURNEY_ENTRIES = "campaigns.services.calendar.journey_entries"
 FREQUENCY_CAPS = "campaigns.services.calendar.frequency_caps"
+STATUS_LABELS = "campaigns.services.calendar.status_labels"
 AUDIENCE_COUNT = "campaigns.services.crosssell.crosssell_audience_count"
 LAUNCH = "campaigns.services.crosssell.crosssell_launch"
 RESULTS = "campaigns.services.crosssell.crosssell_results"
@@ -43,6 +45,41 @@ def udn_call_cached(udn: UDN, path: str, key: str, **kwargs: Any) -> Any:
             value = import_string(path)(**kwargs)
             cache.set(full_key, value, CACHE_SECONDS)
         return value
+
+
+def udn_aggregates(
+    *, udns: list[UDN], calls: dict[str, dict[str, Any]], tag: str, udn_versions: dict[str, int]
+) -> dict[int, dict[str, Any]]:
+    """For each UDN, each of `calls` (path → keyword arguments) answered inside its schema: read
+    from the schema-less cache in one round trip for all UDNs, under each UDN's version (bumped
+    when its rows change, warroom.changes) and `tag`; only the misses enter a schema, once per UDN
+    for all its calls. The key names the schema: one UDN's answers are never read as another's."""
+    from warroom.changes import CACHE_SECONDS
+
+    cache = caches["global"]
+
+    def key(udn: UDN, path: str) -> str:
+        return f"warroom:udn:{udn.schema_name}:{udn_versions.get(udn.schema_name, 0)}:{path}:{tag}"
+
+    wanted = {key(udn, path): (udn, path) for udn in udns for path in calls}
+    found = cache.get_many(list(wanted)) if wanted else {}
+    answers: dict[int, dict[str, Any]] = {udn.pk: {} for udn in udns}
+    missing: dict[int, list[str]] = {}
+    for full_key, (udn, path) in wanted.items():
+        if full_key in found:
+            answers[udn.pk][path] = found[full_key]
+        else:
+            missing.setdefault(udn.pk, []).append(path)
+    fresh: dict[str, Any] = {}
+    for udn in udns:
+        if udn.pk not in missing:
+            continue
+        with tenant_context(udn):
+            for path in missing[udn.pk]:
+                answers[udn.pk][path] = fresh[key(udn, path)] = import_string(path)(**calls[path])
+    if fresh:
+        cache.set_many(fresh, CACHE_SECONDS)
+    return answers
 
 
 def udn_cache_forget(udn: UDN, path: str, key: str) -> None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("calendar/events/", views.calendar_events, name="calendar-events"),
     path("calendar/conflicts/", views.calendar_conflicts, name="calendar-conflicts"),
     path("calendar/move/", views.calendar_move, name="calendar-move"),
+    path("calendar/settings/", views.calendar_settings, name="calendar-settings"),
     path("calendar/feed/reset/", views.feed_reset, name="feed-reset"),
     path("calendar/feed/<str:token>.ics", views.feed, name="feed"),
     path("campaigns/new/", views.campaign_edit, name="campaign-new"),

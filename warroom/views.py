@@ -28,17 +28,30 @@ from warroom.access import (
     joint_source_for_decision,
     viewer_for,
 )
-from warroom.forms import ActionForm, ColumnForm, CrmDayForm, DecisionForm, JointCampaignForm, MoveForm
-from warroom.models import BoardColumn, CalendarFeed, ChecklistItem, JointKind, JointStatus
+from warroom.forms import (
+    ActionForm,
+    CalendarSettingsForm,
+    ColumnForm,
+    CrmDayForm,
+    DecisionForm,
+    JointCampaignForm,
+    MoveForm,
+)
+from warroom.models import BoardColumn, CalendarFeed, ChecklistItem
 from warroom.selectors.calendar import (
     EDITABLE_STATUSES,
+    Entry,
     Filters,
-    Kind,
+    calendar_conflicts_summary,
     calendar_entries,
-    conflict_days,
+    calendar_events_json,
+    channel_labels,
     conflicts_for_plan,
+    kind_labels,
+    status_labels,
 )
 from warroom.services import board, joint
+from warroom.services.calendar import calendar_settings_save
 from warroom.services.joint import JointDraft
 
 
@@ -77,16 +90,33 @@ def _filters(request: HttpRequest) -> Filters:
     return Filters(udn_ids=ints("udn"), channels=strs("channel"), kinds=strs("kind"), statuses=strs("status"))
 
 
+def _table_rows(entries: list[Entry]) -> list[dict[str, object]]:
+    """The table view's rows: each entry with its kind, status and channel as people read them."""
+    kinds, statuses, channels = kind_labels(), status_labels(), channel_labels()
+    return [
+        {
+            "e": e,
+            "kind": kinds.get(e.kind, e.kind),
+            "status": statuses.get(e.status, e.status),
+            "channel": channels.get(e.channel, e.channel),
+        }
+        for e in sorted(entries, key=lambda e: (e.start, e.title))
+    ]
+
+
 @login_required
 @require_GET
 def calendar_page(request: HttpRequest) -> HttpResponse:
+    """The calendar's shell: filters, the conflicts list (cached) and, on request, the table. The
+    calendar's events come from calendar_events (JSON), the one place that serialises them."""
     viewer = _viewer(request)
     first = _month(request)
     start, end = _month_window(first)
     filters = _filters(request)
-    entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)
+    list_view = request.GET.get("view") == "list"
+    entries = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)[0] if list_view else []
+    summary = calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=filters)
     feed = CalendarFeed.objects.filter(user=viewer.user).first()
-    kinds = [(Kind.BROADCAST, _("UDN campaign")), (Kind.DEADLINE, _("War Room deadline"))]
     return render(
         request,
         "warroom/calendar.html",
@@ -95,24 +125,18 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
             "month": first,
             "prev_month": (first - timedelta(days=1)).replace(day=1),
             "next_month": (first + timedelta(days=32)).replace(day=1),
-            "window": {"start": start.isoformat(), "end": end.isoformat()},
             # The table of every entry (the keyboard's and screen readers' view) on request: a busy
             # month has thousands, which the calendar shows from the events alone.
-            "list_view": request.GET.get("view") == "list",
-            "entries": sorted(entries, key=lambda e: (e.start, e.title))
-            if request.GET.get("view") == "list"
-            else [],
-            "events": [e.as_event() for e in entries],
-            "conflicts": conflicts,
-            "conflict_days": conflict_days(),
+            "list_view": list_view,
+            "rows": _table_rows(entries),
+            **summary,
+            "settings_form": CalendarSettingsForm(initial={"conflict_days": summary["conflict_days"]})
+            if viewer.may_edit
+            else None,
             "udns": udn_list() if viewer.coordinator else udn_list().filter(pk__in=viewer.udn_ids),
             "channels": CHANNELS,
-            "kinds": [
-                (JointKind.JOINT, JointKind.JOINT.label),
-                (JointKind.CROSS_SELL, JointKind.CROSS_SELL.label),
-                *kinds,
-            ],
-            "statuses": JointStatus.choices,
+            "kinds": list(kind_labels().items()),
+            "statuses": sorted(status_labels().items(), key=lambda item: item[1]),
             "filters": filters,
             "query": request.GET.urlencode(),
             "feed_url": request.build_absolute_uri(reverse("warroom:feed", args=[feed.token]))
@@ -130,8 +154,8 @@ def calendar_events(request: HttpRequest) -> HttpResponse:
     end = parse_date(request.GET.get("end", "")[:10]) or start + timedelta(days=42)
     if (end - start).days > 400:
         end = start + timedelta(days=400)
-    entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=_filters(request))
-    return JsonResponse({"events": [e.as_event() for e in entries], "conflicts": len(conflicts)})
+    body = calendar_events_json(viewer=viewer, start=start, end=end, filters=_filters(request))
+    return HttpResponse(body, content_type="application/json")
 
 
 @login_required
@@ -139,10 +163,23 @@ def calendar_events(request: HttpRequest) -> HttpResponse:
 def calendar_conflicts(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
     start, end = _month_window(_month(request))
-    _entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=_filters(request))
-    return render(
-        request, "warroom/_conflicts.html", {"conflicts": conflicts, "conflict_days": conflict_days()}
-    )
+    summary = calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=_filters(request))
+    return render(request, "warroom/_conflicts.html", summary)
+
+
+@login_required
+@require_POST
+def calendar_settings(request: HttpRequest) -> HttpResponse:
+    """The coordinators' calendar settings (the fatigue window N)."""
+    viewer = _viewer(request)
+    edit_check(viewer)
+    form = CalendarSettingsForm(request.POST)
+    if form.is_valid():
+        calendar_settings_save(conflict_days=form.cleaned_data["conflict_days"], by=viewer.user)
+        messages.success(request, _("Calendar settings saved."))
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("warroom:calendar")
 
 
 @login_required

@@ -9,10 +9,19 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from campaigns.models import Campaign, FrequencyCap
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Enrollment,
+    EnrollmentStatus,
+    FrequencyCap,
+    Journey,
+    JourneyStatus,
+    JourneyVersion,
+)
 
 #: `created_by` of the broadcasts the shared space's cross-sell launches (campaigns.services.crosssell):
 #: the calendar shows those as the joint campaign itself, not twice.
@@ -56,6 +65,78 @@ def calendar_entries(*, start: date, end: date) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+def _graph_channels(graph: dict[str, Any]) -> list[str]:
+    """The channels a journey's send steps use, in the order they first appear."""
+    channels: dict[str, None] = {}
+    for step in graph.get("steps", []) if isinstance(graph, dict) else []:
+        if isinstance(step, dict) and step.get("type") == "send":
+            channels.update(dict.fromkeys(c for c in step.get("channels") or [] if isinstance(c, str)))
+    return list(channels)
+
+
+def journey_entries(*, start: date, end: date) -> list[dict[str, Any]]:
+    """This UDN's journeys that were live at some point between `start` and `end` (end exclusive):
+    from their first publication, open-ended while live or paused, until archived. One dict each
+    with id, name, channel (the first a send step uses), channels (the latest version's), start,
+    end (None: still running), audience (the affiliates in it now) and status. Drafts never
+    published have no place on a calendar."""
+    zone = timezone.get_current_timezone()
+    hi = datetime.combine(end, time.min, tzinfo=zone)
+    lo = datetime.combine(start, time.min, tzinfo=zone)
+    journeys = list(
+        Journey.objects.filter(status__in=[JourneyStatus.LIVE, JourneyStatus.PAUSED, JourneyStatus.ARCHIVED])
+        .annotate(first_published=Min("versions__published_at"))
+        .filter(first_published__lt=hi)
+        .exclude(status=JourneyStatus.ARCHIVED, updated_at__lt=lo)
+        .values("pk", "name", "status", "first_published", "updated_at")
+        .order_by("first_published", "pk")
+    )
+    ids = [j["pk"] for j in journeys]
+    latest: dict[int, dict[str, Any]] = {}
+    for version in (
+        JourneyVersion.objects.filter(journey_id__in=ids)
+        .order_by("journey_id", "-number")
+        .distinct("journey_id")
+        .values("journey_id", "graph")
+    ):
+        latest[version["journey_id"]] = version["graph"]
+    enrolled = dict(
+        Enrollment.objects.filter(journey_id__in=ids, status=EnrollmentStatus.ACTIVE)
+        .values("journey_id")
+        .annotate(n=Count("id"))
+        .values_list("journey_id", "n")
+        .order_by()
+    )
+    entries = []
+    for journey in journeys:
+        channels = _graph_channels(latest.get(journey["pk"], {}))
+        starts = _day(journey["first_published"])
+        # An archived journey ends the day it was archived (its last change: archived ones are frozen).
+        ends = _day(journey["updated_at"]) if journey["status"] == JourneyStatus.ARCHIVED else None
+        entries.append(
+            {
+                "id": journey["pk"],
+                "name": journey["name"],
+                "channel": channels[0] if channels else "",
+                "channels": channels,
+                "start": starts,
+                "end": max(ends, starts) if ends and starts else None,
+                "audience": enrolled.get(journey["pk"], 0),
+                "status": journey["status"],
+            }
+        )
+    return entries
+
+
+def status_labels() -> dict[str, str]:
+    """The statuses of what this app puts on the calendar (campaigns and journeys), translated in
+    the active language: {code: label}. Needs no UDN schema."""
+    return {
+        **{code: str(label) for code, label in JourneyStatus.choices},
+        **{code: str(label) for code, label in CampaignStatus.choices},
+    }
 
 
 def frequency_caps() -> list[dict[str, Any]]:

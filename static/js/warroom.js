@@ -26,10 +26,6 @@
 
   function setupCalendar(el) {
     if (!window.FullCalendar) return;
-    var initial = JSON.parse(document.getElementById("calendar-events").textContent);
-    var windowStart = el.dataset.windowStart;
-    var windowEnd = el.dataset.windowEnd;
-    var usedInitial = false;
     var query = el.dataset.query ? "&" + el.dataset.query.replace(/(^|&)month=[^&]*/g, "") : "";
     var calendar = new FullCalendar.Calendar(el, {
       locale: "pt-br",
@@ -43,11 +39,6 @@
       events: function (info, success, failure) {
         var start = info.startStr.slice(0, 10);
         var end = info.endStr.slice(0, 10);
-        if (!usedInitial && start === windowStart && end === windowEnd) {
-          usedInitial = true;
-          success(initial);
-          return;
-        }
         fetch(el.dataset.eventsUrl + "?start=" + start + "&end=" + end + query, { credentials: "same-origin" })
           .then(function (r) { return r.json(); })
           .then(function (data) { success(data.events); })
@@ -80,7 +71,7 @@
     });
     calendar.render();
     // Everyone's changes show without reloading.
-    window.setInterval(function () { usedInitial = true; calendar.refetchEvents(); }, 15000);
+    window.setInterval(function () { calendar.refetchEvents(); }, 15000);
   }
 
   var dragging = false;

@@ -10,26 +10,46 @@ Conflicts (warnings, never refusals):
 - contact pressure: more sends on a channel across all UDNs in a day (or 7 days) than the cross-UDN
   budget (campaigns.pressure's PressureBudget) lets one person receive.
 Each campaign counts as one message to each person of each base it aims at: the worst case for
-someone in every audience, which is what a plan must stay under."""
+someone in every audience, which is what a plan must stay under. Journeys are shown (read-only,
+from their publication, open-ended until archived) but raise no conflict: an always-on automation
+would warn against every campaign on its channel; the frequency caps govern its sends.
+
+Caching: each UDN's aggregates and each computed window (entries and conflicts, per viewer scope
+and language) are kept under the versions of warroom.changes, which every change bumps; the
+events' JSON and the conflicts list are kept per filters on top. A view after a change computes
+once; every view after it until the next change reads one cache entry."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 from django.utils.module_loading import import_string
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 
 from crm.channels import BY_CODE
 from tenants.models import UDN
 from tenants.selectors import udn_list
+from warroom import changes
 from warroom import udns as bridge
 from warroom.access import Viewer, actions_visible, joint_campaigns_visible
-from warroom.models import Action, Decision, JointCampaign, JointSource, JointStatus
+from warroom.models import (
+    Action,
+    CalendarSettings,
+    Decision,
+    JointCampaign,
+    JointKind,
+    JointSource,
+    JointStatus,
+)
 
 
 class Kind:
@@ -62,6 +82,8 @@ class Entry:
     editable: bool
     url: str
     conflicts: list[str] = field(default_factory=list)
+    #: A journey still running: `end` is only the end of the window asked for.
+    open_ended: bool = False
 
     @property
     def conflicts_shown(self) -> list[str]:
@@ -117,7 +139,38 @@ def _url(name: str, pk: int) -> str:
 
 
 def conflict_days() -> int:
+    """The fatigue window N: the coordinators' setting (CalendarSettings), else settings.py's."""
+    days = CalendarSettings.objects.filter(pk=1).values_list("conflict_days", flat=True).first()
+    return int(days) if days is not None else conflict_days_default()
+
+
+def conflict_days_default() -> int:
     return int(getattr(settings, "WARROOM_CONFLICT_DAYS", 3))
+
+
+def kind_labels() -> dict[str, str]:
+    """Each kind of entry, as people read it (the filters, the table)."""
+    return {
+        Kind.JOINT: str(JointKind.JOINT.label),
+        Kind.CROSS_SELL: str(JointKind.CROSS_SELL.label),
+        Kind.BROADCAST: _("UDN campaign"),
+        Kind.JOURNEY: _("UDN journey"),
+        Kind.DEADLINE: _("War Room deadline"),
+    }
+
+
+def status_labels() -> dict[str, str]:
+    """Every status an entry may have (joint campaigns', the UDNs' campaigns' and journeys',
+    deadlines'), as people read it."""
+    return {
+        **import_string(bridge.STATUS_LABELS)(),
+        **{code: str(label) for code, label in JointStatus.choices},
+        "open": pgettext("deadline status", "Open"),
+    }
+
+
+def channel_labels() -> dict[str, str]:
+    return {code: str(spec.label) for code, spec in BY_CODE.items()}
 
 
 def _channel_label(code: str) -> str:
@@ -205,9 +258,27 @@ def _deadline_entries(viewer: Viewer, start: date, end: date, names: dict[int, s
     return entries
 
 
-def _udn_entries(udn: UDN, start: date, end: date) -> list[Entry]:
-    rows = bridge.udn_call_cached(udn, bridge.CALENDAR_ENTRIES, f"{start}:{end}", start=start, end=end)
-    return [
+def _udn_entries(udn: UDN, answers: dict[str, Any], end: date) -> list[Entry]:
+    rows = answers[bridge.CALENDAR_ENTRIES]
+    journeys = [
+        Entry(
+            key=f"journey-{udn.slug}-{row['id']}",
+            kind=Kind.JOURNEY,
+            title=f"{row['name']} · {udn.name}",
+            channel=row["channel"],
+            start=row["start"],
+            end=row["end"] or end - timedelta(days=1),
+            udn_ids=(udn.pk,),
+            udn_names=udn.name,
+            audience=row["audience"],
+            status=row["status"],
+            editable=False,
+            url="",
+            open_ended=row["end"] is None,
+        )
+        for row in answers[bridge.JOURNEY_ENTRIES]
+    ]
+    return journeys + [
         Entry(
             key=f"broadcast-{udn.slug}-{row['id']}",
             kind=Kind.BROADCAST,
@@ -226,28 +297,112 @@ def _udn_entries(udn: UDN, start: date, end: date) -> list[Entry]:
     ]
 
 
+def _scope(viewer: Viewer) -> str:
+    """What decides a viewer's calendar: everything (coordinators, who may also edit) or the
+    UDNs they belong to."""
+    return "all" if viewer.coordinator else "u" + ".".join(str(u) for u in sorted(viewer.udn_ids))
+
+
+def _window_key(viewer: Viewer, start: date, end: date, *parts: object) -> str:
+    version, _udns = changes.versions()
+    return ":".join(
+        str(p)
+        for p in (
+            "warroom:calendar:month",
+            version,
+            _scope(viewer),
+            start,
+            end,
+            get_language(),
+            conflict_days_default(),  # settings.py's default (the coordinators' setting bumps the version)
+            *parts,
+        )
+    )
+
+
+def _compute(
+    *, viewer: Viewer, start: date, end: date, with_conflicts: bool
+) -> tuple[list[Entry], list[Conflict]]:
+    udns = [u for u in udn_list() if viewer.coordinator or u.pk in viewer.udn_ids]
+    names = {udn.pk: udn.name for udn in udn_list()}
+    days = conflict_days()
+    margin = timedelta(days=max(days, 7))
+    lo, hi = start - margin, end + margin
+    entries = _joint_entries(viewer, lo, hi, names) + _deadline_entries(viewer, lo, hi, names)
+    _version, udn_versions = changes.versions(schemas=[u.schema_name for u in udns])
+    window = {"start": lo, "end": hi}
+    calls: dict[str, dict[str, Any]] = {bridge.CALENDAR_ENTRIES: window, bridge.JOURNEY_ENTRIES: window}
+    answers = bridge.udn_aggregates(udns=udns, calls=calls, tag=f"{lo}:{hi}", udn_versions=udn_versions)
+    for udn in udns:
+        entries += _udn_entries(udn, answers[udn.pk], hi)
+    conflicts: list[Conflict] = []
+    if with_conflicts:
+        conflicts = conflicts_find(entries, days=days, caps=_caps(udns, udn_versions), budgets=_budgets())
+    shown = [e for e in entries if e.start < end and e.end >= start]
+    keys = {e.key for e in shown}
+    return shown, [c for c in conflicts if keys.intersection(c.keys)]
+
+
 def calendar_entries(
     *, viewer: Viewer, start: date, end: date, filters: Filters = Filters(), with_conflicts: bool = True
 ) -> tuple[list[Entry], list[Conflict]]:
     """Every entry the viewer may see between `start` and `end` (end exclusive), filtered, with
     the conflicts found among all of them (conflicts look a window of N days beyond each side,
-    so a campaign just outside still warns)."""
-    udns = list(udn_list())
-    names = {udn.pk: udn.name for udn in udns}
-    margin = timedelta(days=max(conflict_days(), 7))
-    lo, hi = start - margin, end + margin
-    entries = _joint_entries(viewer, lo, hi, names) + _deadline_entries(viewer, lo, hi, names)
-    for udn in udns:
-        if viewer.coordinator or udn.pk in viewer.udn_ids:
-            entries += _udn_entries(udn, lo, hi)
-    conflicts: list[Conflict] = []
-    if with_conflicts:
-        conflicts = conflicts_find(
-            entries, days=conflict_days(), caps=_caps(udns, viewer), budgets=_budgets()
-        )
-    shown = [e for e in entries if e.start < end and e.end >= start and _passes(e, filters)]
+    so a campaign just outside still warns). Computed once per version (see the module's doc)."""
+    cache = caches["global"]
+    key = _window_key(viewer, start, end, int(with_conflicts))
+    computed = cache.get(key)
+    if computed is None:
+        computed = _compute(viewer=viewer, start=start, end=end, with_conflicts=with_conflicts)
+        cache.set(key, computed, changes.CACHE_SECONDS)
+    entries, conflicts = computed
+    if filters == Filters():
+        return entries, conflicts
+    shown = [e for e in entries if _passes(e, filters)]
     keys = {e.key for e in shown}
     return shown, [c for c in conflicts if keys.intersection(c.keys)]
+
+
+def _filters_key(filters: Filters) -> str:
+    return "|".join(
+        ",".join(sorted(str(v) for v in values))
+        for values in (filters.udn_ids, filters.channels, filters.kinds, filters.statuses)
+    )
+
+
+def calendar_events_json(*, viewer: Viewer, start: date, end: date, filters: Filters) -> bytes:
+    """The events' JSON answer (FullCalendar's objects and the conflicts' count), kept per filters
+    on top of the computed window: a view after the first reads one cache entry."""
+    cache = caches["global"]
+    key = _window_key(viewer, start, end, "events", _filters_key(filters))
+    body = cache.get(key)
+    if body is None:
+        entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)
+        payload = {"events": [e.as_event() for e in entries], "conflicts": len(conflicts)}
+        body = json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
+        cache.set(key, body, changes.CACHE_SECONDS)
+    return body
+
+
+#: Conflicts listed beside the calendar (the rest are counted).
+CONFLICTS_LISTED = 200
+
+
+def calendar_conflicts_summary(*, viewer: Viewer, start: date, end: date, filters: Filters) -> dict[str, Any]:
+    """The conflicts list beside the calendar: the first CONFLICTS_LISTED, how many in all, and
+    the fatigue window they were found with; kept per filters like the events."""
+    cache = caches["global"]
+    key = _window_key(viewer, start, end, "conflicts", _filters_key(filters))
+    summary = cache.get(key)
+    if summary is None:
+        _entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)
+        summary = {
+            "conflicts": conflicts[:CONFLICTS_LISTED],
+            "count": len(conflicts),
+            "conflict_days": conflict_days(),
+        }
+        cache.set(key, summary, changes.CACHE_SECONDS)
+    return summary
 
 
 def _passes(entry: Entry, filters: Filters) -> bool:
@@ -260,12 +415,11 @@ def _passes(entry: Entry, filters: Filters) -> bool:
     return not (filters.statuses and entry.status not in filters.statuses)
 
 
-def _caps(udns: list[UDN], viewer: Viewer) -> dict[int, list[dict[str, Any]]]:
-    return {
-        udn.pk: bridge.udn_call_cached(udn, bridge.FREQUENCY_CAPS, "caps")
-        for udn in udns
-        if viewer.coordinator or udn.pk in viewer.udn_ids
-    }
+def _caps(udns: list[UDN], udn_versions: dict[str, int]) -> dict[int, list[dict[str, Any]]]:
+    answers = bridge.udn_aggregates(
+        udns=udns, calls={bridge.FREQUENCY_CAPS: {}}, tag="caps", udn_versions=udn_versions
+    )
+    return {udn.pk: answers[udn.pk][bridge.FREQUENCY_CAPS] for udn in udns}
 
 
 def _budgets() -> dict[str, tuple[int, int]]:
@@ -297,7 +451,11 @@ def conflicts_find(
     budgets: dict[str, tuple[int, int]],
 ) -> list[Conflict]:
     """The conflicts among `entries`; each entry's `conflicts` gets what concerns it."""
-    sends = [e for e in entries if e.kind != Kind.DEADLINE and e.channel and e.status not in SILENT]
+    sends = [
+        e
+        for e in entries
+        if e.kind not in (Kind.DEADLINE, Kind.JOURNEY) and e.channel and e.status not in SILENT
+    ]
     by_key = {e.key: e for e in sends}
     by_base: dict[tuple[int, str], list[Entry]] = defaultdict(list)
     by_channel: dict[str, list[tuple[date, str]]] = defaultdict(list)
@@ -431,10 +589,9 @@ def conflicts_for_plan(
     )
     for entry in entries:
         entry.conflicts = []
+    chosen = [udns[u] for u in udn_ids if u in udns]
+    _version, udn_versions = changes.versions(schemas=[u.schema_name for u in chosen])
     conflicts_find(
-        [*entries, planned],
-        days=conflict_days(),
-        caps=_caps([udns[u] for u in udn_ids if u in udns], everyone),
-        budgets=_budgets(),
+        [*entries, planned], days=conflict_days(), caps=_caps(chosen, udn_versions), budgets=_budgets()
     )
     return list(dict.fromkeys(planned.conflicts))

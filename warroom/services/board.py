@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from tenants.models import UDN, User
+from warroom.activity import activity_params
 from warroom.models import Action, Activity, BoardColumn, ChecklistItem, Comment, JointCampaign
 from warroom.services import notify
 
@@ -31,8 +32,9 @@ ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 MENTION_RE = re.compile(r"(?<![\w.])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)")
 
 
-def _log(*, by: User | None, verb: str, action: Action | None = None) -> None:
-    Activity.objects.create(actor=by, verb=verb[:300], action=action)
+def _log(*, by: User | None, code: str, action: Action | None = None, **params: object) -> None:
+    """Record who did what (warroom.activity's code, translated when shown)."""
+    Activity.objects.create(actor=by, code=code, params=activity_params(**params), action=action)
 
 
 def board_columns_ensure() -> list[BoardColumn]:
@@ -62,11 +64,7 @@ def column_save(
         column = BoardColumn(position=(BoardColumn.objects.aggregate(m=Max("position"))["m"] or 0) + 1)
     column.name, column.wip_limit, column.is_done = name.strip(), wip_limit, is_done
     column.save()
-    _log(
-        by=by,
-        verb=(_("added the column “%(name)s”") if creating else _("changed the column “%(name)s”"))
-        % {"name": column.name},
-    )
+    _log(by=by, code="column_added" if creating else "column_changed", name=column.name)
     return column
 
 
@@ -76,7 +74,7 @@ def column_delete(*, column: BoardColumn, by: User) -> None:
         raise ValidationError(_("Move this column's actions elsewhere before removing it."))
     name = column.name
     column.delete()
-    _log(by=by, verb=_("removed the column “%(name)s”") % {"name": name})
+    _log(by=by, code="column_removed", name=name)
 
 
 @transaction.atomic
@@ -89,7 +87,7 @@ def column_shift(*, column: BoardColumn, step: int, by: User) -> None:
         columns[i], columns[j] = columns[j], columns[i]
         for position, c in enumerate(columns):
             BoardColumn.objects.filter(pk=c.pk).update(position=position)
-        _log(by=by, verb=_("reordered the columns"))
+        _log(by=by, code="columns_reordered")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,9 +134,9 @@ def action_save(*, draft: ActionDraft, by: User | None, action: Action | None = 
                 if text.strip()
             ]
         )
-    _log(by=by, action=action, verb=_("created the action") if creating else _("changed the action"))
+    _log(by=by, action=action, code="action_created" if creating else "action_changed")
     if action.owner is not None and action.owner_id != previous_owner:
-        _log(by=by, action=action, verb=_("made %(owner)s responsible") % {"owner": action.owner})
+        _log(by=by, action=action, code="action_assigned", owner=str(action.owner))
         notify.notify_assigned(action=action, owner=action.owner, by=by)
     return action
 
@@ -161,11 +159,7 @@ def action_move(*, action: Action, column: BoardColumn, position: int | None, by
     for i, item in enumerate(others):
         Action.objects.filter(pk=item.pk).update(position=i)
     if old.pk != column.pk:
-        _log(
-            by=by,
-            action=action,
-            verb=_("moved it from “%(old)s” to “%(new)s”") % {"old": old.name, "new": column.name},
-        )
+        _log(by=by, action=action, code="action_moved", old=old.name, new=column.name)
     return action
 
 
@@ -173,7 +167,7 @@ def action_move(*, action: Action, column: BoardColumn, position: int | None, by
 def action_deadline_set(*, action: Action, deadline: date, by: User) -> Action:
     Action.objects.filter(pk=action.pk).update(deadline=deadline)
     action.deadline = deadline
-    _log(by=by, action=action, verb=_("set the deadline to %(day)s") % {"day": deadline.strftime("%d/%m/%Y")})
+    _log(by=by, action=action, code="deadline_set", day=deadline)
     return action
 
 
@@ -183,7 +177,7 @@ def checklist_add(*, action: Action, text: str, by: User) -> ChecklistItem:
         raise ValidationError({"text": [_("Write the item.")]})
     top = action.checklist.aggregate(m=Max("position"))["m"]
     item = ChecklistItem.objects.create(action=action, text=text.strip(), position=(top or 0) + 1)
-    _log(by=by, action=action, verb=_("added “%(item)s” to the checklist") % {"item": item.text})
+    _log(by=by, action=action, code="checklist_added", item=item.text)
     return item
 
 
@@ -191,8 +185,12 @@ def checklist_add(*, action: Action, text: str, by: User) -> ChecklistItem:
 def checklist_toggle(*, item: ChecklistItem, by: User) -> ChecklistItem:
     item.done = not item.done
     item.save(update_fields=["done"])
-    verb = _("ticked “%(item)s”") if item.done else _("unticked “%(item)s”")
-    _log(by=by, action=item.action, verb=verb % {"item": item.text})
+    _log(
+        by=by,
+        action=item.action,
+        code="checklist_ticked" if item.done else "checklist_unticked",
+        item=item.text,
+    )
     return item
 
 
@@ -219,7 +217,7 @@ def comment_add(*, action: Action, body: str, by: User, attachment: UploadedFile
     comment = Comment.objects.create(action=action, author=by, body=body.strip(), attachment=attachment or "")
     users = mentioned_users(text=body, action=action)
     comment.mentions.set(users)
-    _log(by=by, action=action, verb=_("commented"))
+    _log(by=by, action=action, code="commented")
     notify.notify_mentioned(action=action, users=users, by=by, text=comment.body)
     return comment
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from crm.channels import CHANNEL_CODES
 from tenants.models import UDN, User
 from warroom import udns as bridge
+from warroom.activity import activity_params
 from warroom.models import (
     Activity,
     CrossSellReach,
@@ -64,8 +65,9 @@ def _errors(draft: JointDraft) -> dict[str, list[str]]:
     return errors
 
 
-def _log(*, by: User | None, verb: str, campaign: JointCampaign | None = None, action: object = None) -> None:
-    Activity.objects.create(actor=by, verb=verb[:300], campaign=campaign, action=action)  # type: ignore[misc]
+def _log(*, by: User | None, code: str, campaign: JointCampaign, **params: object) -> None:
+    """Record who did what (warroom.activity's code, translated when shown)."""
+    Activity.objects.create(actor=by, code=code, params=activity_params(**params), campaign=campaign)
 
 
 @transaction.atomic
@@ -97,7 +99,7 @@ def joint_campaign_save(
     after = (campaign.channel, campaign.start_date, campaign.end_date, campaign.subject, campaign.body)
     if not creating and (before != after or wanted != had) and campaign.status != JointStatus.DRAFT:
         _ask_again(campaign)
-    _log(by=by, campaign=campaign, verb=_("created the campaign") if creating else _("changed the campaign"))
+    _log(by=by, campaign=campaign, code="campaign_created" if creating else "campaign_changed")
     return campaign
 
 
@@ -119,12 +121,7 @@ def joint_campaign_move(*, campaign: JointCampaign, start: date, by: User) -> Jo
     campaign.save(update_fields=["start_date", "end_date", "updated_at"])
     if campaign.status == JointStatus.APPROVED:
         _ask_again(campaign)  # the sources approved other dates
-    _log(
-        by=by,
-        campaign=campaign,
-        verb=_("moved the campaign from %(old)s to %(new)s")
-        % {"old": old.strftime("%d/%m/%Y"), "new": start.strftime("%d/%m/%Y")},
-    )
+    _log(by=by, campaign=campaign, code="campaign_moved", old=old, new=start)
     return campaign
 
 
@@ -136,7 +133,7 @@ def joint_campaign_propose(*, campaign: JointCampaign, by: User) -> JointCampaig
     if not campaign.sources.exists():
         raise ValidationError(_("Choose at least one source UDN."))
     _ask_again(campaign)
-    _log(by=by, campaign=campaign, verb=_("proposed the campaign to the source UDNs"))
+    _log(by=by, campaign=campaign, code="campaign_proposed")
     return campaign
 
 
@@ -161,11 +158,12 @@ def joint_source_decide(
     decisions = set(campaign.sources.values_list("decision", flat=True))
     campaign.status = JointStatus.APPROVED if decisions == {Decision.APPROVED} else JointStatus.PROPOSED
     campaign.save(update_fields=["status", "updated_at"])
-    verb = _("approved for %(udn)s") if approve else _("declined for %(udn)s")
     _log(
         by=by,
         campaign=campaign,
-        verb=verb % {"udn": source.udn.name} + (f": {source.comment}" if source.comment else ""),
+        code="source_approved" if approve else "source_declined",
+        udn=source.udn.name,
+        comment=source.comment,
     )
     return source
 
@@ -204,7 +202,7 @@ def joint_campaign_launch(*, campaign: JointCampaign, by: User, now: datetime | 
         campaign.status = JointStatus.SCHEDULED if statuses == {"scheduled"} else JointStatus.RUNNING
         campaign.launched_at = now
         campaign.save(update_fields=["status", "launched_at", "updated_at"])
-        _log(by=by, campaign=campaign, verb=_("launched the campaign in the source UDNs"))
+        _log(by=by, campaign=campaign, code="campaign_launched")
     return campaign
 
 

@@ -60,3 +60,39 @@ def broadcast_in(udn: UDN, *, name: str, day: date, channel: str = "email", audi
             audience_count=audience,
         )
         return int(campaign.pk)
+
+
+def journey_in(
+    udn: UDN,
+    *,
+    name: str,
+    published: datetime,
+    channels: tuple[str, ...] = ("whatsapp",),
+    enrolled: int = 0,
+    status: str = "live",
+) -> int:
+    """A published journey inside `udn`'s schema with `enrolled` affiliates in it now (its id)."""
+    with tenant_context(udn):
+        graph = {
+            "triggers": [{"type": "manual"}],
+            "steps": [{"id": "hello", "type": "send", "channels": list(channels), "templates": {}}],
+        }
+        journey = udn_model("campaigns.Journey").objects.create(name=name, status=status, draft_graph=graph)
+        version = udn_model("campaigns.JourneyVersion").objects.create(
+            journey=journey, number=1, graph=graph, published_at=published
+        )
+        Affiliate = udn_model("crm.Affiliate")
+        Enrollment = udn_model("campaigns.Enrollment")
+        for n in range(enrolled):
+            affiliate = Affiliate.objects.create(external_id=f"J-{journey.pk}-{n}", name=f"Pessoa {n}")
+            Enrollment.objects.create(
+                journey=journey,
+                version=version,
+                affiliate=affiliate,
+                step="hello",
+                step_at=published,
+                due_at=published,
+                entry_key=f"manual:{n}",
+                entered_at=published,
+            )
+        return int(journey.pk)

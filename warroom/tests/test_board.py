@@ -61,7 +61,8 @@ def test_default_columns_and_moves_with_wip_counts(coordinator, client_for, udn_
     BoardColumn.objects.filter(pk=columns[1].pk).update(wip_limit=1)
     page = client.get("/warroom/board/").content.decode()
     assert "2/1" in page and "wr-over" in page
-    assert Activity.objects.filter(action=first, verb__contains="Em andamento").exists()
+    moved = Activity.objects.get(action=first, code="action_moved")
+    assert moved.params["new"] == "Em andamento" and "Em andamento" in moved.text
 
 
 def test_board_fragment_answers_204_until_something_changes(coordinator, client_for, udn_a):
@@ -228,3 +229,42 @@ def test_who_may_do_what_on_the_board(coordinator, marketer, analyst, outsider, 
     assert BoardColumn.objects.filter(name="Em revisão", wip_limit=3).exists()
     helper = make_user("sem.papel@fora.test")
     assert client_for(user=helper).get(f"/warroom/actions/{action.pk}/").status_code == 403
+
+
+def test_activity_is_stored_as_a_code_and_read_in_the_readers_language(coordinator, client_for, udn_a):
+    from datetime import date
+
+    from warroom.services.board import ActionDraft, action_deadline_set, action_save
+
+    action = action_save(draft=ActionDraft(title="Revisar fluxo", udns=[udn_a]), by=coordinator)
+    action_deadline_set(action=action, deadline=date(2026, 3, 10), by=coordinator)
+    row = Activity.objects.get(action=action, code="deadline_set")
+    assert (row.verb, row.params) == ("", {"day": "2026-03-10"})  # nothing translated in the row
+    client = client_for(user=coordinator)
+    portuguese = client.get(f"/warroom/actions/{action.pk}/", HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    english = client.get(f"/warroom/actions/{action.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "definiu o prazo para 10/03/2026" in portuguese and "criou a ação" in portuguese
+    assert "set the deadline to 03/10/2026" in english and "created the action" in english
+    assert "definiu o prazo" not in english
+
+
+def test_the_migration_converts_translated_rows_and_keeps_unknown_text(coordinator):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("warroom.migrations.0002_activity_untranslated")
+    old = [
+        Activity.objects.create(actor=coordinator, verb="definiu o prazo para 10/03/2026"),
+        Activity.objects.create(actor=coordinator, verb="declined for UDN Beta: sem verba"),
+        Activity.objects.create(actor=coordinator, verb="fez algo que ninguém conhece"),
+    ]
+    migration.forwards(apps, None)
+    deadline, declined, unknown = (Activity.objects.get(pk=a.pk) for a in old)
+    assert (deadline.code, deadline.params, deadline.verb) == ("deadline_set", {"day": "2026-03-10"}, "")
+    assert (declined.code, declined.params) == (
+        "source_declined",
+        {"udn": "UDN Beta", "comment": "sem verba"},
+    )
+    assert declined.text == "recusou por UDN Beta: sem verba"
+    assert (unknown.code, unknown.text) == ("", "fez algo que ninguém conhece")

@@ -123,11 +123,18 @@ def test_calendar_page_lists_entries_conflicts_and_filters(coordinator, udn_a, u
     joint(by=coordinator, name="Cross junto", promoting=udn_b, sources=[udn_a], start=DAY)
     client = client_for(user=coordinator)
     page = client.get("/warroom/calendar/?month=2026-03").content.decode()
-    assert "Alpha email" in page and "Beta sms" in page and 'data-testid="conflict"' in page
-    only_sms = client.get("/warroom/calendar/?month=2026-03&channel=sms").content.decode()
-    assert "Beta sms" in only_sms and "Alpha email" not in only_sms
-    only_beta = client.get(f"/warroom/calendar/?month=2026-03&udn={udn_b.pk}").content.decode()
-    assert "Beta sms" in only_beta and "Alpha email" not in only_beta
+    assert 'data-testid="conflict"' in page and 'id="calendar-events"' not in page  # events: JSON only
+    events = "/warroom/calendar/events/?start=2026-03-01&end=2026-04-12"
+
+    def titles(query: str = "") -> set[str]:
+        return {e["title"] for e in client.get(events + query).json()["events"]}
+
+    assert {"Alpha email · UDN Alpha", "Beta sms · UDN Beta"} <= titles()
+    assert "Beta sms · UDN Beta" in titles("&channel=sms") and "Alpha email · UDN Alpha" not in titles(
+        "&channel=sms"
+    )
+    only_beta = titles(f"&udn={udn_b.pk}")
+    assert "Beta sms · UDN Beta" in only_beta and "Alpha email · UDN Alpha" not in only_beta
     joints = client.get("/warroom/calendar/events/?start=2026-03-01&end=2026-04-12&kind=cross_sell").json()
     assert [e["title"] for e in joints["events"]] == ["Cross junto"]
     drafts = client.get("/warroom/calendar/events/?start=2026-03-01&end=2026-04-12&status=scheduled").json()
@@ -202,6 +209,9 @@ def test_udn_members_see_only_entries_involving_their_udn(
     broadcast_in(udn_b, name="Só beta", day=DAY)
     joint(by=coordinator, name="Cross beta para beta", promoting=udn_b, sources=[udn_b], start=DAY)
     joint(by=coordinator, name="Cross para alpha", promoting=udn_b, sources=[udn_a], start=DAY)
-    page = client_for(user=user).get("/warroom/calendar/?month=2026-03").content.decode()
-    assert "Cross para alpha" in page
-    assert "Só beta" not in page and "Cross beta para beta" not in page
+    client = client_for(user=user)
+    events = client.get("/warroom/calendar/events/?start=2026-03-01&end=2026-04-12").content.decode()
+    table = client.get("/warroom/calendar/?month=2026-03&view=list").content.decode()
+    for page in (events, table):
+        assert "Cross para alpha" in page
+        assert "Só beta" not in page and "Cross beta para beta" not in page
