@@ -108,7 +108,9 @@ def rule_errors(
     if limit_count is not None and (not isinstance(limit_count, int) or limit_count < 1):
         errors["limit_count"] = _("The limit must be at least once.")
     elif (limit_count or 1) > 1 and not data.get("limit_period"):
-        errors["limit_count"] = _("Choose the limit's period (per day, per month or ever) for more than once.")
+        errors["limit_count"] = _(
+            "Choose the limit's period (per day, per month or ever) for more than once."
+        )
     if condition_errors(data.get("conditions") or []):
         errors["conditions"] = _("Each condition needs a property, an operator and a value.")
     if data.get("segment_id"):
