@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from crm.channels import CHANNEL_CODES
 from crm.segmentation import SCHEMA_VERSION, SegmentInvalid, describe
 from crm.selectors.segments import Vocabulary, segment_tree, segment_vocabulary
+from crm.services.affiliates import TAG_MAX_LENGTH
 
 STEP_TYPES = ("send", "wait", "wait_event", "branch", "split", "update", "webhook", "exit")
 TRIGGER_TYPES = ("event", "segment", "date", "manual")
@@ -172,13 +173,20 @@ def _target_errors(step: dict[str, Any], ids: set[str]) -> dict[str, list[str]]:
 def _step_errors(
     step: dict[str, Any], ids: set[str], templates: set[str] | None, vocabulary: Vocabulary | None
 ) -> list[str]:
-    return _flat(step_problems(step, ids=ids, templates=templates))
+    return _flat(step_problems(step, ids=ids, templates=templates, vocabulary=vocabulary))
 
 
-def step_problems(step: dict[str, Any], *, ids: set[str], templates: set[str] | None) -> dict[str, list[str]]:
+def step_problems(
+    step: dict[str, Any],
+    *,
+    ids: set[str],
+    templates: set[str] | None,
+    vocabulary: Vocabulary | None = None,
+) -> dict[str, list[str]]:
     """What is wrong with one step, by the field it concerns: the edges ("next", "yes", "no",
     "arm-<n>"), "channels", "templates", "mode", "until", "duration", "event", "condition", "arms",
-    "update", "url", "position" ("type" for an unknown type)."""
+    "update", "url", "position" ("type" for an unknown type). A branch's condition is checked
+    against `vocabulary` (None: this UDN's event types and tiers, read here)."""
     kind = step.get("type")
     label = {"id": step["id"]}
     if kind not in STEP_TYPES:
@@ -220,7 +228,7 @@ def step_problems(step: dict[str, Any], *, ids: set[str], templates: set[str] | 
         if kind == "wait_event" and not str(step.get("event") or "").strip():
             add("event", _("The step “%(id)s” names the event it waits for.") % label)
     elif kind == "branch":
-        for message in condition_errors(step.get("condition")):
+        for message in _branch_errors(step, vocabulary or segment_vocabulary()):
             add("condition", message)
     elif kind == "split":
         arms = step.get("arms")
@@ -233,6 +241,11 @@ def step_problems(step: dict[str, Any], *, ids: set[str], templates: set[str] | 
     elif kind == "update":
         if not (step.get("add_tags") or step.get("remove_tags") or step.get("attributes")):
             add("update", _("The step “%(id)s” adds or removes a tag or sets an attribute.") % label)
+        tags = [*(step.get("add_tags") or []), *(step.get("remove_tags") or [])]
+        if any(not isinstance(tag, str) or not 0 < len(tag.strip()) <= TAG_MAX_LENGTH for tag in tags):
+            add("update", _("The step “%(id)s” names tags of 1 to 40 characters.") % label)
+        if not isinstance(step.get("attributes") or {}, dict):
+            add("update", _("The step “%(id)s” sets attributes as names and values.") % label)
     elif kind == "webhook":
         url = str(step.get("url") or "")
         if not url.startswith(("https://", "http://")):

@@ -243,7 +243,23 @@ _register(
                     "id": "never-cashout",
                     "type": "branch",
                     "label": "never did cashout",
-                    "condition": {"event": "cashout", "op": "=", "value": 0},
+                    # A segment definition, as the segment builder makes it.
+                    "condition": {
+                        "version": 1,
+                        "root": {
+                            "kind": "group",
+                            "op": "and",
+                            "conditions": [
+                                {
+                                    "kind": "event",
+                                    "type": "cashout",
+                                    "measure": "count",
+                                    "operator": "eq",
+                                    "value": 0,
+                                }
+                            ],
+                        },
+                    },
                     "yes": "tutorial-1",
                     "no": None,
                 },

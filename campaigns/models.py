@@ -268,6 +268,8 @@ class MessageSource(models.TextChoices):
     API = "api", _("Partner API")
     JOURNEY = "journey", _("Journey")
     TEST = "test", _("Test send")
+    # Loyalty's own messages (expiry warnings, ranking and mission alerts), told apart in reports.
+    LOYALTY = "loyalty", _("Loyalty programme")
 
 
 class Message(models.Model):
@@ -563,3 +565,58 @@ class JourneyStepLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrollment_id} {self.step}: {self.outcome}"
+
+
+class JourneyWebhookCallStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class JourneyWebhookCall(models.Model):
+    """A webhook step's call for one enrollment: due work (crm.services.duework) written by the
+    step inside its batch and sent by the journeys' webhook task outside any transaction, retried
+    with backoff. The body is fixed when the step runs (a retry sends the same one); its outcome
+    is added to the enrollment's step log."""
+
+    id = models.BigAutoField(primary_key=True)
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="webhook_calls", db_index=False
+    )
+    step = models.CharField(_("step"), max_length=40)
+    url = models.CharField(_("URL"), max_length=2000)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=JourneyWebhookCallStatus.choices,
+        default=JourneyWebhookCallStatus.PENDING,
+    )
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("journey webhook call")
+        verbose_name_plural = _("journey webhook calls")
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                name="journeywebhookcall_due",
+                condition=Q(status=JourneyWebhookCallStatus.PENDING),
+            ),
+            models.Index(fields=["enrollment"], name="journeywebhookcall_enrollment"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=JourneyWebhookCallStatus.PENDING) | Q(due_at__isnull=False),
+                name="journeywebhookcall_pending_is_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id} {self.step}: {self.status}"

@@ -15,7 +15,8 @@ then status failed).
 
 Advancing is set-based: the batch is grouped by (version, step); each group moves with a few
 statements whatever its size (a send step: one INSERT ... SELECT of outbox rows through the
-static guards' SQL plus its log rows; a branch: one query of the condition; one UPDATE per step
+static guards' SQL plus its log rows; a branch: one query of its condition, a segment definition
+compiled by crm.segmentation for the group's affiliates; one UPDATE per step
 the group comes to rest at). Steps that run at once (send, branch, split, update, webhook, exit)
 are chained inside the same transaction; a group rests at a wait (due when it ends), a wait for
 an event (due at its deadline, woken by the event) or the end.
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,8 +42,14 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.journey_conditions import condition_sql
-from campaigns.journey_graph import IMMEDIATE, graph_errors, step_duration, steps_by_id
+from campaigns.journey_graph import (
+    IMMEDIATE,
+    branch_definition,
+    branch_reason,
+    graph_errors,
+    step_duration,
+    steps_by_id,
+)
 from campaigns.models import (
     Enrollment,
     EnrollmentStatus,
@@ -49,6 +57,8 @@ from campaigns.models import (
     JourneyStatus,
     JourneyStepLog,
     JourneyVersion,
+    JourneyWebhookCall,
+    JourneyWebhookCallStatus,
     Message,
     MessageSource,
     MessageStatus,
@@ -58,7 +68,12 @@ from campaigns.models import (
 from campaigns.services.guards import guard_static_sql, template_is_free_text
 from campaigns.services.outbox import FALLBACK_TEMPLATES_KEY
 from crm.models import Affiliate, Event
-from crm.services.duework import DueSpec, due_failed, due_take
+from crm.segmentation import AFFILIATE, SegmentInvalid
+from crm.selectors.segments import segment_where
+from crm.services.affiliates import affiliates_tags_attributes_update
+from crm.services.duework import DueSpec, due_claim, due_failed, due_succeeded, due_take
+from crm.services.webhooks import BACKOFF as WEBHOOK_BACKOFF
+from tenants.actors import SYSTEM, Actor, actor_bound
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +86,8 @@ MAX_CHAIN = 50
 PAUSE_RECHECK = timedelta(hours=1)
 #: Webhook steps: seconds a call may take.
 WEBHOOK_TIMEOUT = 5.0
+#: Webhook calls a sender claims at once; the lease covers them all timing out, and then some.
+WEBHOOK_SEND_BATCH = 50
 #: Steps an enrollment stands at before it reaches its trigger's start step.
 ENTRY = ">"
 
@@ -87,7 +104,23 @@ ENROLLMENTS = DueSpec(
     lease=timedelta(minutes=5),
 )
 
+#: A webhook step's calls as due work: the partner webhooks' backoff (1 min, 5 min, 30 min, 2 h,
+#: 12 h), then failed.
+WEBHOOK_CALLS = DueSpec(
+    model=JourneyWebhookCall,
+    status="status",
+    due="due_at",
+    attempts="attempts",
+    pending=JourneyWebhookCallStatus.PENDING,
+    succeeded=JourneyWebhookCallStatus.DELIVERED,
+    dead=JourneyWebhookCallStatus.FAILED,
+    backoff=WEBHOOK_BACKOFF,
+    batch=WEBHOOK_SEND_BATCH,
+    lease=timedelta(seconds=WEBHOOK_SEND_BATCH * WEBHOOK_TIMEOUT + 60),
+)
+
 ADVANCE_TASK = "campaigns.journeys_advance"
+WEBHOOKS_TASK = "campaigns.journey_webhooks_send"
 EVENTS_TASK = "campaigns.journeys_on_events"
 
 # --- bookkeeping --------------------------------------------------------------------------------------
@@ -731,7 +764,7 @@ def _step_run(*, version: JourneyVersion, step_id: str, rows: list[Row], out: Ba
     if kind == "split":
         return _split(version=version, step=step, rows=rows, steps=steps, out=out)
     if kind == "update":
-        _update(step=step, rows=rows, out=out)
+        _update(version=version, step=step, rows=rows, out=out)
         return _go(rows=rows, target=step.get("next"), steps=steps, out=out)
     if kind == "webhook":
         _webhook(version=version, step=step, rows=rows, out=out)
@@ -870,14 +903,27 @@ def _wait_event(
 def _branch(
     *, step: dict[str, Any], rows: list[Row], steps: dict[str, dict[str, Any]], out: Batch
 ) -> list[Row]:
-    predicate, params = condition_sql(step["condition"], now=out.now)
+    """The condition, a segment definition, compiled by crm.segmentation into one query over the
+    group's affiliates (its event passes restricted to them). The log says which way each went
+    and why: the condition read back. A condition that no longer compiles (a segment it names was
+    deleted) stops those enrollments with the reason, not the whole batch."""
+    definition = branch_definition(step.get("condition"))
+    affiliate_ids = [r.affiliate_id for r in rows]
+    try:
+        where, params = segment_where(definition=definition, now=out.now, only_ids=affiliate_ids)
+    except SegmentInvalid as invalid:
+        out.log(rows, step["id"], "failed", "; ".join(invalid.errors)[:200])
+        _end(rows=rows, status=EnrollmentStatus.FAILED, out=out)
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT a.id FROM {_t(Affiliate)} a WHERE a.id = ANY(%(affiliates)s) AND {predicate}",  # noqa: S608
-            {**params, "affiliates": [r.affiliate_id for r in rows]},
+            f"SELECT {AFFILIATE}.id FROM {AFFILIATE} WHERE ({where}) AND {AFFILIATE}.id = ANY(%s::bigint[])",  # noqa: S608
+            [*params, affiliate_ids],
         )
         true = {a for (a,) in cursor.fetchall()}
-    reason = str(step.get("label") or "")[:200]
+    label = str(step.get("label") or "").strip()
+    reason = branch_reason(definition)
+    reason = f"{label}: {reason}"[:200] if label else reason
     yes = [r for r in rows if r.affiliate_id in true]
     no = [r for r in rows if r.affiliate_id not in true]
     out.log(yes, step["id"], "yes", reason)
@@ -920,80 +966,146 @@ def _split(
     return moved
 
 
-def _update(*, step: dict[str, Any], rows: list[Row], out: Batch) -> None:
-    """Tags and attributes of the batch's affiliates in one UPDATE."""
-    add = [str(t) for t in step.get("add_tags") or []]
-    remove = [str(t) for t in step.get("remove_tags") or []]
-    attributes = step.get("attributes") or {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {_t(Affiliate)} SET
-                tags = ARRAY(SELECT DISTINCT t FROM unnest(tags || %(add)s::varchar[]) AS t
-                             WHERE NOT t = ANY(%(remove)s::varchar[]) ORDER BY t),
-                attributes = COALESCE(attributes, '{{}}'::jsonb) || %(attributes)s::jsonb,
-                updated_at = %(now)s
-            WHERE id = ANY(%(affiliates)s)
-            """,  # noqa: S608
-            {
-                "add": add,
-                "remove": remove,
-                "attributes": json.dumps(attributes),
-                "now": out.now,
-                "affiliates": [r.affiliate_id for r in rows],
-            },
-        )
-    out.log(
-        rows,
-        step["id"],
-        "updated",
-        ", ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove), *attributes])[:200],
+def journey_actor(journey: Journey) -> Actor:
+    """Who acts when a journey's steps change affiliates: the journey itself, as the system."""
+    return Actor(
+        kind=SYSTEM, id=f"journey:{journey.pk}", label=_("Journey “%(name)s”") % {"name": journey.name}
     )
 
 
-def _webhook(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], out: Batch) -> None:
-    """POST each enrollment to the step's URL, signed as the API's webhooks (X-UDN-Signature with
-    the journey's secret), through crm.outbound. A failure is logged and the journey goes on (the
-    partner gets `X-UDN-Delivery` to drop a repeat after a crash)."""
-    from crm.outbound import OutboundError, outbound_request
-    from crm.services.webhooks import webhook_signature
-
-    journey = version.journey
-    for row in rows:
-        body = json.dumps(
-            {
-                "event": "journey.step",
-                "journey": journey.pk,
-                "version": version.number,
-                "step": step["id"],
-                "enrollment": row.id,
-                "affiliate_id": row.affiliate_id,
-                "at": out.now.isoformat(),
-            }
-        ).encode()
-        stamp = int(out.now.timestamp())
-        headers = {
-            "Content-Type": "application/json",
-            "X-UDN-Event": "journey.step",
-            "X-UDN-Delivery": f"journey-{row.id}-{step['id']}",
-            "X-UDN-Signature": webhook_signature(
-                signing_secrets=[journey.webhook_secret], timestamp=stamp, body=body
-            ),
-        }
-        try:
-            response = outbound_request(
-                method="POST",
-                url=str(step["url"]),
-                body=body,
-                headers=headers,
-                timeout=WEBHOOK_TIMEOUT,
-                max_body_bytes=1024,
-                allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
+def _update(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], out: Batch) -> None:
+    """Tags and attributes of the group's affiliates through the CRM core's bulk write (one
+    statement: each affected affiliate's history, one audit entry by the journey, the
+    affiliate_changed hook after the commit)."""
+    add = [str(t) for t in step.get("add_tags") or []]
+    remove = [str(t) for t in step.get("remove_tags") or []]
+    attributes = step.get("attributes") or {}
+    with actor_bound(journey_actor(version.journey)):
+        changed = set(
+            affiliates_tags_attributes_update(
+                affiliate_ids=[r.affiliate_id for r in rows],
+                add_tags=add,
+                remove_tags=remove,
+                attributes=attributes,
+                source=f"journey:{version.journey_id}",
+                now=out.now,
             )
-            ok = 200 <= response.status < 300
-            out.log([row], step["id"], "webhook" if ok else "webhook_failed", f"HTTP {response.status}")
-        except OutboundError as error:
-            out.log([row], step["id"], "webhook_failed", str(error)[:200])
+        )
+    summary = ", ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove), *attributes])[:200]
+    out.log([r for r in rows if r.affiliate_id in changed], step["id"], "updated", summary)
+    out.log([r for r in rows if r.affiliate_id not in changed], step["id"], "unchanged", summary)
+
+
+def _webhook(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], out: Batch) -> None:
+    """Record the group's calls, one INSERT: each is due work the journeys' webhook task sends
+    after this batch commits, outside any transaction, retried with backoff
+    (`journey_webhooks_send_due`). The enrollments move on at once; each call's outcome is added
+    to its enrollment's log when it is known. The body is fixed here, so a retry sends the same."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_t(JourneyWebhookCall)} (
+                enrollment_id, step, url, payload, status, due_at, attempts, last_status_code,
+                last_error, created_at, finished_at
+            )
+            SELECT u.e, %(step)s, %(url)s,
+                   jsonb_build_object(
+                       'event', 'journey.step', 'journey', %(journey)s::bigint, 'version', %(version)s::int,
+                       'step', %(step)s::text, 'enrollment', u.e, 'affiliate_id', u.a, 'at', %(at)s::text
+                   ),
+                   %(pending)s, %(now)s, 0, NULL, '', %(now)s, NULL
+            FROM unnest(%(e)s::bigint[], %(a)s::bigint[]) AS u(e, a)
+            """,  # noqa: S608 - names from the models, values are parameters
+            {
+                "step": step["id"],
+                "url": str(step["url"]),
+                "journey": version.journey_id,
+                "version": version.number,
+                "at": out.now.isoformat(),
+                "pending": JourneyWebhookCallStatus.PENDING.value,
+                "now": out.now,
+                "e": [r.id for r in rows],
+                "a": [r.affiliate_id for r in rows],
+            },
+        )
+    out.log(rows, step["id"], "webhook_queued", (urlsplit(str(step["url"])).hostname or "")[:200])
+    _kick(WEBHOOKS_TASK)
+
+
+def _webhook_post(call: JourneyWebhookCall, *, now: datetime) -> tuple[int | None, str]:
+    """(HTTP status, error) of one attempt: POSTed through crm.outbound (the checked address,
+    timeouts, no redirects), signed as the API's webhooks (X-UDN-Signature with the journey's
+    secret; X-UDN-Delivery names the call, the same on every retry)."""
+    from crm.outbound import OutboundError, outbound_request
+    from crm.services.webhooks import USER_AGENT, webhook_signature
+
+    body = json.dumps(call.payload, ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-UDN-Event": "journey.step",
+        "X-UDN-Delivery": f"journey-call-{call.pk}",
+        "X-UDN-Signature": webhook_signature(
+            signing_secrets=[call.enrollment.journey.webhook_secret],
+            timestamp=int(now.timestamp()),
+            body=body,
+        ),
+    }
+    try:
+        response = outbound_request(
+            method="POST",
+            url=call.url,
+            body=body,
+            headers=headers,
+            timeout=WEBHOOK_TIMEOUT,
+            max_body_bytes=1024,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS,
+        )
+    except OutboundError as error:
+        return None, str(error)
+    if 200 <= response.status < 300:
+        return response.status, ""
+    return response.status, f"HTTP {response.status}"
+
+
+@transaction.atomic
+def _webhook_record(call: JourneyWebhookCall, *, code: int | None, error: str, now: datetime) -> bool:
+    """Save one attempt's outcome (duework: delivered, or due again after the backoff, or failed
+    after the last attempt); a delivered or failed call adds a row to its enrollment's log.
+    Returns whether it was delivered."""
+    values: dict[str, Any] = {"last_status_code": code, "last_error": error[:500]}
+    if not error:
+        due_succeeded(spec=WEBHOOK_CALLS, ids=[call.pk], values={**values, "finished_at": now})
+        outcome, reason = "webhook", f"HTTP {code}"
+    elif due_failed(spec=WEBHOOK_CALLS, ids=[call.pk], now=now, values=values):
+        JourneyWebhookCall.objects.filter(pk=call.pk).update(finished_at=now)
+        outcome = "webhook_failed"
+        reason = _("Gave up after %(n)s attempts; the last: %(error)s") % {
+            "n": WEBHOOK_CALLS.max_attempts,
+            "error": error,
+        }
+    else:
+        return False
+    JourneyStepLog.objects.create(
+        enrollment_id=call.enrollment_id, step=call.step, at=now, outcome=outcome, reason=reason[:200]
+    )
+    return outcome == "webhook"
+
+
+def journey_webhooks_send_due(*, limit: int = WEBHOOK_SEND_BATCH) -> int:
+    """Send up to `limit` due webhook calls (claimed with crm.services.duework: SKIP LOCKED,
+    hidden for the lease, committed at once; no transaction is open while a call is under way).
+    Each outcome is saved as soon as its POST returns, so a sender that dies midway does not
+    call the finished ones again. Returns how many were delivered."""
+    ids = due_claim(spec=WEBHOOK_CALLS, now=timezone.now(), limit=limit)
+    if not ids:
+        return 0
+    delivered = 0
+    calls = JourneyWebhookCall.objects.select_related("enrollment__journey").filter(pk__in=ids).order_by("id")
+    for call in calls:
+        code, error = _webhook_post(call, now=timezone.now())
+        delivered += _webhook_record(call, code=code, error=error, now=timezone.now())
+    return delivered
 
 
 def _literal(text: str) -> str:

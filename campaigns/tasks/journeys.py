@@ -1,6 +1,6 @@
 """Journey tasks (default queue): the per-UDN tick (`journeys-tick@<schema>`: date triggers and
-due enrollments), the advance kicked after an enrollment is made, and the events' task queued by
-crm.hooks.events_stored after an ingest commits."""
+due enrollments), the advance kicked after an enrollment is made, the events' task queued by
+crm.hooks.events_stored after an ingest commits, and the sender of webhook steps' calls."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from django.utils import timezone
 from campaigns.services.journeys import (
     ADVANCE_TASK,
     EVENTS_TASK,
+    WEBHOOKS_TASK,
     EventRef,
+    journey_webhooks_send_due,
     journeys_advance_due,
     journeys_on_events,
     journeys_on_segment_changes,
@@ -32,6 +34,13 @@ def journeys_tick_task() -> dict[str, int]:
 @app.task(name=ADVANCE_TASK, ignore_result=True)
 def journeys_advance_task() -> int:
     return journeys_advance_due(now=timezone.now())
+
+
+@app.task(name=WEBHOOKS_TASK, ignore_result=True)
+def journey_webhooks_send_task() -> int:
+    """Send the due calls of webhook steps (queued after a batch records them; the periodic
+    `journey-webhooks@<schema>` is the safety net and the retries' clock)."""
+    return journey_webhooks_send_due()
 
 
 @app.task(name=EVENTS_TASK, ignore_result=True)

@@ -9,6 +9,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -349,3 +350,111 @@ def affiliate_event_record(
         return upserted, None
     item = dataclasses.replace(item, affiliate_id=upserted.affiliate_id, external_id=None, cpf=None)
     return upserted, events_ingest(items=[item], source=source)[0]
+
+
+#: A tag's longest form (the tags column is varchar(40)[]).
+TAG_MAX_LENGTH = 40
+
+
+@transaction.atomic
+def affiliates_tags_attributes_update(
+    *,
+    affiliate_ids: Sequence[int],
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+    attributes: Mapping[str, Any] | None = None,
+    source: str,
+    now: datetime | None = None,
+) -> list[int]:
+    """Add and remove tags and set attributes (merged key by key) on many affiliates at once,
+    recorded as every write of the core is: each affiliate whose values change gets its
+    AffiliateChange ({"tags": [old, new], "attributes": [old, new]}, its page's history), the
+    batch one audit entry by the current actor (tenants.actors), and crm.hooks.affiliate_changed
+    hears of them after the commit (segments refresh, webhooks...). One statement whatever the
+    number of affiliates; an affiliate left as it was is not touched. Returns the ids that changed.
+    ValueError for a blank or too long tag."""
+    add = [str(tag).strip() for tag in add_tags]
+    remove = [str(tag).strip() for tag in remove_tags]
+    if any(not tag or len(tag) > TAG_MAX_LENGTH for tag in (*add, *remove)):
+        raise ValueError(f"a tag is 1 to {TAG_MAX_LENGTH} characters")
+    ids = sorted({int(pk) for pk in affiliate_ids})
+    if not ids or not (add or remove or attributes):
+        return []
+    now = now or timezone.now()
+    aff = connection.ops.quote_name(Affiliate._meta.db_table)
+    history = connection.ops.quote_name(AffiliateChange._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH old AS (
+                SELECT id, tags, attributes FROM {aff} WHERE id = ANY(%(ids)s) ORDER BY id FOR NO KEY UPDATE
+            ), new AS (
+                SELECT o.id, o.tags AS old_tags, o.attributes AS old_attributes,
+                       -- the tags kept in their order, the new ones after them, each once
+                       ARRAY(
+                           SELECT u.t FROM unnest(o.tags || %(add)s::varchar[]) WITH ORDINALITY AS u(t, n)
+                           WHERE NOT u.t = ANY(%(remove)s::varchar[])
+                           GROUP BY u.t ORDER BY min(u.n)
+                       )::varchar(40)[] AS tags,
+                       COALESCE(o.attributes, '{{}}'::jsonb) || %(attributes)s::jsonb AS attributes
+                FROM old o
+            ), diff AS (
+                SELECT n.*, n.tags IS DISTINCT FROM n.old_tags AS tags_changed,
+                       n.attributes IS DISTINCT FROM n.old_attributes AS attributes_changed
+                FROM new n
+            ), changed AS (
+                UPDATE {aff} a SET tags = d.tags, attributes = d.attributes, updated_at = %(now)s
+                FROM diff d WHERE a.id = d.id AND (d.tags_changed OR d.attributes_changed)
+                RETURNING a.id
+            ), logged AS (
+                INSERT INTO {history} (affiliate_id, import_job_id, changes, source, changed_at)
+                SELECT d.id, NULL,
+                       CASE WHEN d.tags_changed
+                            THEN jsonb_build_object('tags', jsonb_build_array(to_jsonb(d.old_tags), to_jsonb(d.tags)))
+                            ELSE '{{}}'::jsonb END
+                       || CASE WHEN d.attributes_changed
+                            THEN jsonb_build_object('attributes', jsonb_build_array(d.old_attributes, d.attributes))
+                            ELSE '{{}}'::jsonb END,
+                       %(source)s, %(now)s
+                FROM diff d JOIN changed c ON c.id = d.id
+            )
+            SELECT d.id, d.tags_changed, d.attributes_changed FROM diff d JOIN changed c ON c.id = d.id
+            ORDER BY d.id
+            """,  # noqa: S608 - table names from the models, values are parameters
+            {
+                "ids": ids,
+                "add": add,
+                "remove": remove,
+                "attributes": json.dumps(dict(attributes or {}), cls=DjangoJSONEncoder),
+                "now": now,
+                "source": source,
+            },
+        )
+        changed = cursor.fetchall()
+    if not changed:
+        return []
+    # One entry for the batch, never one per affiliate (a batch of one is that affiliate's).
+    audit_record(
+        action=AuditAction.AFFILIATES_UPDATED,
+        target_type=AuditTarget.AFFILIATE,
+        target_id=changed[0][0] if len(changed) == 1 else "",
+        changes={
+            "affiliates": len(changed),
+            "add_tags": add,
+            "remove_tags": remove,
+            "attributes": dict(attributes or {}),
+            "source": source,
+        },
+    )
+    hooks.affiliate_changed.send(
+        [
+            AffiliateChanged(
+                affiliate_id=pk,
+                created=False,
+                fields=tuple(name for name, moved in (("tags", tags), ("attributes", attrs)) if moved),
+                source=source,
+            )
+            for pk, tags, attrs in changed
+        ]
+    )
+    return [pk for pk, _tags, _attrs in changed]
