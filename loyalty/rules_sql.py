@@ -360,16 +360,25 @@ def aggregate_sql(*, rules: Sequence[RuleSpec], events_where: Compiled, tz: str)
             unl = [positive(r) for r in _base_rules_of(rules, rule) if not r.limit_period]
             pos_sql = " OR ".join(p.sql for p in pos) or "false"
             unl_sql = " OR ".join(p.sql for p in unl) or "false"
-            q.add(f", count(*) FILTER (WHERE ({pos_sql})) AS mpos{i}", [x for p in pos for x in p.params])
             q.add(
-                f", count(*) FILTER (WHERE ({pos_sql}) AND NOT ({unl_sql})) AS mamb{i}",
+                f", (count(*) FILTER (WHERE ({pos_sql})))::int AS mpos{i}", [x for p in pos for x in p.params]
+            )
+            q.add(
+                f", (count(*) FILTER (WHERE ({pos_sql}) AND NOT ({unl_sql})))::int AS mamb{i}",
                 [x for p in pos for x in p.params] + [x for p in unl for x in p.params],
             )
             continue
         m, p = match(rule), _points(rule)
-        q.add(f", count(*) FILTER (WHERE {m.sql}) AS n{i}", m.params)
-        q.add(f", coalesce(sum({p.sql}) FILTER (WHERE {m.sql}), 0) AS s{i}", [*p.params, *m.params])
-        q.add(f", count(*) FILTER (WHERE {m.sql} AND {p.sql} > 0) AS np{i}", [*m.params, *p.params])
+        # int4 columns: sum(int4) is a bigint, sum(bigint) a (slow) numeric.
+        q.add(f", (count(*) FILTER (WHERE {m.sql}))::int AS n{i}", m.params)
+        if rule.points_kind == "per_real":
+            q.add(
+                f", coalesce(sum(({p.sql})::int) FILTER (WHERE {m.sql}), 0)::int AS s{i}",
+                [*p.params, *m.params],
+            )
+            q.add(
+                f", (count(*) FILTER (WHERE {m.sql} AND {p.sql} > 0))::int AS np{i}", [*m.params, *p.params]
+            )
     q.add(" FROM ev GROUP BY 1, 2),\n")
     # w: d with, for month/ever limits, the rule's matches earlier in the period (b<i>).
     windowed = [
@@ -389,7 +398,7 @@ def aggregate_sql(*, rules: Sequence[RuleSpec], events_where: Compiled, tz: str)
             cols.append(
                 f"coalesce(sum(d.n{i}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS b{i}"
             )
-        zeros = ", ".join(f"0::numeric AS b{i}" for i, _r in windowed)
+        zeros = ", ".join(f"0::bigint AS b{i}" for i, _r in windowed)
         q.add(
             f"w AS (SELECT d.*, {', '.join(cols)} FROM d WHERE {busy} "
             f"UNION ALL SELECT d.*, {zeros} FROM d WHERE NOT ({busy})),\n"
@@ -439,15 +448,15 @@ def aggregate_sql(*, rules: Sequence[RuleSpec], events_where: Compiled, tz: str)
         amb.append(f"(w.mm{i} AND w.mamb{i} > 0 AND ({overflow}))")
     amb_sql = " OR ".join(amb) or "false"
     q.add(
-        f"e AS (SELECT w.affiliate_id, to_char(date_trunc('week', w.day), 'YYYY-MM-DD') AS week, "
+        f"e AS (SELECT w.affiliate_id, date_trunc('week', w.day)::date AS week, "
         f"({amb_sql}) AS amb, {', '.join(exprs)} FROM w),\n"
     )
     # g: per affiliate and per week, in one pass.
     tags = sorted({rule.tag for rule in rules})
     assert all(re.match(r"^[a-z]+$", tag) for tag in tags), tags
-    sums = ", ".join(f"sum(e.p{i}) AS p{i}, sum(e.c{i}) AS c{i}" for i in range(len(rules)))
+    sums = ", ".join(f"sum(e.p{i}::int) AS p{i}, sum(e.c{i}::int) AS c{i}" for i in range(len(rules)))
     tag_sums = ", ".join(
-        "(" + " + ".join(f"sum(e.p{i})" for i, r in enumerate(rules) if r.tag == tag) + f") AS t_{tag}"
+        "(" + " + ".join(f"sum(e.p{i}::int)" for i, r in enumerate(rules) if r.tag == tag) + f") AS t_{tag}"
         for tag in tags
     )
     q.add(
@@ -468,7 +477,10 @@ def aggregate_sql(*, rules: Sequence[RuleSpec], events_where: Compiled, tz: str)
         f"'entries', coalesce(sum(c{i}), 0), 'affiliates', count(*) FILTER (WHERE c{i} > 0))"
         for i, r in enumerate(rules)
     )
-    by_week = ", ".join(f"json_build_object('tag', %s, 'week', week, 'points', t_{tag})" for tag in tags)
+    by_week = ", ".join(
+        f"json_build_object('tag', %s, 'week', to_char(week, 'YYYY-MM-DD'), 'points', t_{tag})"
+        for tag in tags
+    )
     q.add(
         f"SELECT {amb_total}, (SELECT array_to_json(ARRAY[{by_rule}]) FROM g WHERE by_week = 0), "
         f"(SELECT coalesce(json_agg(x.j), '[]') FROM (SELECT unnest(ARRAY[{by_week}]) AS j FROM g "

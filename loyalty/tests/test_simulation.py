@@ -139,11 +139,11 @@ LIMIT_CASES = {
 }
 
 
-def _figures(rule_set, *, force_rows: bool):
+def _figures(rule_set, *, aggregated: bool):
     start, end = period_bounds(start=date(2026, 3, 1), end=date(2026, 4, 30), tz="America/Sao_Paulo")
     rules = [rule_spec(rule, tag="draft") for rule in rule_set.rules.all()]
     return simulate(
-        rules=rules, start=start, end=end, tz="America/Sao_Paulo", chunks=2, force_rows=force_rows
+        rules=rules, start=start, end=end, tz="America/Sao_Paulo", chunks=2, aggregated=aggregated
     )
 
 
@@ -179,8 +179,8 @@ def test_aggregated_simulation_equals_the_row_by_row_one_and_the_engine(udn, lim
         # day limit too when its entries depend on which events the limit took (the per R$ case
         # keeps it: its ranges go row by row, still compared).
         Rule.objects.filter(rule_set=rule_set, points_kind="multiplier").delete()
-    aggregated = _figures(rule_set, force_rows=False)
-    rows = _figures(rule_set, force_rows=True)
+    aggregated = _figures(rule_set, aggregated=True)
+    rows = _figures(rule_set, aggregated=False)
     # Fixed points never need the events' order; per R$ under an overflowing limit does.
     assert aggregated.pop("ranges_aggregated") == (2 if kind == "fixed" or limit == "none" else 0)
     assert rows.pop("ranges_aggregated") == 0
