@@ -30,8 +30,7 @@ def loyalty_message(*, affiliate_id: int, template_code: str, variables: dict[st
             affiliate=affiliate,
             templates=templates,
             chain=list(templates),
-            # No loyalty source yet (a campaigns migration): the API's, a system's send.
-            source=MessageSource.API,
+            source=MessageSource.LOYALTY,
             variables=variables,
         )
     return True
