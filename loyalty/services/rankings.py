@@ -1,6 +1,7 @@
 """Rankings: affiliates by points earned in a period (earn, bonus and reversals count; redeeming
 does not lower a rank), overall or within a city or a plan. Ties share a position (RANK()).
-The daily job stores positions and alerts who climbed into or fell out of the top N."""
+The daily job stores each ranking's top N (overall, per city, per plan) and alerts who climbed
+into or within one, or fell out of one."""
 
 from __future__ import annotations
 
@@ -46,10 +47,46 @@ def ranking(
         ]
 
 
+def top_positions(*, start: datetime, end: datetime, top_n: int) -> dict[str, dict[int, int]]:
+    """Every ranking's top N, keyed "overall", "city:<city>", "plan:<plan>" (affiliates without a
+    city or plan are only in the overall one): {affiliate_id: position}. One statement; ties share
+    a position, so a top N holds everyone tied at N (more than N affiliates)."""
+    sql = f"""
+        SELECT * FROM (
+            SELECT a.id, a.city, a.plan,
+                   rank() OVER (ORDER BY t.points DESC) AS overall,
+                   rank() OVER (PARTITION BY a.city ORDER BY t.points DESC) AS by_city,
+                   rank() OVER (PARTITION BY a.plan ORDER BY t.points DESC) AS by_plan
+            FROM (SELECT affiliate_id, sum(points) AS points FROM {LedgerEntry._meta.db_table}
+                  WHERE occurred_at >= %s AND occurred_at < %s AND kind = ANY(%s::text[])
+                  GROUP BY affiliate_id HAVING sum(points) > 0) t
+            JOIN {Affiliate._meta.db_table} a ON a.id = t.affiliate_id) r
+        WHERE overall <= %s OR by_city <= %s OR by_plan <= %s"""
+    tops: dict[str, dict[int, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start, end, list(COUNTED_KINDS), top_n, top_n, top_n])
+        for affiliate_id, city, plan, overall, by_city, by_plan in cursor.fetchall():
+            for key, position, value in (
+                ("overall", overall, "-"),
+                (f"city:{city}", by_city, city),
+                (f"plan:{plan}", by_plan, plan),
+            ):
+                if value and position <= top_n:
+                    tops.setdefault(key[:140], {})[int(affiliate_id)] = int(position)
+    return tops
+
+
+def _ranking_label(key: str) -> str:
+    """What the alert calls the ranking: "geral", or the city or plan's name."""
+    return "geral" if key == "overall" else key.split(":", 1)[1]
+
+
 @transaction.atomic
 def ranking_alerts_send(*, now: datetime | None = None, days: int = 30) -> int:
-    """Store the overall ranking of the last `days` and alert who entered (climbed into) or fell
-    out of the top N since the last run. Returns the number of alerts queued."""
+    """Store the top N of the last `days`, overall and in each city and plan, and alert who
+    entered or climbed within a top N, or fell out of one, since the last run (variables: the
+    position, 0 for a fall, and the ranking: "geral", the city or the plan). Returns the number of
+    alerts queued."""
     from loyalty.services.notify import loyalty_message
 
     now = now or timezone.now()
@@ -57,21 +94,28 @@ def ranking_alerts_send(*, now: datetime | None = None, days: int = 30) -> int:
     if programme is None:
         return 0
     top_n = programme.ranking_top_n
-    rows = ranking(start=now - timedelta(days=days), end=now, limit=top_n)
-    before = {p.affiliate_id: p.position for p in RankingPosition.objects.filter(ranking="overall")}
-    after = {int(row["affiliate_id"]): int(row["position"]) for row in rows if int(row["position"]) <= top_n}  # type: ignore[call-overload]
+    tops = top_positions(start=now - timedelta(days=days), end=now, top_n=top_n)
+    stored: dict[str, dict[int, int]] = {}
+    for kept in RankingPosition.objects.all():
+        stored.setdefault(kept.ranking, {})[kept.affiliate_id] = kept.position
     alerts: list[tuple[int, str, dict[str, object]]] = []
-    for affiliate_id, position in after.items():
-        old = before.get(affiliate_id)
-        if old is None or position < old:
-            alerts.append((affiliate_id, f"climb:{position}", {"posicao": position}))
-    for affiliate_id in set(before) - set(after):
-        alerts.append((affiliate_id, "fell", {"posicao": 0}))
-    RankingPosition.objects.filter(ranking="overall").delete()
+    for key in sorted(set(tops) | set(stored)):
+        before, after = stored.get(key, {}), tops.get(key, {})
+        label = _ranking_label(key)
+        for affiliate_id, position in sorted(after.items()):
+            old = before.get(affiliate_id)
+            if old is None or position < old:
+                alerts.append(
+                    (affiliate_id, f"{key}:climb:{position}", {"posicao": position, "ranking": label})
+                )
+        for affiliate_id in sorted(set(before) - set(after)):
+            alerts.append((affiliate_id, f"{key}:fell", {"posicao": 0, "ranking": label}))
+    RankingPosition.objects.all().delete()
     RankingPosition.objects.bulk_create(
         [
-            RankingPosition(ranking="overall", affiliate_id=a, position=p, computed_at=now)
-            for a, p in after.items()
+            RankingPosition(ranking=key, affiliate_id=a, position=p, computed_at=now)
+            for key, positions in tops.items()
+            for a, p in positions.items()
         ]
     )
     if not programme.alert_template:
