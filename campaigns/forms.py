@@ -36,11 +36,13 @@ class CampaignForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "state=SP&stage=cash_in"}),
     )
     segment = forms.TypedChoiceField(
-        label=_("Or a saved segment"),
+        label=_("Saved segment"),
         required=False,
         coerce=int,
         empty_value=None,
-        help_text=_("A segment replaces the list's filter."),
+        help_text=_(
+            "The campaign goes to the segment's members that the list's filter also picks (an empty filter keeps the whole segment)."
+        ),
     )
     priority = forms.IntegerField(label=_("Priority (1 to 10)"), min_value=1, max_value=10, initial=5)
     send_mode = forms.ChoiceField(
@@ -71,7 +73,8 @@ class CampaignForm(forms.Form):
                 label=_("Channel %(n)s") % {"n": n}, choices=_channel_choices(n == 1), required=n == 1
             )
         self.fields["goal_event"].choices = [("", _("No goal")), *goal_event_choices()]  # type: ignore[attr-defined]
-        self.fields["segment"].choices = [("", _("None: the list's filter")), *campaign_segment_choices()]  # type: ignore[attr-defined]
+        segments = [("", _("None: the list's filter only")), *campaign_segment_choices()]
+        self.fields["segment"].choices = segments  # type: ignore[attr-defined]
         grouped = templates_by_channel()
         for channel in CHANNELS:
             self.fields[f"template_{channel.code}"] = forms.ModelChoiceField(

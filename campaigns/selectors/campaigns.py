@@ -34,7 +34,7 @@ from crm.forms import AffiliateFilterForm
 from crm.models import Affiliate, Event, EventKind, EventType, Segment
 from crm.segmentation import SegmentInvalid
 from crm.selectors.affiliates import AffiliateFilters, affiliate_search, deposit_tier_list
-from crm.selectors.segments import segment_get, segment_list, segment_members
+from crm.selectors.segments import segment_filter, segment_get, segment_list
 
 # --- the audience ---------------------------------------------------------------------------------
 
@@ -74,23 +74,32 @@ def audience_queryset(*, query: str) -> QuerySet[Affiliate]:
     return affiliate_search(params=audience_filters(query=query)).order_by()
 
 
-def audience_count(*, query: str) -> int:
-    """How many affiliates the list shows for `query` (ValidationError for a bad filter)."""
-    return audience_queryset(query=query).count()
+def audience_count(*, query: str, segment_id: int | None = None) -> int:
+    """How many affiliates a campaign with this audience goes to: the list's filter `query`,
+    within segment `segment_id` when one is chosen (ValidationError for a bad filter or segment;
+    see campaign_audience)."""
+    return campaign_audience(query=query, segment_id=segment_id).count()
 
 
 def campaign_audience(*, query: str, segment_id: int | None) -> QuerySet[Affiliate]:
-    """The affiliates a campaign goes to: a saved segment's (its conditions compiled in place of
-    the list's filter) when it names one, else the list filter's. ValidationError when the segment
-    is gone or its conditions no longer hold (a tier deleted)."""
+    """The affiliates a campaign goes to: those the list's filter picks and, when it names a saved
+    segment, only its members (the segment's conditions compiled into the same query; an empty
+    filter leaves the whole segment). ValidationError when the filter is bad, the segment is gone
+    or its conditions no longer hold (a tier deleted)."""
+    audience = audience_queryset(query=query)
     if segment_id is None:
-        return audience_queryset(query=query)
+        return audience
     try:
-        return segment_members(segment=segment_get(pk=segment_id)).order_by()
+        return audience.filter(segment_filter(segment=segment_get(pk=segment_id)))
     except Segment.DoesNotExist:
         raise ValidationError(_("The segment no longer exists.")) from None
     except SegmentInvalid as invalid:
         raise ValidationError(invalid.errors) from None
+
+
+def campaign_segment(*, pk: int) -> Segment | None:
+    """A saved segment a campaign may go to (None when it is gone)."""
+    return segment_list().filter(pk=pk).first()
 
 
 def campaign_segment_choices() -> list[tuple[int, str]]:

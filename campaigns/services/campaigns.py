@@ -78,7 +78,8 @@ class CampaignDraft:
     holdout_percent: int = 0
     goal_event: str = ""
     conversion_window_days: int = 7
-    # A saved segment as the audience, in place of the list's filter (crm.selectors.segments).
+    # A saved segment the audience is kept within (crm.selectors.segments): its members that the
+    # list's filter also picks.
     segment_id: int | None = None
 
 
@@ -87,14 +88,14 @@ def _draft_errors(draft: CampaignDraft) -> dict[str, list[str]]:
     if not draft.name.strip():
         errors.setdefault("name", []).append(_("Give the campaign a name."))
     try:
-        if draft.segment_id is None:
-            audience_filters(query=draft.audience_query)
-        else:
-            campaign_audience(query="", segment_id=draft.segment_id).exists()  # compiles, still there
+        audience_filters(query=draft.audience_query)
     except ValidationError as exc:
-        errors.setdefault("audience_query" if draft.segment_id is None else "segment", []).extend(
-            exc.messages
-        )
+        errors.setdefault("audience_query", []).extend(exc.messages)
+    if draft.segment_id is not None:
+        try:
+            campaign_audience(query="", segment_id=draft.segment_id).exists()  # compiles, still there
+        except ValidationError as exc:
+            errors.setdefault("segment", []).extend(exc.messages)
     if not draft.channels:
         errors.setdefault("channels", []).append(_("Choose at least one channel."))
     if len(set(draft.channels)) != len(draft.channels):
@@ -140,9 +141,7 @@ def campaign_save(*, draft: CampaignDraft, by: str, campaign: Campaign | None = 
     if campaign is None:
         campaign = Campaign(created_by=by)
     campaign.name = draft.name.strip()
-    campaign.audience_query = (
-        audience_query_clean(query=draft.audience_query) if draft.segment_id is None else ""
-    )
+    campaign.audience_query = audience_query_clean(query=draft.audience_query)
     campaign.segment_id = draft.segment_id
     campaign.channels = list(draft.channels)
     campaign.priority = draft.priority
@@ -157,7 +156,7 @@ def campaign_save(*, draft: CampaignDraft, by: str, campaign: Campaign | None = 
 
 
 def _audience(campaign: Campaign) -> Any:
-    """The campaign's audience query: its segment's conditions or the list's filter."""
+    """The campaign's audience query: the list's filter, within its segment when it has one."""
     return campaign_audience(query=campaign.audience_query, segment_id=campaign.segment_id)
 
 

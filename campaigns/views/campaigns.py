@@ -24,6 +24,7 @@ from campaigns.selectors.campaigns import (
     campaign_list,
     campaign_progress,
     campaign_results,
+    campaign_segment,
     campaign_templates,
     goal_event_choices,
 )
@@ -62,20 +63,36 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/campaign_list.html", context)
 
 
+def _audience_context(*, query: str, segment: Any) -> dict[str, Any]:
+    """The live count's context: the filter `query` within the chosen segment (a choice's raw
+    value: an id, or blank for none; an unknown one is the count's error, as on save)."""
+    errors: list[str] = []
+    segment_id: int | None = None
+    if segment not in (None, ""):
+        try:
+            segment_id = int(segment)
+        except (TypeError, ValueError):
+            errors.append(_("The segment no longer exists."))
+    count: int | None = None
+    if not errors:
+        try:
+            count = audience_count(query=query, segment_id=segment_id)
+        except ValidationError as exc:
+            errors = exc.messages
+    return {
+        "audience_count": count,
+        "errors": errors,
+        "audience_query": audience_query_clean(query=query),
+        "segment": campaign_segment(pk=segment_id) if segment_id is not None and not errors else None,
+    }
+
+
 def _form_page(
     request: HttpRequest, form: CampaignForm, campaign: Any = None, status: int = 200
 ) -> HttpResponse:
-    query = form["audience_query"].value() or ""
-    try:
-        count: int | None = audience_count(query=query)
-    except ValidationError:
-        count = None
-    context = {
-        "form": form,
-        "campaign": campaign,
-        "audience_count": count,
-        "audience_query": audience_query_clean(query=query),
-    }
+    audience = _audience_context(query=form["audience_query"].value() or "", segment=form["segment"].value())
+    # The page shows the count, not its errors: the fields show theirs.
+    context = {"form": form, "campaign": campaign, **audience, "errors": []}
     return render(request, "campaigns/campaign_form.html", context, status=status)
 
 
@@ -119,14 +136,11 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def campaign_audience_count(request: HttpRequest) -> HttpResponse:
-    """The form's live count (htmx): how many affiliates the filter typed names."""
-    query = request.GET.get("audience_query", "")
-    try:
-        count: int | None = audience_count(query=query)
-        errors: list[str] = []
-    except ValidationError as exc:
-        count, errors = None, exc.messages
-    context = {"audience_count": count, "errors": errors, "audience_query": audience_query_clean(query=query)}
+    """The form's live count (htmx): how many affiliates the filter typed names, within the
+    saved segment chosen (if any)."""
+    context = _audience_context(
+        query=request.GET.get("audience_query", ""), segment=request.GET.get("segment", "")
+    )
     return render(request, "campaigns/_audience_count.html", context)
 
 
