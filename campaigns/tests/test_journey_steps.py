@@ -127,7 +127,7 @@ def test_a_branch_is_a_segment_definition_with_time_windows_and_sequences(clock)
     assert "tags: vip, sp" in reason
 
 
-def test_a_branch_counts_only_the_batchs_affiliates_events(clock, django_assert_max_num_queries):
+def test_a_batch_at_a_branch_is_decided_in_a_few_queries(clock, django_assert_max_num_queries):
     """Set-based: a batch of many affiliates at a branch costs the same few queries as one."""
     condition = definition(
         {"kind": "event", "type": "cash_in", "measure": "count", "operator": "gte", "value": 2}
