@@ -84,7 +84,7 @@ def calendar_changed(*, schema: str | None = None) -> None:
 
 
 def _on_change(sender: Any, **kwargs: Any) -> None:
-    schema = connection.schema_name
+    schema = getattr(connection, "schema_name", "public")  # django-tenants' wrapper
     calendar_changed(schema=None if schema == "public" else schema)
 
 

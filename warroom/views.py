@@ -4,15 +4,19 @@ view loads through warroom.access (the one door) and calls one service or select
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -28,6 +32,7 @@ from warroom.access import (
     joint_source_for_decision,
     viewer_for,
 )
+from warroom.changes import CACHE_SECONDS
 from warroom.forms import (
     ActionForm,
     CalendarSettingsForm,
@@ -90,6 +95,18 @@ def _filters(request: HttpRequest) -> Filters:
     return Filters(udn_ids=ints("udn"), channels=strs("channel"), kinds=strs("kind"), statuses=strs("status"))
 
 
+def _conflicts_html(request: HttpRequest, summary: dict[str, Any]) -> dict[str, Any]:
+    """The conflicts list rendered once per version of it (its key says the version, the filters
+    and the language): a busy month lists 200, which cost more to render than the rest of the page."""
+    cache = caches["global"]
+    key = f"{summary['key']}:html"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("warroom/_conflicts.html", summary, request=request)
+        cache.set(key, html, CACHE_SECONDS)
+    return {**summary, "conflicts_html": mark_safe(html)}  # noqa: S308 (our template's output)
+
+
 def _table_rows(entries: list[Entry]) -> list[dict[str, object]]:
     """The table view's rows: each entry with its kind, status and channel as people read them."""
     kinds, statuses, channels = kind_labels(), status_labels(), channel_labels()
@@ -115,7 +132,9 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     list_view = request.GET.get("view") == "list"
     entries = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)[0] if list_view else []
-    summary = calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=filters)
+    summary = _conflicts_html(
+        request, calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=filters)
+    )
     feed = CalendarFeed.objects.filter(user=viewer.user).first()
     return render(
         request,
@@ -164,7 +183,7 @@ def calendar_conflicts(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
     start, end = _month_window(_month(request))
     summary = calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=_filters(request))
-    return render(request, "warroom/_conflicts.html", summary)
+    return HttpResponse(_conflicts_html(request, summary)["conflicts_html"])
 
 
 @login_required

@@ -1,6 +1,13 @@
 """The shared calendar's month view: 10 UDNs, 2,000 entries (each UDN's broadcasts, joint
 campaigns, War Room deadlines) with conflict detection, p95 beside the sign-in page's p95 in the
-same run."""
+same run.
+
+A month view is what a browser fetches to show it: the page (its shell and the conflicts list)
+then the events' JSON; each sample times both. The calendar caches its computation under versions
+any change bumps (warroom.changes), so three figures: warm (nothing changed since the last view:
+`coordination.calendar_p95_ms`, the issue's line), cold (each view right after a change in the
+shared space: joint campaigns, deadlines and conflicts recomputed from the UDNs' cached
+aggregates) and the very first view (every UDN's aggregates read from its schema too)."""
 
 from __future__ import annotations
 
@@ -19,12 +26,14 @@ from devtools.benchmarks import Result, benchmark
 from tenants.models import UDN, User
 from tenants.selectors import udn_list
 from tenants.services import udn_provision, user_create
+from warroom.changes import calendar_changed
 
 UDNS = 10
 BROADCASTS_PER_UDN = 150  # 1,500
 JOINT = 300
 DEADLINES = 200
 REQUESTS = 60
+COLD_REQUESTS = 20
 MONTH = date(2031, 3, 1)  # a month of its own: nothing else of the demo falls in it
 TAG = "bench-coordination"
 
@@ -101,6 +110,17 @@ def _prepare(udns: list[UDN], coordinator: User) -> None:
     through.objects.bulk_create(
         [through(action_id=a.pk, udn_id=udns[n % UDNS].pk) for n, a in enumerate(actions)]
     )
+    # Bulk writes send no signals: say what changed, as a bulk import would.
+    for udn in udns:
+        calendar_changed(schema=udn.schema_name)
+
+
+def _month_view(client: Client, paths: list[str], host: str) -> float:
+    started = time.perf_counter()
+    for path in paths:
+        response = client.get(path, HTTP_HOST=host)
+        assert response.status_code == 200, (path, response.status_code)
+    return time.perf_counter() - started
 
 
 def _timed(client: Client, path: str, host: str) -> list[float]:
@@ -124,18 +144,45 @@ def coordination() -> Iterator[Result]:
     client = Client()
     client.force_login(coordinator)
     path = f"/warroom/calendar/?month={MONTH:%Y-%m}"
-    window = f"/warroom/calendar/events/?start={MONTH:%Y-%m-%d}&end={MONTH + timedelta(days=31):%Y-%m-%d}"
+    # The month grid FullCalendar asks for: the Sunday before the 1st, six weeks.
+    grid = MONTH - timedelta(days=(MONTH.weekday() + 1) % 7)
+    window = f"/warroom/calendar/events/?start={grid:%Y-%m-%d}&end={grid + timedelta(days=42):%Y-%m-%d}"
+    month_view = [path, window]
+    anonymous = Client()
+    _timed(anonymous, "/accounts/login/", host)  # warm up the process
+    _month_view(client, ["/warroom/board/"], host)
+    first = _month_view(client, month_view, host)
     events = client.get(window, HTTP_HOST=host).json()["events"]
     assert len(events) >= UDNS * BROADCASTS_PER_UDN + JOINT + DEADLINES, len(events)
-    anonymous = Client()
-    _timed(anonymous, "/accounts/login/", host)  # warm up
-    calendar = _p95(_timed(client, path, host))
+    cold = []
+    for _ in range(COLD_REQUESTS):
+        calendar_changed()  # what saving a joint campaign or moving an action does
+        cold.append(_month_view(client, month_view, host))
+    warm = [_month_view(client, month_view, host) for _ in range(REQUESTS)]
     sign_in = _p95(_timed(anonymous, "/accounts/login/", host))
+    target = "≤ 4× the sign-in page's p95, and < 300 ms"
+    baseline = "sign-in page p95 (same run)"
     yield Result(
         name="coordination.calendar_p95_ms",
-        value=calendar,
-        unit="ms",
-        target="≤ 4× the sign-in page's p95, and < 300 ms",
-        baseline_name="sign-in page p95 (same run)",
+        value=_p95(warm),
+        unit="ms (warm: page + events JSON, nothing changed since the last view)",
+        target=target,
+        baseline_name=baseline,
+        baseline_value=sign_in,
+    )
+    yield Result(
+        name="coordination.calendar_cold_p95_ms",
+        value=_p95(cold),
+        unit="ms (cold: page + events JSON, each right after a change in the shared space)",
+        target="< 300 ms",
+        baseline_name=baseline,
+        baseline_value=sign_in,
+    )
+    yield Result(
+        name="coordination.calendar_first_ms",
+        value=first * 1000,
+        unit="ms (the first view: every UDN's aggregates read from its schema)",
+        target="< 300 ms",
+        baseline_name=baseline,
         baseline_value=sign_in,
     )

@@ -348,14 +348,10 @@ def calendar_entries(
 ) -> tuple[list[Entry], list[Conflict]]:
     """Every entry the viewer may see between `start` and `end` (end exclusive), filtered, with
     the conflicts found among all of them (conflicts look a window of N days beyond each side,
-    so a campaign just outside still warns). Computed once per version (see the module's doc)."""
-    cache = caches["global"]
-    key = _window_key(viewer, start, end, int(with_conflicts))
-    computed = cache.get(key)
-    if computed is None:
-        computed = _compute(viewer=viewer, start=start, end=end, with_conflicts=with_conflicts)
-        cache.set(key, computed, changes.CACHE_SECONDS)
-    entries, conflicts = computed
+    so a campaign just outside still warns). Computed from the UDNs' cached aggregates; what the
+    pages show of it (the events, the conflicts list) is cached per filters below: the whole, with
+    every conflict's keys, weighs megabytes in a busy month, more to read than to compute."""
+    entries, conflicts = _compute(viewer=viewer, start=start, end=end, with_conflicts=with_conflicts)
     if filters == Filters():
         return entries, conflicts
     shown = [e for e in entries if _passes(e, filters)]
@@ -370,18 +366,33 @@ def _filters_key(filters: Filters) -> str:
     )
 
 
-def calendar_events_json(*, viewer: Viewer, start: date, end: date, filters: Filters) -> bytes:
-    """The events' JSON answer (FullCalendar's objects and the conflicts' count), kept per filters
-    on top of the computed window: a view after the first reads one cache entry."""
+def _products(*, viewer: Viewer, start: date, end: date, filters: Filters, want: str) -> Any:
+    """What the pages show of a window, per filters: the events' JSON and the conflicts list,
+    computed together (one computation fills both) and read from the cache until a change."""
     cache = caches["global"]
-    key = _window_key(viewer, start, end, "events", _filters_key(filters))
-    body = cache.get(key)
-    if body is None:
-        entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)
-        payload = {"events": [e.as_event() for e in entries], "conflicts": len(conflicts)}
-        body = json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
-        cache.set(key, body, changes.CACHE_SECONDS)
-    return body
+    base = _window_key(viewer, start, end, _filters_key(filters))
+    keys = {"events": f"{base}:events", "conflicts": f"{base}:conflicts"}
+    found = cache.get(keys[want])
+    if found is not None:
+        return found
+    entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)
+    payload = {"events": [e.as_event() for e in entries], "conflicts": len(conflicts)}
+    products = {
+        "events": json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False).encode(),
+        "conflicts": {
+            "conflicts": conflicts[:CONFLICTS_LISTED],
+            "count": len(conflicts),
+            "conflict_days": conflict_days(),
+            "key": keys["conflicts"],
+        },
+    }
+    cache.set_many({keys[name]: value for name, value in products.items()}, changes.CACHE_SECONDS)
+    return products[want]
+
+
+def calendar_events_json(*, viewer: Viewer, start: date, end: date, filters: Filters) -> bytes:
+    """The events' JSON answer (FullCalendar's objects and the conflicts' count)."""
+    return bytes(_products(viewer=viewer, start=start, end=end, filters=filters, want="events"))
 
 
 #: Conflicts listed beside the calendar (the rest are counted).
@@ -389,20 +400,10 @@ CONFLICTS_LISTED = 200
 
 
 def calendar_conflicts_summary(*, viewer: Viewer, start: date, end: date, filters: Filters) -> dict[str, Any]:
-    """The conflicts list beside the calendar: the first CONFLICTS_LISTED, how many in all, and
-    the fatigue window they were found with; kept per filters like the events."""
-    cache = caches["global"]
-    key = _window_key(viewer, start, end, "conflicts", _filters_key(filters))
-    summary = cache.get(key)
-    if summary is None:
-        _entries, conflicts = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)
-        summary = {
-            "conflicts": conflicts[:CONFLICTS_LISTED],
-            "count": len(conflicts),
-            "conflict_days": conflict_days(),
-        }
-        cache.set(key, summary, changes.CACHE_SECONDS)
-    return summary
+    """The conflicts list beside the calendar: the first CONFLICTS_LISTED, how many in all, the
+    fatigue window they were found with, and `key`, its cache key (under which the page may keep
+    what it renders of it: it changes whenever the list does)."""
+    return dict(_products(viewer=viewer, start=start, end=end, filters=filters, want="conflicts"))
 
 
 def _passes(entry: Entry, filters: Filters) -> bool:
