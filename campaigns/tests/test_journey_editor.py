@@ -52,7 +52,7 @@ def test_a_journey_is_built_step_by_step_through_the_forms(udn_a, marketer, clie
         {"id": "ola", "mode": "chain", "template_1": "ed-email", "template_2": "ed-sms"},
         **htmx,
     )
-    assert saved.status_code == 200 and saved.headers["HX-Redirect"] == f"{base}/#editor"
+    assert saved.status_code == 200 and saved.headers["HX-Refresh"] == "true"
     response = client.post(f"{base}/new-trigger/event/", {"event": "account_opened", "start": "ola"})
     assert response.status_code == 302
     client.post(
@@ -173,7 +173,7 @@ def test_errors_come_back_in_portuguese_beside_their_fields(udn_a, marketer, cli
         **htmx,
     )
     html = split.content.decode()
-    assert split.status_code == 200 and "HX-Redirect" not in split.headers
+    assert split.status_code == 200 and "HX-Refresh" not in split.headers
     assert _errors_of(html, "arms") == ["Os braços de “ab” têm percentuais positivos que somam 100."]
 
     wait = client.post(

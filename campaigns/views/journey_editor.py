@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRefresh
 
 from campaigns.access import journey_get
 from campaigns.journey_forms import STEP_FORMS, TRIGGER_FORMS, EditorForm
@@ -43,10 +43,11 @@ def _draft(journey: Journey) -> dict[str, Any]:
 
 def _done(request: HttpRequest, journey: Journey, message: str) -> HttpResponse:
     messages.success(request, message)
-    url = reverse("journey-detail", args=[journey.pk]) + "#editor"
     if getattr(request, "htmx", False):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+        # The journey's page again, where it was scrolled to (a redirect to the same address
+        # with "#editor" would only scroll, not reload).
+        return HttpResponseClientRefresh()
+    return redirect(reverse("journey-detail", args=[journey.pk]) + "#editor")
 
 
 def _form_response(
