@@ -38,6 +38,15 @@ class CampaignsConfig(AppConfig):
                 every_seconds=15,
             )
         )
+        # Webhook steps' calls are due rows: this sends them and their retries.
+        udn_periodic_task_register(
+            UDNPeriodicTask(
+                prefix="journey-webhooks",
+                task="campaigns.journey_webhooks_send",
+                description="Journeys: send due webhook calls",
+                every_seconds=30,
+            )
+        )
         from crm.panels import affiliate_panel_register
 
         affiliate_panel_register(
@@ -45,6 +54,13 @@ class CampaignsConfig(AppConfig):
             template="campaigns/journeys/_affiliate_panel.html",
             context="campaigns.views.journeys.affiliate_panel_context",
         )
+
+        # A segment a journey or a broadcast still needs is not deleted (crm asks who uses it).
+        from campaigns.selectors.segment_uses import campaigns_using_segment, journeys_using_segment
+        from crm.segment_uses import segment_uses_register
+
+        segment_uses_register(name="journeys", provider=journeys_using_segment)
+        segment_uses_register(name="campaigns", provider=campaigns_using_segment)
 
         # Scheduled campaigns start from this tick (due rows, never a long Celery ETA).
         udn_periodic_task_register(
