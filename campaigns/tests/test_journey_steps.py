@@ -340,3 +340,15 @@ def test_a_webhook_that_never_answers_fails_after_the_last_retry_with_its_reason
         assert last.reason == f"Desistiu após {WEBHOOK_CALLS.max_attempts} tentativas; a última: HTTP 503"
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.COMPLETED  # the journey went on without it
+
+
+def test_webhook_calls_are_sent_by_a_per_udn_periodic_task_on_the_default_queue():
+    """The retries' clock: beat runs the sender in every UDN (a kick after each batch sends the
+    first attempt at once)."""
+    from crm.queues import LONG_TASKS
+    from tenants.services import UDN_PERIODIC_TASKS
+
+    spec = UDN_PERIODIC_TASKS["journey-webhooks"]
+    assert spec.task == "campaigns.journey_webhooks_send"
+    assert spec.every_seconds is not None and spec.every_seconds <= 60
+    assert spec.task not in LONG_TASKS
