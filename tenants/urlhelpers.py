@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from tenants.models import UDN
 
@@ -22,3 +23,16 @@ def shared_space_netloc(request: HttpRequest) -> str:
     port = request.get_port()
     default_port = "443" if request.is_secure() else "80"
     return settings.BASE_DOMAIN if port in ("", default_port) else f"{settings.BASE_DOMAIN}:{port}"
+
+
+def next_url(request: HttpRequest, fallback: str, *, field: str = "next") -> str:
+    """Where the request asks to go next (`field` in the POST, else the query string) when that is
+    an address on this host (a path, or this host under this request's scheme); otherwise
+    `fallback`. Every redirect to an address the browser sent goes through here: a bare
+    `redirect(request.POST["next"])` sends people to any site a crafted form names (open redirect)."""
+    target = request.POST.get(field) or request.GET.get(field) or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm.channels import CHANNELS
 from tenants.selectors import udn_list
+from tenants.urlhelpers import next_url
 from warroom.access import (
     Viewer,
     action_comment_check,
@@ -252,7 +253,7 @@ def calendar_move(request: HttpRequest) -> HttpResponse:
     if _is_json(request):
         return JsonResponse({"saved": True, "warnings": warnings})
     messages.success(request, _("Moved to %(day)s.") % {"day": day.strftime("%d/%m/%Y")})
-    return redirect(request.POST.get("next") or back)
+    return redirect(next_url(request, back))
 
 
 def _move_refused(
@@ -566,7 +567,7 @@ def action_move(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if _is_json(request):
         return JsonResponse({"saved": True, "version": board.board_version()})
-    return redirect(request.POST.get("next") or reverse("warroom:board"))
+    return redirect(next_url(request, reverse("warroom:board")))
 
 
 @login_required
