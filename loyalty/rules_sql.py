@@ -11,14 +11,19 @@ adds (factor - 1) x the points the event's other rules earned, after their limit
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from crm.models import Affiliate, Event
+from crm.models import Affiliate, Event, Segment
+from crm.segmentation import AFFILIATE, SegmentInvalid
+from crm.selectors.segments import segment_where
+
+logger = logging.getLogger(__name__)
 
 OPS_TEXT = {"eq": "=", "ne": "<>"}
 OPS_NUMBER = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "ne": "<>"}
@@ -44,6 +49,7 @@ class RuleSpec:
     valid_from: date | None = None
     valid_until: date | None = None
     tag: str = "live"  # which rule set it belongs to (the simulator runs two at once)
+    segment_id: int | None = None  # a crm saved segment the affiliate must be in (now)
 
 
 @dataclass
@@ -67,6 +73,7 @@ def rule_spec(rule: Any, *, tag: str = "live") -> RuleSpec:
         valid_from=rule.valid_from,
         valid_until=rule.valid_until,
         tag=tag,
+        segment_id=rule.segment_id,
     )
 
 
@@ -90,6 +97,33 @@ def condition_errors(conditions: Any) -> list[str]:
         elif op == "in" and not isinstance(cond.get("value"), list):
             errors.append(f"#{i}: value")
     return errors
+
+
+def segment_members_where(
+    *, segment_ids: Iterable[int], only_ids: list[int] | None = None, now: datetime | None = None
+) -> dict[int, Compiled | None]:
+    """Each saved segment's conditions as a predicate over `"crm_affiliate"` (crm's one compiler,
+    crm.selectors.segments.segment_where), for earn_sql to build its members once per statement.
+    Membership is as of `now` (default: now), not as of each event. None: the segment no longer
+    exists, or its conditions no longer compile (a segment it includes was deleted): its rules
+    match nobody. `only_ids`: the statement's affiliates (the engine's batch), so a condition's
+    grouped pass over the events reads theirs only."""
+    ids = sorted({int(segment_id) for segment_id in segment_ids})
+    found = {segment.pk: segment for segment in Segment.objects.filter(pk__in=ids)}
+    predicates: dict[int, Compiled | None] = {}
+    for segment_id in ids:
+        segment = found.get(segment_id)
+        if segment is None:
+            predicates[segment_id] = None
+            continue
+        try:
+            where, params = segment_where(segment=segment, now=now, only_ids=only_ids)
+        except SegmentInvalid:
+            logger.warning("loyalty: segment %s no longer compiles; its rules match nobody", segment_id)
+            predicates[segment_id] = None
+        else:
+            predicates[segment_id] = Compiled(where, params)
+    return predicates
 
 
 def _condition_sql(cond: dict[str, Any]) -> Compiled:
@@ -127,6 +161,9 @@ def _rule_condition(rule: RuleSpec) -> Compiled:
         if values:
             parts.append(f"ev.{column} = ANY(%s::text[])")
             params.append(list(values))
+    if rule.segment_id:
+        # Its members among the statement's affiliates: the CTE earn_sql builds once.
+        parts.append(f"ev.affiliate_id IN (SELECT id FROM sg_{int(rule.segment_id)})")
     if rule.valid_from:
         parts.append("ev.local_day >= %s::date")
         params.append(rule.valid_from)
@@ -149,12 +186,20 @@ def needs_affiliate(rules: Sequence[RuleSpec]) -> bool:
 
 
 def earn_sql(
-    *, rules: Sequence[RuleSpec], events_where: Compiled, tz: str, ledger: str | None, ledger_table: str = ""
+    *,
+    rules: Sequence[RuleSpec],
+    events_where: Compiled,
+    tz: str,
+    ledger: str | None,
+    ledger_table: str = "",
+    segments: Mapping[int, Compiled | None] | None = None,
 ) -> Compiled:
     """A statement prefix `WITH ... final AS (...)`: every (event, rule) that earns, with columns
     event_id, affiliate_id, occurred_at, rule_id, tag, points. `events_where` filters crm_event
     (alias e). With `ledger` ("live"), pairs already in the ledger are left out and its earlier
-    earns count toward the limits; the caller appends what to do with `final`."""
+    earns count toward the limits; the caller appends what to do with `final`. A rule's segment
+    is one CTE per segment (its members among the events' affiliates, as of now): `segments`
+    (segment_members_where's), else compiled here."""
     assert rules, "no rules"
     event_table = Event._meta.db_table
     affiliate_table = Affiliate._meta.db_table
@@ -179,6 +224,20 @@ def earn_sql(
     if uses_day:
         params.append(tz)
     params += [types, *events_where.params]
+    segment_ids = sorted({int(rule.segment_id) for rule in rules if rule.segment_id})
+    if segment_ids and segments is None:
+        segments = segment_members_where(segment_ids=segment_ids)
+    segment_ctes = []
+    for segment_id in segment_ids:
+        where = (segments or {}).get(segment_id)
+        if where is None:  # deleted (or no longer compiles): nobody is in it
+            segment_ctes.append(f"sg_{segment_id}(id) AS (SELECT NULL::bigint WHERE false)")
+            continue
+        segment_ctes.append(
+            f"sg_{segment_id} AS MATERIALIZED (SELECT {AFFILIATE}.id FROM {AFFILIATE} "
+            f"WHERE {AFFILIATE}.id IN (SELECT DISTINCT affiliate_id FROM ev) AND ({where.sql}))"
+        )
+        params += where.params
 
     values = []
     for rule in rules:
@@ -262,7 +321,9 @@ def earn_sql(
     )
     mult_sql = f"mult AS ({limited('true', 'floor(c.sum_points * (c.factor - 1))::bigint', mult_src)})"
     final_sql = "final AS MATERIALIZED (SELECT * FROM base WHERE points > 0 UNION ALL SELECT * FROM mult WHERE points > 0)"
-    sql = "WITH " + ",\n".join([ev_sql, rules_sql, cand_sql, prior_sql, base_sql, mult_sql, final_sql])
+    sql = "WITH " + ",\n".join(
+        [ev_sql, *segment_ctes, rules_sql, cand_sql, prior_sql, base_sql, mult_sql, final_sql]
+    )
     # The prior CTE's parameters come after cand's in the text; base/mult have none.
     return Compiled(sql, params)
 
@@ -284,6 +345,8 @@ def _is_whole(value: Decimal) -> bool:
 def aggregate_supported(rules: Sequence[RuleSpec]) -> bool:
     """Whether aggregate_sql can run these rules (else: earn_sql, row by row)."""
     for rule in rules:
+        if rule.segment_id:  # its members are a CTE of earn_sql's (row by row)
+            return False
         if rule.points_kind != "multiplier":
             continue
         if rule.limit_period or not _is_whole(rule.points) or rule.conditions:

@@ -15,8 +15,9 @@ from typing import Any
 from django.db import connection, transaction
 
 from crm.hooks import AcceptedEvent
+from crm.models import Event
 from loyalty.models import LedgerEntry, Mission, Programme, RuleSet, RuleSetStatus
-from loyalty.rules_sql import Compiled, RuleSpec, earn_sql, rule_spec
+from loyalty.rules_sql import Compiled, RuleSpec, earn_sql, rule_spec, segment_members_where
 
 EARN_TASK = "loyalty.earn"
 REVERSAL_SUFFIXES = ("_refunded", "_reversed")
@@ -79,6 +80,7 @@ def events_earn(*, event_pks: Sequence[int] | None = None, where: Compiled | Non
             tz=udn_time_zone(),
             ledger="live",
             ledger_table=LedgerEntry._meta.db_table,
+            segments=_segments(rules=rules, event_pks=event_pks),
         )
         sql = (
             compiled.sql
@@ -103,6 +105,22 @@ def events_earn(*, event_pks: Sequence[int] | None = None, where: Compiled | Non
         if Mission.objects.filter(active=True).exists():
             missions_advance(event_pks=list(event_pks))
     return EarnResult(int(entries), int(points), reversed_count)
+
+
+def _segments(*, rules: list[RuleSpec], event_pks: Sequence[int] | None) -> dict[int, Compiled | None] | None:
+    """The rules' segments as of now, compiled for the batch's affiliates only (a condition's
+    grouped pass over the events then reads theirs, not the UDN's); earn_sql builds each one's
+    members once in the statement. None: no rule names a segment (or a filter, not a batch)."""
+    segment_ids = {rule.segment_id for rule in rules if rule.segment_id}
+    if not segment_ids or event_pks is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT affiliate_id FROM {Event._meta.db_table} WHERE id = ANY(%s::bigint[])",
+            [list(event_pks)],
+        )
+        affiliate_ids = [row[0] for row in cursor.fetchall()]
+    return segment_members_where(segment_ids=segment_ids, only_ids=affiliate_ids)
 
 
 def _reverse(*, events_where: Compiled) -> int:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import EventKind, EventType
+from crm.models import EventKind, EventType, Segment
 from crm.services.audit import audit_record
 from crm.services.events import MONEY_EVENT_TYPES
 from loyalty.models import LimitPeriod, PointsKind, Programme, Rule, RuleSet, RuleSetStatus
@@ -113,11 +113,12 @@ def rule_errors(
         )
     if condition_errors(data.get("conditions") or []):
         errors["conditions"] = _("Each condition needs a property, an operator and a value.")
-    if data.get("segment_id"):
-        try:
-            import crm.selectors.segments  # noqa: F401  # type: ignore[import-not-found]
-        except ImportError:
-            errors["segment_id"] = _("Segments are not available yet.")
+    # A saved segment of this UDN (its members are those of the moment the event earns).
+    segment_id = data.get("segment_id")
+    if segment_id not in (None, "") and (
+        not isinstance(segment_id, int) or not Segment.objects.filter(pk=segment_id).exists()
+    ):
+        errors["segment_id"] = _("Unknown segment: choose one of this UDN's saved segments.")
     start, end = data.get("valid_from"), data.get("valid_until")
     if start and end and end < start:
         errors["valid_until"] = _("The end comes before the start.")
@@ -136,6 +137,7 @@ def rule_save(*, rule_set: RuleSet, data: dict[str, Any], rule: Rule | None = No
         if name in data:
             setattr(rule, name, data[name])
     rule.limit_period = rule.limit_period or ""
+    rule.segment_id = rule.segment_id or None
     rule.save()
     return rule
 
