@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import EventKind, EventType, Stage
+from crm.models import EventKind, EventType, Segment, Stage
 from crm.normalize.scalar import NormalizationError, amount_parse
 from crm.templatetags.crm_format import brl
 from loyalty.models import LimitPeriod, Mission, PointsKind, Programme, Reward, Rule
@@ -71,6 +71,12 @@ def event_kind_choices() -> list[tuple[str, str]]:
     ]
 
 
+def segment_choices() -> list[tuple[str, str]]:
+    return [("", str(_("Any affiliate")))] + [
+        (str(pk), name) for pk, name in Segment.objects.order_by("name", "id").values_list("pk", "name")
+    ]
+
+
 class RuleForm(forms.Form):
     code = forms.SlugField(label=_("code"), max_length=60)
     name = forms.CharField(label=_("name"), max_length=120)
@@ -87,6 +93,13 @@ class RuleForm(forms.Form):
     stages = forms.MultipleChoiceField(label=_("stages"), choices=Stage.choices, required=False)
     plans = forms.CharField(label=_("plans"), required=False, help_text=_("Comma-separated; empty: any."))
     tiers = forms.CharField(label=_("tiers"), required=False, help_text=_("Comma-separated; empty: any."))
+    # A select of the UDN's saved segments; that the one chosen exists is rule_errors' to say.
+    segment_id = forms.IntegerField(
+        label=_("segment"),
+        required=False,
+        widget=forms.Select,
+        help_text=_("The affiliate must be in it when the event earns; empty: anyone."),
+    )
     limit_period = forms.ChoiceField(label=_("limit"), choices=LimitPeriod.choices, required=False)
     limit_count = forms.IntegerField(label=_("times per period"), initial=1)
     valid_from = forms.DateField(label=_("valid from"), required=False, widget=DATE_INPUT)
@@ -95,6 +108,12 @@ class RuleForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["event_type"].choices = event_kind_choices()  # type: ignore[attr-defined]
+        choices = segment_choices()
+        chosen = self.data.get("segment_id") if self.is_bound else self.initial.get("segment_id")
+        if chosen and str(chosen) not in {value for value, _label in choices}:
+            # Its segment was deleted: shown as such (saving it is refused), never silently "any".
+            choices.append((str(chosen), str(_("Segment deleted"))))
+        self.fields["segment_id"].widget.choices = choices  # type: ignore[attr-defined]
 
     def clean_conditions(self) -> list[Any]:
         raw = (self.cleaned_data.get("conditions") or "").strip()
@@ -128,6 +147,7 @@ class RuleForm(forms.Form):
             "stages": rule.stages,
             "plans": ", ".join(rule.plans),
             "tiers": ", ".join(rule.tiers),
+            "segment_id": rule.segment_id,
             "limit_period": rule.limit_period,
             "limit_count": rule.limit_count,
             "valid_from": rule.valid_from,

@@ -99,9 +99,9 @@ def _rules_context(
         form = RuleForm(initial=RuleForm.initial_for(editing)) if editing else RuleForm()
     return {
         "draft": draft,
-        "rules": draft.rules.all(),
+        "rules": selectors.rules_with_segments(rules=draft.rules.all()),
         "live": live,
-        "live_rules": live.rules.all() if live else [],
+        "live_rules": selectors.rules_with_segments(rules=live.rules.all()) if live else [],
         "form": form,
         "editing": editing,
         "can_write": _can_write(request),

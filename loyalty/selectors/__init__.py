@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,8 @@ from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from loyalty.models import BudgetMonth, LedgerEntry, Mission, MissionProgress, Programme, Reward
+from crm.models import Segment
+from loyalty.models import BudgetMonth, LedgerEntry, Mission, MissionProgress, Programme, Reward, Rule
 
 
 def balance(*, affiliate_id: int) -> int:
@@ -85,3 +87,15 @@ def mission_progress(*, affiliate_id: int) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def rules_with_segments(*, rules: Iterable[Rule]) -> list[Rule]:
+    """The rules, each with `segment_name` (its saved segment's, "" for none) and
+    `segment_missing` (it names a segment that was deleted: it matches nobody), in one query."""
+    rules = list(rules)
+    ids = {rule.segment_id for rule in rules if rule.segment_id}
+    names = dict(Segment.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    for rule in rules:
+        rule.segment_name = names.get(rule.segment_id, "") if rule.segment_id else ""  # type: ignore[attr-defined]
+        rule.segment_missing = bool(rule.segment_id) and rule.segment_id not in names  # type: ignore[attr-defined]
+    return rules
