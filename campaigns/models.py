@@ -546,9 +546,33 @@ class Enrollment(models.Model):
         return f"{self.journey_id}: {self.affiliate_id} @ {self.step}"
 
 
+class JourneyStepOutcome(models.TextChoices):
+    """What came of a step (JourneyStepLog.outcome): the codes the engine writes, stable (the
+    partner API's history returns them), and the labels people read on the affiliate's page.
+    Not the field's choices (the log is written by SQL; a label added here needs no migration)."""
+
+    ENTERED = "entered", _("Entered the step")
+    WAITED = "waited", _("Wait over")
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    ARM = "arm", _("Split arm")
+    SENT = "sent", _("Message sent")
+    SUPPRESSED = "suppressed", _("Message not sent")
+    HELD_OUT = "held_out", _("Held out (control group)")
+    UPDATED = "updated", _("Updated")
+    UNCHANGED = "unchanged", _("Nothing to change")
+    WEBHOOK_QUEUED = "webhook_queued", _("Webhook queued")
+    WEBHOOK = "webhook", _("Webhook delivered")
+    WEBHOOK_FAILED = "webhook_failed", _("Webhook failed")
+    FAILED = "failed", _("Failed")
+    EXIT = "exit", _("Exited")
+    GOAL = "goal", _("Goal reached (conversion)")
+    ARCHIVED = "archived", _("Journey archived")
+
+
 class JourneyStepLog(models.Model):
-    """A step an enrollment passed and what came of it: which exit, and why ("did app_downloaded
-    within 24 h", "arm B (50%)", "sent on whatsapp", "no consent")."""
+    """A step an enrollment passed and what came of it (a `JourneyStepOutcome` code): which exit,
+    and why ("did app_downloaded within 24 h", "arm B (50%)", "sent on whatsapp", "no consent")."""
 
     id = models.BigAutoField(primary_key=True)
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="log", db_index=False)

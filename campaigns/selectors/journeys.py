@@ -14,8 +14,17 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from campaigns.journey_graph import step_edges, steps_by_id
-from campaigns.models import Enrollment, EnrollmentStatus, Journey, JourneyStepLog, JourneyVersion
+from campaigns.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Journey,
+    JourneyStepLog,
+    JourneyStepOutcome,
+    JourneyVersion,
+    SuppressionReason,
+)
 from campaigns.selectors.campaigns import Interval, difference_interval
+from crm.channels import BY_CODE as CHANNELS_BY_CODE
 
 
 def journey_list() -> QuerySet[Journey]:
@@ -155,8 +164,21 @@ def enrollment_history(*, enrollment: Enrollment) -> list[dict[str, Any]]:
     ]
 
 
+def step_log_display(*, outcome: str, reason: str) -> tuple[str, str]:
+    """What people read for a logged step: the outcome's label, and its reason with the codes
+    the engine stores as reasons (a send's channel, why a message was not sent) as labels too.
+    The partner API's history keeps the codes."""
+    label = JourneyStepOutcome(outcome).label if outcome in JourneyStepOutcome.values else outcome
+    if outcome == JourneyStepOutcome.SENT and reason in CHANNELS_BY_CODE:
+        reason = str(CHANNELS_BY_CODE[reason].label)
+    elif outcome == JourneyStepOutcome.SUPPRESSED and reason in SuppressionReason.values:
+        reason = str(SuppressionReason(reason).label)
+    return str(label), reason
+
+
 def affiliate_enrollments(*, affiliate_id: int) -> list[dict[str, Any]]:
-    """The affiliate's enrollments, newest first, each with its journey, version and history."""
+    """The affiliate's enrollments, newest first, each with its journey, version and history
+    (each step with `outcome_label` and `reason_label`, for people)."""
     enrollments = list(
         Enrollment.objects.filter(affiliate_id=affiliate_id)
         .select_related("journey", "version")
@@ -164,8 +186,16 @@ def affiliate_enrollments(*, affiliate_id: int) -> list[dict[str, Any]]:
     )
     logs: dict[int, list[dict[str, Any]]] = {}
     for row in JourneyStepLog.objects.filter(enrollment__in=enrollments).order_by("at", "id"):
+        label, reason = step_log_display(outcome=row.outcome, reason=row.reason)
         logs.setdefault(row.enrollment_id, []).append(
-            {"step": row.step, "at": row.at, "outcome": row.outcome, "reason": row.reason}
+            {
+                "step": row.step,
+                "at": row.at,
+                "outcome": row.outcome,
+                "reason": row.reason,
+                "outcome_label": label,
+                "reason_label": reason,
+            }
         )
     return [{"enrollment": e, "history": logs.get(e.pk, [])} for e in enrollments]
 
@@ -250,7 +280,7 @@ def journey_results(
         # Held-out enrollments pass the split too but get no message on either arm: the arms
         # compare the treated only (with them, both rates drift to the holdout's).
         JourneyStepLog.objects.filter(
-            outcome="arm",
+            outcome=JourneyStepOutcome.ARM,
             enrollment__holdout=False,
             **{f"enrollment__{name}": value for name, value in scope.items()},
         )

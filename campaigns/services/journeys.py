@@ -56,6 +56,7 @@ from campaigns.models import (
     Journey,
     JourneyStatus,
     JourneyStepLog,
+    JourneyStepOutcome,
     JourneyVersion,
     JourneyWebhookCall,
     JourneyWebhookCallStatus,
@@ -64,6 +65,7 @@ from campaigns.models import (
     MessageStatus,
     MessageTemplate,
     ReentryRule,
+    SuppressionReason,
 )
 from campaigns.services.guards import guard_static_sql, template_is_free_text
 from campaigns.services.outbox import FALLBACK_TEMPLATES_KEY
@@ -284,13 +286,14 @@ def journey_archive(*, journey: Journey, now: datetime | None = None) -> Journey
                 RETURNING id, step
             )
             INSERT INTO {_t(JourneyStepLog)} (enrollment_id, step, at, outcome, reason)
-            SELECT id, step, %(now)s, 'archived', '' FROM gone
+            SELECT id, step, %(now)s, %(outcome)s, '' FROM gone
             """,  # noqa: S608
             {
                 "exited": EnrollmentStatus.EXITED,
                 "active": EnrollmentStatus.ACTIVE,
                 "now": now,
                 "journey": journey.pk,
+                "outcome": JourneyStepOutcome.ARCHIVED.value,
             },
         )
     journey.status = JourneyStatus.ARCHIVED
@@ -457,7 +460,7 @@ def _goals_reach(*, events: Sequence[EventRef], now: datetime) -> int:
                 RETURNING e.id, e.step, j.goal_event
             )
             INSERT INTO {_t(JourneyStepLog)} (enrollment_id, step, at, outcome, reason)
-            SELECT id, step, %(now)s, 'goal', goal_event FROM done
+            SELECT id, step, %(now)s, %(outcome)s, goal_event FROM done
             """,  # noqa: S608
             {
                 "affiliates": [e.affiliate_id for e in events],
@@ -466,6 +469,7 @@ def _goals_reach(*, events: Sequence[EventRef], now: datetime) -> int:
                 "converted": EnrollmentStatus.CONVERTED,
                 "active": EnrollmentStatus.ACTIVE,
                 "now": now,
+                "outcome": JourneyStepOutcome.GOAL.value,
             },
         )
         return cursor.rowcount
@@ -744,7 +748,7 @@ def _step_run(*, version: JourneyVersion, step_id: str, rows: list[Row], out: Ba
     steps = steps_by_id(version.graph)
     if step_id.startswith(ENTRY):
         target = step_id[len(ENTRY) :]
-        out.log(rows, target, "entered")
+        out.log(rows, target, JourneyStepOutcome.ENTERED)
         return _go(rows=rows, target=target, steps=steps, out=out)
     step = steps.get(step_id)
     if step is None:  # cannot happen with a published graph; end rather than loop
@@ -752,7 +756,7 @@ def _step_run(*, version: JourneyVersion, step_id: str, rows: list[Row], out: Ba
         return []
     kind = step["type"]
     if kind == "wait":
-        out.log(rows, step_id, "waited")
+        out.log(rows, step_id, JourneyStepOutcome.WAITED)
         return _go(rows=rows, target=step.get("next"), steps=steps, out=out)
     if kind == "wait_event":
         return _wait_event(step=step, rows=rows, steps=steps, out=out)
@@ -770,7 +774,7 @@ def _step_run(*, version: JourneyVersion, step_id: str, rows: list[Row], out: Ba
         _webhook(version=version, step=step, rows=rows, out=out)
         return _go(rows=rows, target=step.get("next"), steps=steps, out=out)
     # exit
-    out.log(rows, step_id, "exit")
+    out.log(rows, step_id, JourneyStepOutcome.EXIT)
     _end(rows=rows, status=EnrollmentStatus.EXITED, out=out)
     return []
 
@@ -893,8 +897,8 @@ def _wait_event(
     early = [r for r in rows if r.id not in seen and r.deadline_at is not None and r.deadline_at > out.now]
     if early:
         Enrollment.objects.filter(pk__in=[r.id for r in early]).update(due_at=F("deadline_at"), attempts=0)
-    out.log(yes, step["id"], "yes", step["event"])
-    out.log(no, step["id"], "no", step["event"])
+    out.log(yes, step["id"], JourneyStepOutcome.YES, step["event"])
+    out.log(no, step["id"], JourneyStepOutcome.NO, step["event"])
     return _go(rows=yes, target=step.get("yes"), steps=steps, out=out) + _go(
         rows=no, target=step.get("no"), steps=steps, out=out
     )
@@ -912,7 +916,7 @@ def _branch(
     try:
         where, params = segment_where(definition=definition, now=out.now, only_ids=affiliate_ids)
     except SegmentInvalid as invalid:
-        out.log(rows, step["id"], "failed", "; ".join(invalid.errors)[:200])
+        out.log(rows, step["id"], JourneyStepOutcome.FAILED, "; ".join(invalid.errors)[:200])
         _end(rows=rows, status=EnrollmentStatus.FAILED, out=out)
         return []
     with connection.cursor() as cursor:
@@ -926,8 +930,8 @@ def _branch(
     reason = f"{label}: {reason}"[:200] if label else reason
     yes = [r for r in rows if r.affiliate_id in true]
     no = [r for r in rows if r.affiliate_id not in true]
-    out.log(yes, step["id"], "yes", reason)
-    out.log(no, step["id"], "no", reason)
+    out.log(yes, step["id"], JourneyStepOutcome.YES, reason)
+    out.log(no, step["id"], JourneyStepOutcome.NO, reason)
     return _go(rows=yes, target=step.get("yes"), steps=steps, out=out) + _go(
         rows=no, target=step.get("no"), steps=steps, out=out
     )
@@ -961,7 +965,7 @@ def _split(
     moved: list[Row] = []
     for name, group in by_arm.items():
         percent = next(a["percent"] for a in step["arms"] if a["name"] == name)
-        out.log(group, step["id"], "arm", f"{name} ({percent}%)")
+        out.log(group, step["id"], JourneyStepOutcome.ARM, f"{name} ({percent}%)")
         moved += _go(rows=group, target=targets[name], steps=steps, out=out)
     return moved
 
@@ -992,8 +996,10 @@ def _update(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], o
             )
         )
     summary = ", ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove), *attributes])[:200]
-    out.log([r for r in rows if r.affiliate_id in changed], step["id"], "updated", summary)
-    out.log([r for r in rows if r.affiliate_id not in changed], step["id"], "unchanged", summary)
+    out.log([r for r in rows if r.affiliate_id in changed], step["id"], JourneyStepOutcome.UPDATED, summary)
+    out.log(
+        [r for r in rows if r.affiliate_id not in changed], step["id"], JourneyStepOutcome.UNCHANGED, summary
+    )
 
 
 def _webhook(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], out: Batch) -> None:
@@ -1028,7 +1034,9 @@ def _webhook(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], 
                 "a": [r.affiliate_id for r in rows],
             },
         )
-    out.log(rows, step["id"], "webhook_queued", (urlsplit(str(step["url"])).hostname or "")[:200])
+    out.log(
+        rows, step["id"], JourneyStepOutcome.WEBHOOK_QUEUED, (urlsplit(str(step["url"])).hostname or "")[:200]
+    )
     _kick(WEBHOOKS_TASK)
 
 
@@ -1076,10 +1084,10 @@ def _webhook_record(call: JourneyWebhookCall, *, code: int | None, error: str, n
     values: dict[str, Any] = {"last_status_code": code, "last_error": error[:500]}
     if not error:
         due_succeeded(spec=WEBHOOK_CALLS, ids=[call.pk], values={**values, "finished_at": now})
-        outcome, reason = "webhook", f"HTTP {code}"
+        outcome, reason = JourneyStepOutcome.WEBHOOK, f"HTTP {code}"
     elif due_failed(spec=WEBHOOK_CALLS, ids=[call.pk], now=now, values=values):
         JourneyWebhookCall.objects.filter(pk=call.pk).update(finished_at=now)
-        outcome = "webhook_failed"
+        outcome = JourneyStepOutcome.WEBHOOK_FAILED
         reason = _("Gave up after %(n)s attempts; the last: %(error)s") % {
             "n": WEBHOOK_CALLS.max_attempts,
             "error": error,
@@ -1089,7 +1097,7 @@ def _webhook_record(call: JourneyWebhookCall, *, code: int | None, error: str, n
     JourneyStepLog.objects.create(
         enrollment_id=call.enrollment_id, step=call.step, at=now, outcome=outcome, reason=reason[:200]
     )
-    return outcome == "webhook"
+    return outcome == JourneyStepOutcome.WEBHOOK
 
 
 def journey_webhooks_send_due(*, limit: int = WEBHOOK_SEND_BATCH) -> int:
@@ -1117,7 +1125,7 @@ def _send(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], out
     (mode "all": one per channel), through the static guards' SQL; log rows say on which channel
     each went or why not. Held-out enrollments get no message."""
     held = [r for r in rows if r.holdout]
-    out.log(held, step["id"], "held_out")
+    out.log(held, step["id"], JourneyStepOutcome.HELD_OUT)
     treated = [r for r in rows if not r.holdout]
     if not treated:
         return
@@ -1131,7 +1139,7 @@ def _send(*, version: JourneyVersion, step: dict[str, Any], rows: list[Row], out
         templates = {c: found[codes[c]] for c in chain}
         sent = _send_chain(step=step, chain=chain, templates=templates, rows=treated, now=out.now)
         for row in treated:
-            status, value = sent.get(row.id, ("suppressed", "no_address"))
+            status, value = sent.get(row.id, (JourneyStepOutcome.SUPPRESSED, SuppressionReason.NO_ADDRESS))
             out.logs.append((row.id, step["id"], status, value))
 
 
@@ -1206,7 +1214,9 @@ def _send_chain(
 
         messages_send_soon()
     return {
-        enrollment_id: ("sent", channel) if status == MessageStatus.QUEUED else ("suppressed", reason)
+        enrollment_id: (JourneyStepOutcome.SENT, channel)
+        if status == MessageStatus.QUEUED
+        else (JourneyStepOutcome.SUPPRESSED, reason)
         for enrollment_id, channel, status, reason in results
     }
 
