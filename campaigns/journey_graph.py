@@ -345,7 +345,7 @@ _SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "
 def branch_reason(definition: Any, *, limit: int = 200) -> str:
     """Why a branch went the way it did, for the step log and the affiliate's page: the condition
     read back, each leaf as crm.segmentation.describe names it, with its comparison where it has
-    one ("evento cashout = 0 e tags"), cut to `limit` characters."""
+    one ("evento cashout = 0 e tem alguma das tags vip, sp"), cut to `limit` characters."""
     root = definition.get("root") if isinstance(definition, dict) else None
     text = _reason_of(root)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -362,12 +362,10 @@ def _reason_of(node: Any) -> str:
         return f"({text})" if len(parts) > 1 else text
     if kind == "not":
         return f"{_('not')} {_reason_of(node.get('condition'))}"
-    text = describe(node)
+    text = describe(node, values=True)  # a list condition says any, all or none of its items
     operator, value = node.get("operator"), node.get("value")
     if operator in _SYMBOLS and value is not None and not isinstance(value, (list, dict)):
         text += f" {_SYMBOLS[operator]} {value}"
         if node.get("within_days"):
             text += " " + _("in %(n)s d") % {"n": node["within_days"]}
-    elif isinstance(value, list):
-        text += f": {', '.join(str(item) for item in value)}"
     return text

@@ -45,7 +45,7 @@ from django.utils.translation import gettext as _
 from crm.brazil import ACCENTED, PLAIN, fold
 from crm.channels import CHANNEL_CODES
 from crm.fields import FIELDS
-from crm.models import STAGE_ORDER, Origin
+from crm.models import STAGE_ORDER, Origin, Stage
 
 SCHEMA_VERSION = 1
 #: How deep groups may nest, and how many conditions a segment may hold (a UI builds them; a
@@ -443,10 +443,14 @@ def segment_ids_named(raw: Any) -> set[int]:
     return found
 
 
-def describe(raw: Any) -> str:
-    """A short, readable name for a condition (in the errors), from its raw JSON."""
+def describe(raw: Any, *, values: bool = False) -> str:
+    """A short, readable name for a condition (in the errors), from its raw JSON. With `values`, a
+    condition over a list (a field's in / not in, stage, tier, tags) says which of them it means,
+    any, all or none, and lists them ("tem alguma das tags vip, sp"), for a branch's reason."""
     if not isinstance(raw, dict):
         return "?"
+    if values and (listed := _describe_listed(raw)):
+        return listed
     kind = raw.get("kind")
     names = {
         "group": _("group"),
@@ -467,6 +471,42 @@ def describe(raw: Any) -> str:
         raw.get("field") or raw.get("channel") or raw.get("key") or raw.get("type") or raw.get("segment_id")
     )
     return names[kind] % {"name": str(name or "?")[:60], "then": str(raw.get("then") or "?")[:60]}
+
+
+def _describe_listed(raw: dict[str, Any]) -> str | None:
+    """A list condition read with its operator (as the compiler treats it), or None."""
+    kind, operator, value = raw.get("kind"), raw.get("operator"), raw.get("value")
+    if kind == "stage" and operator == "reached" and isinstance(value, (str, list)):
+        stage = value if isinstance(value, str) else ", ".join(str(item) for item in value)
+        return _("stage %(stage)s or a later one") % {"stage": _stage_label(stage)}
+    if not isinstance(value, list):
+        return None
+    if kind == "stage":
+        items = ", ".join(_stage_label(str(item)) for item in value)
+    elif kind == "tier":
+        items = ", ".join(str(item) if item else _("(no tier)") for item in value)
+    else:
+        items = ", ".join(str(item) for item in value)
+    phrases = {
+        ("tags", "any"): _("has any of the tags %(items)s"),
+        ("tags", "all"): _("has all of the tags %(items)s"),
+        ("tags", "none"): _("has none of the tags %(items)s"),
+        ("stage", "in"): _("stage is one of %(items)s"),
+        ("stage", "not_in"): _("stage is none of %(items)s"),
+        ("tier", "in"): _("tier is one of %(items)s"),
+        ("tier", "not_in"): _("tier is none of %(items)s"),
+        ("field", "in"): _("%(name)s is one of %(items)s"),
+        ("field", "not_in"): _("%(name)s is none of %(items)s"),
+    }
+    phrase = phrases.get((str(kind), str(operator)))
+    if phrase is None:
+        return None
+    name = _("field %(name)s") % {"name": str(raw.get("field") or "?")[:60]}
+    return phrase % {"items": items, "name": name}
+
+
+def _stage_label(code: str) -> str:
+    return str(Stage(code).label) if code in Stage.values else code
 
 
 # --- compilation --------------------------------------------------------------------------------

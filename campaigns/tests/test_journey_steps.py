@@ -124,7 +124,7 @@ def test_a_branch_is_a_segment_definition_with_time_windows_and_sequences(clock)
         journeys_advance_due(now=timezone.now())
     reason = JourneyStepLog.objects.get(enrollment=again, step="decide", outcome="yes").reason
     assert reason.startswith("fiel: (evento cash_in ≥ 2 em 30 d e evento app_downloaded")
-    assert "tags: vip, sp" in reason
+    assert "tem todas as tags vip, sp" in reason  # "all" said, not just the tags listed
 
 
 def test_a_batch_at_a_branch_is_decided_in_a_few_queries(clock, django_assert_max_num_queries):

@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 
 from crm import hooks
 from crm.models import Affiliate, DepositTier, Event, Segment, SegmentMembership
-from crm.segmentation import SegmentInvalid
+from crm.segmentation import SegmentInvalid, definition_parse, describe
 from crm.selectors.segments import segment_count, segment_members, segment_sql
 from crm.services.events import EventInput, events_ingest
 from crm.services.segments import (
@@ -373,6 +373,51 @@ def test_errors_name_the_condition_in_portuguese(base, udn_a):
             segment_save(name="", definition=tree({"kind": "segment", "segment_id": 999999}), by="t")
         assert invalid.value.errors == ["Dê um nome ao segmento.", "O segmento 999999 não existe."]
         assert not Segment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"kind": "tags", "operator": "any", "value": ["vip", "sp"]}, "tem alguma das tags vip, sp"),
+        ({"kind": "tags", "operator": "all", "value": ["vip", "sp"]}, "tem todas as tags vip, sp"),
+        ({"kind": "tags", "operator": "none", "value": ["vip", "sp"]}, "não tem nenhuma das tags vip, sp"),
+        (
+            {"kind": "stage", "operator": "in", "value": ["cash_in", "cashout"]},
+            "estágio é um destes: Cash in, Cashout",
+        ),
+        (
+            {"kind": "stage", "operator": "not_in", "value": ["lead"]},
+            "estágio não é nenhum destes: Lead",
+        ),
+        (
+            {"kind": "stage", "operator": "reached", "value": ["activated"]},
+            "estágio Ativado ou posterior",
+        ),
+        (
+            {"kind": "tier", "operator": "in", "value": ["Ouro", ""]},
+            "faixa é uma destas: Ouro, (sem faixa)",
+        ),
+        ({"kind": "tier", "operator": "not_in", "value": ["Ouro"]}, "faixa não é nenhuma destas: Ouro"),
+        (
+            {"kind": "field", "field": "city", "operator": "in", "value": ["Recife", "Olinda"]},
+            "campo city é um destes: Recife, Olinda",
+        ),
+        (
+            {"kind": "field", "field": "city", "operator": "not_in", "value": ["Recife"]},
+            "campo city não é nenhum destes: Recife",
+        ),
+        # Not a list: the name alone, as in the errors.
+        ({"kind": "field", "field": "city", "operator": "eq", "value": "Recife"}, "campo city"),
+    ],
+)
+def test_describe_says_whether_a_list_condition_means_any_all_or_none(condition, expected):
+    """Every list operator the parser accepts (tags any/all/none, stage in/not_in/reached, tier
+    and text fields in/not_in) is read back with its meaning, for a branch's reason."""
+    with override("pt-br"):
+        assert describe(condition, values=True) == expected
+        definition_parse(tree(condition), event_types=set(), tiers={"Ouro"})  # valid as written
+        if isinstance(condition["value"], list):
+            assert describe(condition) == describe({"kind": condition["kind"], "field": "city"})
 
 
 # --- kept membership ----------------------------------------------------------------------------
