@@ -8,6 +8,7 @@ urlpatterns = [
     path("calendar/", views.calendar_page, name="calendar"),
     path("calendar/events/", views.calendar_events, name="calendar-events"),
     path("calendar/conflicts/", views.calendar_conflicts, name="calendar-conflicts"),
+    path("calendar/entries/<str:key>/", views.calendar_entry, name="calendar-entry"),
     path("calendar/move/", views.calendar_move, name="calendar-move"),
     path("calendar/settings/", views.calendar_settings, name="calendar-settings"),
     path("calendar/feed/reset/", views.feed_reset, name="feed-reset"),

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_date
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -48,8 +49,10 @@ from warroom.selectors.calendar import (
     EDITABLE_STATUSES,
     Entry,
     Filters,
+    Kind,
     calendar_conflicts_summary,
     calendar_entries,
+    calendar_entry_detail,
     calendar_events_json,
     channel_labels,
     conflicts_for_plan,
@@ -166,16 +169,57 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _window(request: HttpRequest) -> tuple[date, date]:
+    """The date window the calendar shows (FullCalendar's start and end), a month's grid by default."""
+    start = parse_date(request.GET.get("start", "")[:10]) or _month_window(_month(request))[0]
+    end = parse_date(request.GET.get("end", "")[:10]) or start + timedelta(days=42)
+    return start, min(end, start + timedelta(days=400))
+
+
 @login_required
 @require_GET
 def calendar_events(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
-    start = parse_date(request.GET.get("start", "")[:10]) or timezone.localdate().replace(day=1)
-    end = parse_date(request.GET.get("end", "")[:10]) or start + timedelta(days=42)
-    if (end - start).days > 400:
-        end = start + timedelta(days=400)
-    body = calendar_events_json(viewer=viewer, start=start, end=end, filters=_filters(request))
-    return HttpResponse(body, content_type="application/json")
+    start, end = _window(request)
+    # Kept gzipped (warroom.selectors.calendar); sent so to those who accept it. Only here, not
+    # through GZipMiddleware: the pages carry CSRF tokens beside reflected input (BREACH).
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    body = calendar_events_json(
+        viewer=viewer, start=start, end=end, filters=_filters(request), gzipped=gzipped
+    )
+    response = HttpResponse(body, content_type="application/json")
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
+
+
+@login_required
+@require_GET
+def calendar_entry(request: HttpRequest, key: str) -> HttpResponse:
+    """One entry's details and every conflict it raises (the events carry only their count): the
+    calendar's popover. The same window as the events it was clicked among, so the same conflicts."""
+    viewer = _viewer(request)
+    start, end = _window(request)
+    entry = calendar_entry_detail(viewer=viewer, start=start, end=end, key=key)
+    if entry is None:
+        raise Http404
+    return render(
+        request,
+        "warroom/_entry.html",
+        {
+            "e": entry,
+            "kind": kind_labels().get(entry.kind, entry.kind),
+            "status": status_labels().get(entry.status, entry.status),
+            "channel": channel_labels().get(entry.channel, entry.channel),
+            # The keyboard's way to reschedule from the calendar (what a drag does), back to it.
+            "movable": entry.editable,
+            "deadline": entry.kind == Kind.DEADLINE,
+            "day_before": entry.start - timedelta(days=1),
+            "day_after": entry.start + timedelta(days=1),
+            "next": next_url(request, ""),
+        },
+    )
 
 
 @login_required

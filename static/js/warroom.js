@@ -24,9 +24,64 @@
     });
   }
 
+  // An entry's popover: its details and every conflict it raises, fetched when it is opened (the
+  // events carry only the conflicts' count). Click, Enter or Space on an event opens it; Escape,
+  // its close button or a click elsewhere closes it, focus going back to the event.
+  function entryPopover(el, popover) {
+    var opener = null;
+
+    function close() {
+      if (popover.hidden) return;
+      popover.hidden = true;
+      popover.innerHTML = "";
+      if (opener && opener.isConnected) opener.focus();
+      opener = null;
+    }
+
+    function place(target) {
+      var box = popover.offsetParent ? popover.offsetParent.getBoundingClientRect() : { top: 0, left: 0, width: window.innerWidth };
+      var at = target.getBoundingClientRect();
+      var left = Math.max(0, Math.min(at.left - box.left, box.width - popover.offsetWidth));
+      popover.style.top = at.bottom - box.top + 4 + "px";
+      popover.style.left = left + "px";
+    }
+
+    function open(id, target, range) {
+      var url = el.dataset.entryUrl.replace("/_/", "/" + encodeURIComponent(id) + "/") +
+        "?start=" + range.start + "&end=" + range.end +
+        "&next=" + encodeURIComponent(window.location.pathname + window.location.search);
+      opener = target;
+      fetch(url, { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.text(); })
+        .then(function (html) {
+          popover.innerHTML = html;  // our template's output, escaped by Django
+          popover.hidden = false;
+          place(target);
+          var title = popover.querySelector("#wr-entry-title");
+          if (title) title.focus();
+        })
+        .catch(function () { opener = null; });
+    }
+
+    popover.addEventListener("click", function (event) {
+      if (event.target.closest("[data-close]")) close();
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") close();
+    });
+    document.addEventListener("click", function (event) {
+      if (!popover.hidden && !popover.contains(event.target) && !(opener && opener.contains(event.target))) close();
+    });
+    return { open: open, close: close };
+  }
+
   function setupCalendar(el) {
     if (!window.FullCalendar) return;
     var query = el.dataset.query ? "&" + el.dataset.query.replace(/(^|&)month=[^&]*/g, "") : "";
+    // The window the events were last fetched for: an entry's conflicts are found in the same one.
+    var range = { start: "", end: "" };
+    var popover = document.getElementById("wr-entry");
+    var entry = popover && el.dataset.entryUrl ? entryPopover(el, popover) : null;
     var calendar = new FullCalendar.Calendar(el, {
       locale: "pt-br",
       initialView: "dayGridMonth",
@@ -39,16 +94,22 @@
       events: function (info, success, failure) {
         var start = info.startStr.slice(0, 10);
         var end = info.endStr.slice(0, 10);
+        range = { start: start, end: end };
         fetch(el.dataset.eventsUrl + "?start=" + start + "&end=" + end + query, { credentials: "same-origin" })
           .then(function (r) { return r.json(); })
           .then(function (data) { success(data.events); })
           .catch(failure);
       },
       eventDidMount: function (info) {
-        var conflicts = info.event.extendedProps.conflicts || [];
+        var conflicts = info.event.extendedProps.conflicts || 0;
         info.el.setAttribute("data-testid", "calendar-event");
         info.el.setAttribute("data-key", info.event.id);
-        if (conflicts.length) info.el.title = conflicts.join("\n");
+        info.el.setAttribute("data-conflicts", String(conflicts));
+        if (conflicts) info.el.title = el.dataset.conflictsLabel + ": " + conflicts;
+      },
+      eventClick: function (info) {
+        info.jsEvent.preventDefault();
+        if (entry) entry.open(info.event.id, info.el, range);
       },
       dateClick: function (info) {
         if (el.dataset.newUrl) window.location.href = el.dataset.newUrl + "?start=" + info.dateStr;

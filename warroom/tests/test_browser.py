@@ -81,3 +81,42 @@ def test_an_action_dragged_across_columns_shows_in_another_browser_without_reloa
         assert Action.objects.get(pk=action.pk).column_id == columns[1].pk
     finally:
         other_context.close()
+
+
+def test_an_entrys_conflicts_open_in_its_popover_and_the_keyboard_reschedules_it(page, web_server, committed):
+    from warroom.tests.helpers import joint
+
+    alpha, beta = UDN.objects.get(slug="alpha"), UDN.objects.get(slug="beta")
+    user = make_user("coord.popover@shared.test", is_coordinator=True)
+    committed.append(user.delete)
+    committed.append(lambda: JointCampaign.objects.filter(name__startswith="Popover ").delete())
+    first = date.today().replace(day=1)
+    tight = [
+        joint(by=user, name=f"Popover {n}", promoting=beta, sources=[alpha], start=first.replace(day=10 + n))
+        for n in range(2)
+    ]
+    alone = joint(
+        by=user, name="Popover sozinha", promoting=beta, sources=[alpha], start=first.replace(day=24)
+    )
+    base = f"http://localhost:{web_server}"
+    _sign_in(page, base, user.email, "/warroom/calendar/")
+    event = page.locator(f"[data-testid=calendar-event][data-key='joint-{tight[0].pk}']").first
+    event.wait_for()
+    assert event.get_attribute("data-conflicts") == "1"  # the count only: texts come on demand
+    # The keyboard: the event takes the focus, Enter opens its popover with the conflict's text.
+    event.focus()
+    page.keyboard.press("Enter")
+    popover = page.locator("[data-testid=entry-popover]")
+    popover.locator("[data-testid=entry-conflict]").first.wait_for()
+    assert "Popover 0" in popover.inner_text() and "Popover 1" in popover.inner_text()
+    assert page.evaluate("document.activeElement.id") == "wr-entry-title"
+    page.keyboard.press("Escape")
+    assert popover.is_hidden()
+    assert page.evaluate("document.activeElement.dataset.key") == f"joint-{tight[0].pk}"
+    # Rescheduling from the popover without a drag: "+ 1 day", back on the calendar.
+    page.locator(f"[data-testid=calendar-event][data-key='joint-{alone.pk}']").first.click()
+    popover.locator("[data-testid=entry-no-conflicts]").wait_for()
+    popover.locator("[data-testid=move-later]").click()
+    page.wait_for_url(f"{base}/warroom/calendar/")
+    alone.refresh_from_db()
+    assert alone.start_date == first.replace(day=25)

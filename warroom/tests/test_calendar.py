@@ -45,7 +45,7 @@ def test_udn_broadcasts_come_as_aggregates_with_joint_campaigns(coordinator, udn
         False,
     )
     assert by_title["Cross beta→alpha"].kind == "cross_sell"
-    assert set(alpha.as_event()) >= {"id", "title", "start", "end", "extendedProps"}
+    assert set(alpha.as_event()) >= {"id", "title", "start", "kind", "conflicts"}
     assert "cpf" not in str(alpha.as_event()).lower()
 
 

@@ -81,7 +81,7 @@ def test_journeys_show_in_the_views_with_their_own_kind_and_filter(coordinator, 
     client = client_for(user=coordinator)
     (event,) = client.get(EVENTS + "&kind=journey").json()["events"]
     assert event["title"] == "Reativação · UDN Alpha" and "cal-journey" in event["classNames"]
-    assert event["extendedProps"]["kind"] == "journey" and event["editable"] is False
+    assert event["kind"] == "journey" and event["editable"] is False
     page = client.get("/warroom/calendar/?month=2026-03").content.decode()
     assert '<option value="journey"' in page and "Jornada de UDN" in page
 
