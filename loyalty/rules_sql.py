@@ -126,6 +126,32 @@ def segment_members_where(
     return predicates
 
 
+def segment_ctes(
+    *, rules: Sequence[RuleSpec], segments: Mapping[int, Compiled | None] | None = None
+) -> Compiled:
+    """The CTEs `sg_<segment id>` (comma-separated, no trailing comma; "" when no rule names a
+    segment) that _rule_condition's segment test reads: each segment's members among the
+    affiliates of a CTE `ev` (it goes right after it), built once per statement. Any statement
+    that uses _rule_condition on such rules includes them. `segments`: segment_members_where's,
+    else compiled here (as of now, for whichever affiliates `ev` holds)."""
+    segment_ids = sorted({int(rule.segment_id) for rule in rules if rule.segment_id})
+    if segment_ids and segments is None:
+        segments = segment_members_where(segment_ids=segment_ids)
+    ctes: list[str] = []
+    params: list[Any] = []
+    for segment_id in segment_ids:
+        where = (segments or {}).get(segment_id)
+        if where is None:  # deleted (or no longer compiles): nobody is in it
+            ctes.append(f"sg_{segment_id}(id) AS (SELECT NULL::bigint WHERE false)")
+            continue
+        ctes.append(
+            f"sg_{segment_id} AS MATERIALIZED (SELECT {AFFILIATE}.id FROM {AFFILIATE} "
+            f"WHERE {AFFILIATE}.id IN (SELECT DISTINCT affiliate_id FROM ev) AND ({where.sql}))"
+        )
+        params += where.params
+    return Compiled(",\n".join(ctes), params)
+
+
 def _condition_sql(cond: dict[str, Any]) -> Compiled:
     name, op, value = str(cond["field"]), cond["op"], cond.get("value")
     if name == "amount":
@@ -224,20 +250,8 @@ def earn_sql(
     if uses_day:
         params.append(tz)
     params += [types, *events_where.params]
-    segment_ids = sorted({int(rule.segment_id) for rule in rules if rule.segment_id})
-    if segment_ids and segments is None:
-        segments = segment_members_where(segment_ids=segment_ids)
-    segment_ctes = []
-    for segment_id in segment_ids:
-        where = (segments or {}).get(segment_id)
-        if where is None:  # deleted (or no longer compiles): nobody is in it
-            segment_ctes.append(f"sg_{segment_id}(id) AS (SELECT NULL::bigint WHERE false)")
-            continue
-        segment_ctes.append(
-            f"sg_{segment_id} AS MATERIALIZED (SELECT {AFFILIATE}.id FROM {AFFILIATE} "
-            f"WHERE {AFFILIATE}.id IN (SELECT DISTINCT affiliate_id FROM ev) AND ({where.sql}))"
-        )
-        params += where.params
+    members = segment_ctes(rules=rules, segments=segments)
+    params += members.params
 
     values = []
     for rule in rules:
@@ -322,7 +336,16 @@ def earn_sql(
     mult_sql = f"mult AS ({limited('true', 'floor(c.sum_points * (c.factor - 1))::bigint', mult_src)})"
     final_sql = "final AS MATERIALIZED (SELECT * FROM base WHERE points > 0 UNION ALL SELECT * FROM mult WHERE points > 0)"
     sql = "WITH " + ",\n".join(
-        [ev_sql, *segment_ctes, rules_sql, cand_sql, prior_sql, base_sql, mult_sql, final_sql]
+        [
+            ev_sql,
+            *([members.sql] if members.sql else []),
+            rules_sql,
+            cand_sql,
+            prior_sql,
+            base_sql,
+            mult_sql,
+            final_sql,
+        ]
     )
     # The prior CTE's parameters come after cand's in the text; base/mult have none.
     return Compiled(sql, params)
