@@ -368,7 +368,9 @@ def _products(*, viewer: Viewer, start: date, end: date, filters: Filters, want:
     computed together (one computation fills both) and read from the cache until a change."""
     cache = caches["global"]
     base = _window_key(viewer, start, end, _filters_key(filters))
-    keys = {"events": f"{base}:events", "conflicts": f"{base}:conflicts"}
+    # The events' key names their format (gzipped JSON): processes of an older release sharing the
+    # cache during a deploy must not read it as the plain JSON they wrote.
+    keys = {"events": f"{base}:events.gz", "conflicts": f"{base}:conflicts"}
     found = cache.get(keys[want])
     if found is not None:
         return found
