@@ -62,6 +62,11 @@ class CampaignsConfig(AppConfig):
         segment_uses_register(name="journeys", provider=journeys_using_segment)
         segment_uses_register(name="campaigns", provider=campaigns_using_segment)
 
+        # The audit page labels the actions campaigns record (crm.audit_labels).
+        from campaigns.audit import campaigns_audit_labels_register
+
+        campaigns_audit_labels_register()
+
         # Scheduled campaigns start from this tick (due rows, never a long Celery ETA).
         udn_periodic_task_register(
             UDNPeriodicTask(

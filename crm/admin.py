@@ -18,7 +18,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
-from crm.models import AuditAction, AuditEntry
+from crm.audit_labels import audit_action_labels
+from crm.models import AuditEntry
 from tenants.models import UDN
 
 UDN_PARAM = "udn"
@@ -69,7 +70,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("action"), ordering="action")
     def action_label(self, obj: AuditEntry) -> str:
-        return str(dict(AuditAction.choices).get(obj.action, obj.action))
+        return str(audit_action_labels().get(obj.action, obj.action))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -19,6 +19,10 @@ class LoyaltyConfig(AppConfig):
         from loyalty.selectors.segment_uses import loyalty_rules_using_segment
 
         segment_uses_register(name="loyalty", provider=loyalty_rules_using_segment)
+        # The audit page labels the actions loyalty records (crm.audit_labels).
+        from loyalty.audit import loyalty_audit_labels_register
+
+        loyalty_audit_labels_register()
         api_urls_register(prefix="loyalty/", urlconf="loyalty.api_urls")
         try:
             from crm.panels import affiliate_panel_register

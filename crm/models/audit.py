@@ -20,7 +20,8 @@ class AuditActorKind(models.TextChoices):
 
 class AuditAction(models.TextChoices):
     """The codes audit entries carry (stable: filters and partners' reports use them) and what
-    people read for each. Not the field's choices: a new action needs no migration."""
+    people read for each. Not the field's choices: a new action needs no migration. The CRM's
+    own; other apps register theirs in crm.audit_labels."""
 
     AFFILIATE_CREATED = "affiliate.created", _("Affiliate created")
     AFFILIATE_UPDATED = "affiliate.updated", _("Affiliate changed")
@@ -49,9 +50,8 @@ class AuditAction(models.TextChoices):
     SEGMENT_CREATED = "segment.created", _("Segment created")
     SEGMENT_UPDATED = "segment.updated", _("Segment changed")
     SEGMENT_DELETED = "segment.deleted", _("Segment deleted")
-    # Written by campaigns (crm never imports it: the codes are plain data here).
-    MESSAGE_TEMPLATE_CREATED = "message_template.created", _("Message template created")
-    MESSAGE_TEMPLATE_UPDATED = "message_template.updated", _("Message template changed")
+    # Other apps' actions (campaigns', loyalty's) are theirs: they register their labels in
+    # crm.audit_labels, which the audit page reads.
 
 
 class AuditTarget(models.TextChoices):
@@ -64,7 +64,6 @@ class AuditTarget(models.TextChoices):
     WEBHOOK_DELIVERY = "webhook_delivery", _("Webhook delivery")
     QUALITY = "quality", _("Data quality")
     SEGMENT = "segment", pgettext_lazy("audit", "Segment")
-    MESSAGE_TEMPLATE = "message_template", _("Message template")
 
 
 class AuditEntry(models.Model):

@@ -17,8 +17,9 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm.audit_labels import audit_action_labels, audit_detail_labels, audit_target_labels
 from crm.importing import ATTRIBUTE_PREFIX
-from crm.models import Affiliate, AuditAction, AuditActorKind, AuditEntry, AuditTarget, Channel, ImportStatus
+from crm.models import Affiliate, AuditActorKind, AuditEntry, AuditTarget, Channel, ImportStatus
 from crm.selectors.affiliates import cpf_for_display
 
 # What people read for the keys an entry's details carry (others are shown as they are).
@@ -155,8 +156,8 @@ def _value(value: Any, tz: tzinfo) -> str:
 def _field_label(name: str) -> str:
     try:
         field = Affiliate._meta.get_field(name)
-    except FieldDoesNotExist:  # another object's field (a segment's), or one since removed
-        return str(DETAIL_LABELS.get(name, name))
+    except FieldDoesNotExist:  # another object's field (a segment's, an app's), or one since removed
+        return str(_detail_label(name))
     return str(getattr(field, "verbose_name", name))
 
 
@@ -203,8 +204,14 @@ def _details(entry: AuditEntry, tz: tzinfo, *, full_cpf: bool) -> list[tuple[str
             value = {header: _target_label(str(target)) for header, target in value.items()}
         if key == "status" and isinstance(value, str):
             value = str(statuses.get(value, value))
-        rows.append((str(DETAIL_LABELS.get(key, key)), _value(value, tz)))
+        rows.append((str(_detail_label(key)), _value(value, tz)))
     return rows
+
+
+def _detail_label(key: str) -> str:
+    """A detail's key as people read it: the CRM's label, or the one an app registered."""
+    label = DETAIL_LABELS.get(key) or audit_detail_labels().get(key)
+    return str(label) if label is not None else key
 
 
 def _target_url(entry: AuditEntry) -> str:
@@ -227,9 +234,9 @@ def _actor_label(entry: AuditEntry) -> str:
 def audit_rows(entries: Iterable[AuditEntry], *, tz: tzinfo, full_cpf: bool = False) -> list[AuditRow]:
     """The entries as people read them; times in the details in `tz` (the UDN's), CPFs in the
     details by the CPF policy (`cpf_full_allowed`: masked unless `full_cpf`)."""
-    actions = dict(AuditAction.choices)
+    actions = audit_action_labels()  # the CRM's and the other apps' (crm.audit_labels)
     kinds = dict(AuditActorKind.choices)
-    targets = dict(AuditTarget.choices)
+    targets = audit_target_labels()
     rows = []
     for entry in entries:
         target = str(targets.get(entry.target_type, entry.target_type))

@@ -3,6 +3,7 @@ member reads it (analysts included); nobody changes it (the log has no write but
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -12,13 +13,26 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from crm.models import AuditAction, AuditActorKind, AuditEntry, AuditTarget
+from crm.audit_labels import audit_action_labels, audit_target_labels
+from crm.models import AuditActorKind, AuditEntry
 from crm.selectors.affiliates import cpf_full_allowed
 from crm.selectors.audit import AuditFilters, audit_rows, audit_search
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 AUDIT_PAGE_SIZE = 50
 #: A filter value the page does not know (a hand-edited or outdated URL): said, never ignored.
 UNKNOWN_VALUE = {"invalid_choice": _("Unknown value “%(value)s”: choose one from the list.")}
+
+
+def _action_choices() -> list[tuple[str, StrOrPromise]]:
+    """Every action, the CRM's and the other apps' (crm.audit_labels, filled in their ready())."""
+    return [("", _("Any action")), *audit_action_labels().items()]
+
+
+def _target_choices() -> list[tuple[str, StrOrPromise]]:
+    return [("", _("Anything")), *audit_target_labels().items()]
 
 
 class AuditFilterForm(forms.Form):
@@ -40,7 +54,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         label=_("Action"),
         required=False,
-        choices=[("", _("Any action")), *AuditAction.choices],
+        choices=_action_choices,
         error_messages=UNKNOWN_VALUE,
     )
     actor_kind = forms.ChoiceField(
@@ -52,7 +66,7 @@ class AuditFilterForm(forms.Form):
     target_type = forms.ChoiceField(
         label=_("About"),
         required=False,
-        choices=[("", _("Anything")), *AuditTarget.choices],
+        choices=_target_choices,
         error_messages=UNKNOWN_VALUE,
     )
     since = forms.DateField(

@@ -16,6 +16,8 @@ from loyalty.models import LimitPeriod, PointsKind, Programme, Rule, RuleSet, Ru
 from loyalty.rules_sql import condition_errors
 from loyalty.services.ledger import LoyaltyError, LoyaltyInvalid
 
+AUDIT_PUBLISHED = "loyalty.published"
+
 RULE_FIELDS = (
     "code",
     "name",
@@ -155,8 +157,6 @@ def rule_set_publish(*, rule_set: RuleSet, by: str) -> RuleSet:
     rule_set.published_at = timezone.now()
     rule_set.published_by = by
     rule_set.save()
-    audit_record(
-        action="loyalty.published", target_type="loyalty_rules", target_id=rule_set.version, changes={}
-    )
+    audit_record(action=AUDIT_PUBLISHED, target_type="loyalty_rules", target_id=rule_set.version, changes={})
     _draft_from_live(rule_set.programme)
     return rule_set
