@@ -305,7 +305,9 @@ def affiliates_upsert(
 def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> tuple[dict[str, int], int]:
     """Stage the rows (one INSERT from a JSON array), merge repeated keys, record the changes and
     upsert with the import's statements; returns {external_id: affiliate id} and how many of
-    them are new."""
+    them are new. crm.hooks.affiliate_changed hears of each affiliate created (with the fields it
+    was given) or changed (with the fields that changed, as affiliate_update says), not of those
+    the batch left as they were."""
     keys = {row["key"] for row in rows}
     known = set(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", flat=True))
     payload = json.dumps(
@@ -320,19 +322,38 @@ def _upsert_rows(rows: list[dict[str, Any]], *, source: str) -> tuple[dict[str, 
         )
         cursor.execute(f"CREATE TEMP TABLE api_upsert ON COMMIT DROP AS {merged_rows_sql('api_upsert_rows')}")
         cursor.execute(
-            CHANGES_SQL.replace("{source}", "api_upsert").replace("'import'", "%(source)s"),
+            CHANGES_SQL.replace("{source}", "api_upsert").replace("'import'", "%(source)s")
+            + " RETURNING affiliate_id, ARRAY(SELECT jsonb_object_keys(changes))",
             {"job": None, "source": source},
         )
+        changed: dict[int, set[str]] = {pk: set(names) for pk, names in cursor.fetchall()}
+        # Attributes are merged key by key, not recorded as a change: changed when the merge is new.
+        cursor.execute(
+            "SELECT a.id FROM api_upsert m JOIN crm_affiliate a ON a.external_id = m.key"
+            " WHERE a.attributes IS DISTINCT FROM a.attributes || m.attributes"
+        )
+        for (pk,) in cursor.fetchall():
+            changed.setdefault(pk, set()).add("attributes")
         cursor.execute(
             UPSERT_SQL.replace("{source}", "api_upsert"),
             {"job": None, "source": source, "record_created": True},
         )
         cursor.execute("DROP TABLE api_upsert_rows, api_upsert")
     ids = dict(Affiliate.objects.filter(external_id__in=keys).values_list("external_id", "pk"))
+    given: dict[str, set[str]] = {}
+    for row in rows:
+        given.setdefault(row["key"], set()).update(
+            name for name in (*STANDARD_FIELDS, "attributes") if row.get(name) not in (None, "", [], {})
+        )
     hooks.affiliate_changed.send(
         [
-            AffiliateChanged(affiliate_id=pk, created=key not in known, fields=(), source=source)
+            AffiliateChanged(affiliate_id=pk, created=True, fields=tuple(sorted(given[key])), source=source)
+            if key not in known
+            else AffiliateChanged(
+                affiliate_id=pk, created=False, fields=tuple(sorted(changed[pk])), source=source
+            )
             for key, pk in ids.items()
+            if key not in known or changed.get(pk)
         ]
     )
     return ids, len(ids.keys() - known)

@@ -340,8 +340,8 @@ def on_consent_changes(changes: list[ConsentChanged]) -> None:
 def on_affiliate_changes(changes: list[AffiliateChanged]) -> None:
     fields = {name for change in changes for name in change.fields}
     if any(change.created or not change.fields for change in changes):
-        # A new affiliate may match any segment (e.g. "never did cashout"); a batch upsert does
-        # not say which fields it changed.
+        # A new affiliate may match any segment (e.g. "never did cashout"); a sender naming no
+        # field may have changed any (every writer names them now: the single and bulk upserts).
         concerned = [segment.pk for segment in segments_tracked().only("id")]
     else:
         concerned = segments_concerned(fields=fields)

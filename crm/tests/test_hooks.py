@@ -101,4 +101,28 @@ def test_affiliate_writes_are_heard_with_what_changed(heard, django_capture_on_c
     h5 = Affiliate.objects.get(external_id="H-5").pk
     assert changed[:2] == [(created.pk, True, changed[0][2]), (created.pk, False, ("city",))]
     assert "name" in changed[0][2]
-    assert sorted(changed[2:]) == sorted([(created.pk, False, ()), (h5, True, ())])
+    # The bulk upsert left H-4 as it was (not heard) and created H-5 with the fields it was given.
+    assert changed[2:] == [(h5, True, ("external_id", "name"))]
+
+
+def test_a_bulk_upsert_is_heard_with_the_fields_it_changed(heard, django_capture_on_commit_callbacks):
+    """As affiliate_update: each affiliate the batch changed, with the fields that changed (so
+    the segments refresh only those that test them), attributes too; not those left as they were."""
+    ana = affiliate_create(record={"external_id": "H-6", "name": "Ana", "city": "Recife"}, source="ui")
+    bia = affiliate_create(record={"external_id": "H-7", "name": "Bia", "plan": "Ouro"}, source="ui")
+    caio = affiliate_create(record={"external_id": "H-8", "name": "Caio"}, source="ui")
+    caio.attributes = {"curso": "Investimentos"}
+    caio.save()
+    heard["affiliate_changed"].clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        affiliates_upsert(
+            records=[
+                ({"external_id": "H-6", "name": "Ana", "city": "Olinda", "plan": "Prata"}, None),
+                ({"external_id": "H-7", "name": "Bia", "plan": "Ouro"}, {"curso": "Crédito"}),
+                ({"external_id": "H-8", "name": "Caio"}, {"curso": "Investimentos"}),  # as it was
+            ]
+        )
+
+    changed = {c.affiliate_id: (c.created, c.fields) for c in heard["affiliate_changed"]}
+    assert changed == {ana.pk: (False, ("city", "plan")), bia.pk: (False, ("attributes",))}
+    assert caio.pk not in changed
