@@ -1,14 +1,15 @@
 """The simulator: a draft rule set replayed over the UDN's real events of a period, beside the
-live rules, WITHOUT writing to the ledger. The same statement as the engine's
-(loyalty.rules_sql.earn_sql), run without the ledger, its rows summed instead of inserted: points
-by rule, by week, per affiliate (into a temporary table, for the distribution). One pass over the
-events, cut into affiliate-id ranges (limits are per affiliate, so the ranges are independent)
-for the progress bar."""
+live rules, WITHOUT writing to the ledger: points by rule, by week, and the distribution of the
+affiliates' totals. loyalty.simulation_sql's statement sums what the engine's (earn_sql) would
+issue, with the same conditions and points (tested against the engine's ledger), one row an event
+instead of one a matching (event, rule). The affiliates are cut into id ranges (limits are per
+affiliate, so the ranges are independent) for the progress bar."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,21 +20,18 @@ from django.utils import timezone
 
 from crm.models import Affiliate
 from loyalty.models import RuleSet, RuleSetStatus, Simulation, SimulationStatus
-from loyalty.rules_sql import Compiled, RuleSpec, aggregate_sql, aggregate_supported, earn_sql, rule_spec
+from loyalty.rules_sql import RuleSpec, rule_spec
 from loyalty.services.earning import programme_get, udn_time_zone
+from loyalty.simulation_sql import local_time, simulate_sql
 
 logger = logging.getLogger(__name__)
 
 SIMULATE_TASK = "loyalty.simulate"
 # Affiliate-id ranges a simulation is cut into: the progress bar's steps.
 CHUNKS = 10
-# The aggregated statement hashes a range's day rows in memory (a background job's statement).
+# A range's events are sorted once in memory (a background job's statement; spilling to disk
+# would double its time).
 WORK_MEM = "256MB"
-# Off: at the bench's shape (10 events a person over a year, so about one event per day row) the
-# day aggregates save nothing and their ~25 FILTER columns cost more than the row-by-row statement
-# (1M events: 28 s against 11 s in the same conditions). Exact (tested); kept for sparse rule sets
-# over dense histories and for the next step (fewer columns, per-rule aggregation).
-USE_AGGREGATES = False
 
 
 def period_bounds(*, start: date, end: date, tz: str) -> tuple[datetime, datetime]:
@@ -74,12 +72,12 @@ def simulate(
     tz: str,
     chunks: int = CHUNKS,
     progress: Any = None,
-    aggregated: bool = USE_AGGREGATES,
 ) -> dict[str, Any]:
-    """The figures (see the module); `progress(percent)` is called after each range. `aggregated`:
-    on day aggregates (loyalty.rules_sql.aggregate_sql) where they apply, else row by row."""
+    """The figures (see the module); `progress(percent)` is called after each range."""
     by_rule: dict[tuple[str, int], dict[str, int]] = {}
     by_week: dict[tuple[str, str], int] = {}
+    # Per tag: how many affiliates earned each total (merged over the ranges).
+    totals: dict[str, dict[int, int]] = {}
     if not rules:
         return _empty()
     with connection.cursor() as cursor:
@@ -87,61 +85,34 @@ def simulate(
         low, high = cursor.fetchone()
     low, high = low or 0, high or 0
     step = max(1, (high - low + chunks) // chunks)
+    clock = local_time(tz=tz, start=start, end=end)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Dropped at commit; a caller's outer transaction (a test) may still hold the last one.
-        cursor.execute("DROP TABLE IF EXISTS loyalty_sim_total")
-        cursor.execute(
-            "CREATE TEMP TABLE loyalty_sim_total (tag text, affiliate_id bigint, points bigint) ON COMMIT DROP"
-        )
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        aggregated = aggregated and aggregate_supported(rules)
-        ranges_aggregated = 0
         for index, first in enumerate(range(low, high + 1, step)):
-            where = Compiled(
-                "e.occurred_at >= %s AND e.occurred_at < %s AND e.affiliate_id BETWEEN %s AND %s",
-                [start, end, first, first + step - 1],
+            compiled = simulate_sql(
+                rules=rules, start=start, end=end, ranges=[(first, first + step - 1)], clock=clock
             )
-            figures = _chunk_aggregated(cursor, rules=rules, where=where, tz=tz) if aggregated else None
-            ranges_aggregated += figures is not None
-            if figures is None:  # not expressible on aggregates, or this range needs the events' order
-                figures = _chunk_rows(cursor, rules=rules, where=where, tz=tz)
-            for row in figures["by_rule"]:
+            cursor.execute(compiled.sql, compiled.params)
+            rule_rows, week_rows, total_rows = (
+                json.loads(value) if isinstance(value, str) else value or [] for value in cursor.fetchone()
+            )
+            for row in rule_rows:
+                if not int(row["entries"]):
+                    continue
                 slot = by_rule.setdefault(
                     (row["tag"], row["rule_id"]), {"points": 0, "entries": 0, "affiliates": 0}
                 )
                 for name in ("points", "entries", "affiliates"):
                     slot[name] += int(row[name])
-            for row in figures["by_week"]:
+            for row in week_rows:
                 if int(row["points"] or 0):
-                    by_week[(row["tag"], row["week"])] = by_week.get((row["tag"], row["week"]), 0) + int(
-                        row["points"]
-                    )
+                    key = (row["tag"], row["week"])
+                    by_week[key] = by_week.get(key, 0) + int(row["points"])
+            for tag, points, affiliates in total_rows:
+                counts = totals.setdefault(tag, {})
+                counts[int(points)] = counts.get(int(points), 0) + int(affiliates)
             if progress is not None:
                 progress(min(99, int(100 * (index + 1) / chunks)))
-        cursor.execute(
-            """SELECT tag, count(*), coalesce(sum(points), 0),
-                      percentile_disc(0.5) WITHIN GROUP (ORDER BY points),
-                      percentile_disc(0.9) WITHIN GROUP (ORDER BY points),
-                      percentile_disc(0.99) WITHIN GROUP (ORDER BY points)
-               FROM loyalty_sim_total GROUP BY tag"""
-        )
-        distribution = {
-            tag: {
-                "affiliates": int(n),
-                "points": int(total),
-                "median": int(p50 or 0),
-                "p90": int(p90 or 0),
-                "p99": int(p99 or 0),
-            }
-            for tag, n, total, p50, p90, p99 in cursor.fetchall()
-        }
-        cursor.execute(
-            """SELECT tag, coalesce(sum(points), 0) FROM (SELECT tag, points,
-                   ntile(100) OVER (PARTITION BY tag ORDER BY points DESC) AS pct FROM loyalty_sim_total) t
-               WHERE pct = 1 GROUP BY tag"""
-        )
-        for tag, top in cursor.fetchall():
-            distribution.setdefault(tag, {})["top1_points"] = int(top)
     return {
         "by_rule": [
             {"tag": tag, "rule_id": rule_id, **values} for (tag, rule_id), values in sorted(by_rule.items())
@@ -149,48 +120,44 @@ def simulate(
         "by_week": [
             {"tag": tag, "week": week, "points": points} for (tag, week), points in sorted(by_week.items())
         ],
-        "distribution": distribution,
-        # How many of the ranges were computed on day aggregates (the others row by row).
-        "ranges_aggregated": ranges_aggregated,
+        "distribution": {tag: distribution(counts) for tag, counts in totals.items()},
     }
 
 
-def _chunk_aggregated(
-    cursor: Any, *, rules: list[RuleSpec], where: Compiled, tz: str
-) -> dict[str, Any] | None:
-    """One range on day aggregates (loyalty.rules_sql.aggregate_sql); None (nothing written) when
-    a day row needs the events' order."""
-    compiled = aggregate_sql(rules=rules, events_where=where, tz=tz)
-    cursor.execute(compiled.sql, compiled.params)
-    ambiguous, by_rule, by_week = cursor.fetchone()
-    if int(ambiguous):
-        return None
-    by_rule, by_week = (json.loads(v) if isinstance(v, str) else v for v in (by_rule, by_week))
-    return {"by_rule": [row for row in by_rule or [] if int(row["entries"])], "by_week": by_week or []}
+def distribution(counts: dict[int, int]) -> dict[str, int]:
+    """The affiliates' totals (`counts`: how many affiliates earned each total) summed, their
+    median, p90 and p99 as PostgreSQL's percentile_disc gives them (the first total at position
+    ceil(fraction x n) in ascending order), and the points of the top 1% (ntile(100)'s first
+    tile by points, descending: the ceil(n / 100) largest totals)."""
+    values = sorted(counts.items())
+    n = sum(counts.values())
 
+    def percentile(fraction: float) -> int:
+        position, seen = max(1, math.ceil(fraction * n)), 0
+        for value, count in values:
+            seen += count
+            if seen >= position:
+                return value
+        return 0
 
-def _chunk_rows(cursor: Any, *, rules: list[RuleSpec], where: Compiled, tz: str) -> dict[str, Any]:
-    """One range row by row: the engine's own statement (earn_sql), its rows summed."""
-    compiled = earn_sql(rules=rules, events_where=where, tz=tz, ledger=None)
-    sql = (
-        compiled.sql
-        + """
-        , tot AS (INSERT INTO loyalty_sim_total SELECT tag, affiliate_id, sum(points) FROM final GROUP BY 1, 2)
-        SELECT json_build_object(
-            'by_rule', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT tag, rule_id, sum(points) AS points,
-                sum(n) AS entries, count(*) AS affiliates FROM (SELECT tag, rule_id, affiliate_id,
-                sum(points) AS points, count(*) AS n FROM final GROUP BY 1, 2, 3) per GROUP BY 1, 2) x),
-            'by_week', (SELECT coalesce(json_agg(y), '[]') FROM (SELECT tag,
-                to_char(date_trunc('week', occurred_at AT TIME ZONE %s), 'YYYY-MM-DD') AS week,
-                sum(points) AS points FROM final GROUP BY 1, 2) y))"""
-    )
-    cursor.execute(sql, [*compiled.params, tz])
-    figures = cursor.fetchone()[0]
-    return json.loads(figures) if isinstance(figures, str) else figures
+    left, top = -(-n // 100), 0
+    for value, count in reversed(values):
+        taken = min(count, left)
+        top, left = top + value * taken, left - taken
+        if not left:
+            break
+    return {
+        "affiliates": n,
+        "points": sum(value * count for value, count in values),
+        "median": percentile(0.5),
+        "p90": percentile(0.9),
+        "p99": percentile(0.99),
+        "top1_points": top,
+    }
 
 
 def _empty() -> dict[str, Any]:
-    return {"by_rule": [], "by_week": [], "distribution": {}, "ranges_aggregated": 0}
+    return {"by_rule": [], "by_week": [], "distribution": {}}
 
 
 def _costs(result: dict[str, Any], *, start: date, end: date) -> dict[str, Any]:

@@ -1,21 +1,25 @@
 """The simulator: figures against a hand-computed small history, and against what the live engine
 actually issues on the same events; it never writes to the ledger."""
 
+# ruff: noqa: S608 - the ledger's model table name and the simulator's own SQL fragments.
+
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
 from loyalty.models import LedgerEntry, Rule, RuleSet, RuleSetStatus, Simulation, SimulationStatus
 from loyalty.rules_sql import Compiled, rule_spec
-from loyalty.services.earning import events_earn
+from loyalty.services.earning import events_earn, udn_time_zone
 from loyalty.services.programme import draft_get, rule_save
-from loyalty.services.simulation import period_bounds, simulate, simulation_run
+from loyalty.services.simulation import distribution, period_bounds, simulate, simulation_run
+from loyalty.simulation_sql import local_time
 from loyalty.tests.helpers import affiliate, at, event, live
 
 
@@ -113,21 +117,17 @@ def test_simulation_equals_what_the_engine_issues(udn):
     assert costs["draft"]["budget"] == "1000.00"
 
 
-def _random_history(seed: int, *, people: int = 12, events: int = 160):
+def _random_history(seed: int, *, people: int = 12, events: int = 160, when=None):
     """Several events a day (so day limits overflow), on a few days of two months, amounts with
-    cents, some below R$ 1 (per R$ rules that earn 0 still take a limit's slot), a property."""
+    cents, some below R$ 1 (per R$ rules that earn 0 still take a limit's slot), a property.
+    `when(rng)`: an event's time (default: a few days of March and April 2026)."""
     rng = random.Random(seed)
     who = [affiliate(plan=rng.choice(["Ouro", "Prata"])) for _ in range(people)]
     for _ in range(events):
         kind = rng.choice(["cash_in", "cash_in", "cashout", "app_downloaded"])
         amount = str(Decimal(rng.randint(30, 9000)) / 100) if kind == "cash_in" else None
-        event(
-            rng.choice(who),
-            kind,
-            at(rng.randint(1, 6), rng.randint(0, 23), month=rng.choice([3, 4])),
-            amount,
-            channel=rng.choice(["app", "web"]),
-        )
+        moment = when(rng) if when else at(rng.randint(1, 6), rng.randint(0, 23), month=rng.choice([3, 4]))
+        event(rng.choice(who), kind, moment, amount, channel=rng.choice(["app", "web"]))
 
 
 LIMIT_CASES = {
@@ -139,20 +139,71 @@ LIMIT_CASES = {
 }
 
 
-def _figures(rule_set, *, aggregated: bool):
-    start, end = period_bounds(start=date(2026, 3, 1), end=date(2026, 4, 30), tz="America/Sao_Paulo")
+def _simulated(rule_set, *, start: date, end: date, chunks: int = 2):
+    bounds = period_bounds(start=start, end=end, tz=udn_time_zone())
     rules = [rule_spec(rule, tag="draft") for rule in rule_set.rules.all()]
-    return simulate(
-        rules=rules, start=start, end=end, tz="America/Sao_Paulo", chunks=2, aggregated=aggregated
-    )
+    return simulate(rules=rules, start=bounds[0], end=bounds[1], tz=udn_time_zone(), chunks=chunks)
+
+
+def _issued() -> dict:
+    """What the engine wrote into the ledger, in the simulator's figures (the distribution by
+    PostgreSQL's percentile_disc and ntile over the affiliates' totals)."""
+    table = LedgerEntry._meta.db_table
+    earned = f"SELECT * FROM {table} WHERE kind = 'earn'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rule_id, sum(points), count(*), count(DISTINCT affiliate_id) FROM ({earned}) l GROUP BY 1"
+        )
+        by_rule = [
+            {"tag": "draft", "rule_id": rule, "points": int(p), "entries": n, "affiliates": a}
+            for rule, p, n, a in sorted(cursor.fetchall())
+        ]
+        cursor.execute(
+            "SELECT to_char(date_trunc('week', occurred_at AT TIME ZONE %s), 'YYYY-MM-DD'), sum(points) "
+            f"FROM ({earned}) l GROUP BY 1 ORDER BY 1",
+            [udn_time_zone()],
+        )
+        by_week = [{"tag": "draft", "week": week, "points": int(p)} for week, p in cursor.fetchall()]
+        cursor.execute(
+            f"""WITH t AS (SELECT affiliate_id, sum(points) AS points FROM ({earned}) l GROUP BY 1)
+                SELECT count(*), sum(points), percentile_disc(0.5) WITHIN GROUP (ORDER BY points),
+                       percentile_disc(0.9) WITHIN GROUP (ORDER BY points),
+                       percentile_disc(0.99) WITHIN GROUP (ORDER BY points),
+                       (SELECT sum(points) FROM (SELECT points, ntile(100) OVER (ORDER BY points DESC) AS pct
+                        FROM t) x WHERE pct = 1)
+                FROM t"""
+        )
+        n, total, p50, p90, p99, top = cursor.fetchone()
+    distribution = {
+        "affiliates": n,
+        "points": int(total),
+        "median": int(p50),
+        "p90": int(p90),
+        "p99": int(p99),
+        "top1_points": int(top),
+    }
+    return {"by_rule": by_rule, "by_week": by_week, "distribution": {"draft": distribution}}
+
+
+MULTIPLIERS = (
+    {"event_type": "cash_in", "points_kind": "multiplier", "points": 3, "plans": ["Ouro"]},
+    # A multiplier with a limit of its own: its first entry of the day only.
+    {
+        "event_type": "cashout",
+        "points_kind": "multiplier",
+        "points": 2,
+        "limit_period": "day",
+        "limit_count": 1,
+    },
+)
 
 
 @pytest.mark.parametrize("limit", sorted(LIMIT_CASES))
 @pytest.mark.parametrize("kind", ["fixed", "per_real"])
-def test_aggregated_simulation_equals_the_row_by_row_one_and_the_engine(udn, limit, kind):
-    """Each limit kind, fixed and per R$, with a property condition and a multiplier beside a
-    day-limited rule: the aggregated statement's figures are the row-by-row statement's, and both
-    are what the engine writes into the ledger on the same events."""
+def test_simulation_equals_what_the_engine_issues_for_each_limit(udn, limit, kind):
+    """Each limit kind, fixed and per R$, with a property condition, a day-limited rule beside
+    and multipliers (one by plan, one limited): the simulator's figures by rule, by week and
+    their distribution are those of what the engine writes into the ledger on the same events."""
     points = Decimal("7") if kind == "fixed" else Decimal("1.5")
     rule_set = live(
         {"event_type": "cash_in", "points_kind": kind, "points": points, **LIMIT_CASES[limit]},
@@ -171,27 +222,90 @@ def test_aggregated_simulation_equals_the_row_by_row_one_and_the_engine(udn, lim
             "limit_period": "day",
             "limit_count": 1,
         },
-        {"event_type": "cash_in", "points_kind": "multiplier", "points": 3, "plans": ["Ouro"]},
+        *MULTIPLIERS,
     )
     _random_history(hash((limit, kind)) % 1000)
-    if limit in ("month", "ever", "ever_many") or (kind, limit) == ("fixed", "day"):
-        # A multiplier beside a month/ever limit is computed row by row, and beside an overflowing
-        # day limit too when its entries depend on which events the limit took (the per R$ case
-        # keeps it: its ranges go row by row, still compared).
-        Rule.objects.filter(rule_set=rule_set, points_kind="multiplier").delete()
-    aggregated = _figures(rule_set, aggregated=True)
-    rows = _figures(rule_set, aggregated=False)
-    # Fixed points never need the events' order; per R$ under an overflowing limit does.
-    assert aggregated.pop("ranges_aggregated") == (2 if kind == "fixed" or limit == "none" else 0)
-    assert rows.pop("ranges_aggregated") == 0
-    assert aggregated == rows
-    assert aggregated["distribution"]["draft"]["points"] > 0
+    simulated = _simulated(rule_set, start=date(2026, 3, 1), end=date(2026, 4, 30))
+    assert simulated["distribution"]["draft"]["points"] > 0
+    assert not LedgerEntry.objects.exists()
     events_earn(where=Compiled("true", []))
-    by_rule = {row["rule_id"]: row for row in aggregated["by_rule"]}
-    for rule in rule_set.rules.all():
-        issued = LedgerEntry.objects.filter(rule=rule)
-        expected = by_rule.get(rule.pk, {"points": 0, "entries": 0})
-        assert (issued.aggregate(s=Sum("points"))["s"] or 0, issued.count()) == (
-            expected["points"],
-            expected["entries"],
-        ), rule.code
+    assert simulated == _issued()
+    # Ranges are independent: one range or seven give the same figures.
+    assert _simulated(rule_set, start=date(2026, 3, 1), end=date(2026, 4, 30), chunks=7) == simulated
+
+
+def test_simulation_equals_the_engine_across_clock_changes(udn):
+    """Sao Paulo's clock went forward on 04/11/2018 and back on 17/02/2019: events around both,
+    limits by day, month and ever. The local times the simulator derives from the zone's offsets
+    are PostgreSQL's own, the clock is known not to be monotone over the period, and the figures
+    are the engine's."""
+    assert udn_time_zone() == "America/Sao_Paulo"
+    rule_set = live(
+        {
+            "event_type": "cash_in",
+            "points_kind": "per_real",
+            "points": 1,
+            "limit_period": "day",
+            "limit_count": 2,
+        },
+        {
+            "event_type": "cashout",
+            "points_kind": "fixed",
+            "points": 5,
+            "limit_period": "month",
+            "limit_count": 2,
+        },
+        {"event_type": "app_downloaded", "points_kind": "fixed", "points": 9, "limit_period": "ever"},
+        *MULTIPLIERS,
+    )
+    changes = (datetime(2018, 11, 4, 3, tzinfo=UTC), datetime(2019, 2, 17, 2, tzinfo=UTC))
+    _random_history(
+        7,
+        events=240,
+        when=lambda rng: rng.choice(changes) + timedelta(minutes=rng.randint(-36 * 60, 36 * 60)),
+    )
+    start, end = period_bounds(start=date(2018, 10, 1), end=date(2019, 3, 31), tz=udn_time_zone())
+    clock = local_time(tz=udn_time_zone(), start=start, end=end)
+    assert not clock.monotone and len(clock.sql.params) == 5  # three stretches
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FILTER (WHERE {clock.sql.sql} = e.occurred_at AT TIME ZONE %s), count(*) FROM crm_event e",
+            [*clock.sql.params, udn_time_zone()],
+        )
+        same, total = cursor.fetchone()
+    assert same == total == 240
+    simulated = _simulated(rule_set, start=date(2018, 10, 1), end=date(2019, 3, 31))
+    events_earn(where=Compiled("true", []))
+    assert simulated == _issued()
+    # Without a clock change the zone's one offset is used, and the clock is monotone.
+    calm = local_time(
+        tz=udn_time_zone(), start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert calm.monotone and calm.sql.params == ["-03:00:00"]
+
+
+def test_distribution_is_postgresql_percentile_disc_and_ntile(db):
+    rng = random.Random(5)
+    for n in (1, 2, 7, 99, 100, 101, 1234):
+        totals = [rng.choice([rng.randint(1, 50), rng.randint(1, 5000)]) for _ in range(n)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """WITH t AS (SELECT unnest(%s::bigint[]) AS points)
+                   SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY points),
+                          percentile_disc(0.9) WITHIN GROUP (ORDER BY points),
+                          percentile_disc(0.99) WITHIN GROUP (ORDER BY points),
+                          (SELECT sum(points) FROM (SELECT points, ntile(100) OVER (ORDER BY points DESC) AS pct
+                           FROM t) x WHERE pct = 1)
+                   FROM t""",
+                [totals],
+            )
+            p50, p90, p99, top = cursor.fetchone()
+        counts = {value: totals.count(value) for value in set(totals)}
+        assert distribution(counts) == {
+            "affiliates": n,
+            "points": sum(totals),
+            "median": p50,
+            "p90": p90,
+            "p99": p99,
+            "top1_points": top,
+        }, n
