@@ -10,7 +10,12 @@ def udn_space(request: HttpRequest) -> dict[str, object]:
     the UDNs they may open."""
     tenant = getattr(request, "tenant", None)
     user = getattr(request, "user", None)
-    udns = list(udn_list_for_user(user=user)) if user is not None and user.is_authenticated else []  # type: ignore[arg-type]
+    # Names and slugs are all the menus read: not each UDN's domains (one query less on every page).
+    udns = (
+        list(udn_list_for_user(user=user).prefetch_related(None))  # type: ignore[arg-type]
+        if user is not None and user.is_authenticated
+        else []
+    )
     current = tenant if tenant is not None and not tenant.is_public else None
     return {
         "current_udn": current,

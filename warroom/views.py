@@ -54,6 +54,8 @@ from warroom.selectors.calendar import (
     calendar_entries,
     calendar_entry_detail,
     calendar_events_json,
+    calendar_page_key,
+    calendar_udn_choices,
     channel_labels,
     conflicts_for_plan,
     kind_labels,
@@ -99,16 +101,26 @@ def _filters(request: HttpRequest) -> Filters:
     return Filters(udn_ids=ints("udn"), channels=strs("channel"), kinds=strs("kind"), statuses=strs("status"))
 
 
-def _conflicts_html(request: HttpRequest, summary: dict[str, Any]) -> dict[str, Any]:
-    """The conflicts list rendered once per version of it (its key says the version, the filters
-    and the language): a busy month lists 200, which cost more to render than the rest of the page."""
+def _aside(
+    request: HttpRequest, *, viewer: Viewer, start: date, end: date, filters: Filters
+) -> dict[str, Any]:
+    """What the page shows the same to everyone of the viewer's scope: the conflicts list rendered
+    (a busy month lists 200, which cost more to render than the rest of the page), the fatigue
+    window and the UDN filter's choices. One cache read on a warm view, under the calendar's
+    version (any change, a UDN's too, bumps it), the scope, window, filters and language: the
+    pickled conflicts and the UDN queries only when it changed."""
     cache = caches["global"]
-    key = f"{summary['key']}:html"
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string("warroom/_conflicts.html", summary, request=request)
-        cache.set(key, html, CACHE_SECONDS)
-    return {**summary, "conflicts_html": mark_safe(html)}  # noqa: S308 (our template's output)
+    key = calendar_page_key(viewer=viewer, start=start, end=end, filters=filters)
+    aside = cache.get(key)
+    if aside is None:
+        summary = calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=filters)
+        aside = {
+            "conflicts_html": render_to_string("warroom/_conflicts.html", summary, request=request),
+            "conflict_days": summary["conflict_days"],
+            "udns": calendar_udn_choices(viewer=viewer),
+        }
+        cache.set(key, aside, CACHE_SECONDS)
+    return {**aside, "conflicts_html": mark_safe(aside["conflicts_html"])}  # noqa: S308 (our template's output)
 
 
 def _table_rows(entries: list[Entry]) -> list[dict[str, object]]:
@@ -136,9 +148,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     list_view = request.GET.get("view") == "list"
     entries = calendar_entries(viewer=viewer, start=start, end=end, filters=filters)[0] if list_view else []
-    summary = _conflicts_html(
-        request, calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=filters)
-    )
+    aside = _aside(request, viewer=viewer, start=start, end=end, filters=filters)
     feed = CalendarFeed.objects.filter(user=viewer.user).first()
     return render(
         request,
@@ -152,11 +162,11 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
             # month has thousands, which the calendar shows from the events alone.
             "list_view": list_view,
             "rows": _table_rows(entries),
-            **summary,
-            "settings_form": CalendarSettingsForm(initial={"conflict_days": summary["conflict_days"]})
+            "conflicts_html": aside["conflicts_html"],
+            "settings_form": CalendarSettingsForm(initial={"conflict_days": aside["conflict_days"]})
             if viewer.may_edit
             else None,
-            "udns": udn_list() if viewer.coordinator else udn_list().filter(pk__in=viewer.udn_ids),
+            "udns": aside["udns"],
             "channels": CHANNELS,
             "kinds": list(kind_labels().items()),
             "statuses": sorted(status_labels().items(), key=lambda item: item[1]),
@@ -227,8 +237,9 @@ def calendar_entry(request: HttpRequest, key: str) -> HttpResponse:
 def calendar_conflicts(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
     start, end = _month_window(_month(request))
-    summary = calendar_conflicts_summary(viewer=viewer, start=start, end=end, filters=_filters(request))
-    return HttpResponse(_conflicts_html(request, summary)["conflicts_html"])
+    return HttpResponse(
+        _aside(request, viewer=viewer, start=start, end=end, filters=_filters(request))["conflicts_html"]
+    )
 
 
 @login_required

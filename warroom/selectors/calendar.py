@@ -442,6 +442,19 @@ def calendar_conflicts_summary(*, viewer: Viewer, start: date, end: date, filter
     return dict(_products(viewer=viewer, start=start, end=end, filters=filters, want="conflicts"))
 
 
+def calendar_page_key(*, viewer: Viewer, start: date, end: date, filters: Filters) -> str:
+    """A cache key for what the calendar page keeps of a window (the rendered conflicts list, the
+    UDN filter's choices): it names the calendar's version (bumped by any change it shows, a UDN's
+    too), the viewer's scope, the window, the filters and the language."""
+    return _window_key(viewer, start, end, _filters_key(filters), "page")
+
+
+def calendar_udn_choices(*, viewer: Viewer) -> list[tuple[int, str]]:
+    """The UDN filter's choices (id, name): every UDN for coordinators, else the viewer's."""
+    udns = udn_list() if viewer.coordinator else udn_list().filter(pk__in=viewer.udn_ids)
+    return list(udns.prefetch_related(None).values_list("pk", "name"))
+
+
 def _passes(entry: Entry, filters: Filters) -> bool:
     if filters.udn_ids and not filters.udn_ids.intersection(entry.udn_ids):
         return False
