@@ -18,7 +18,7 @@ writes), including which events a limit takes: (occurred_at, id) order in the ru
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from django.db import connection
 
 from crm.models import Affiliate, Event
-from loyalty.rules_sql import Compiled, RuleSpec, _points, _rule_condition, needs_affiliate
+from loyalty.rules_sql import Compiled, RuleSpec, _points, _rule_condition, needs_affiliate, segment_ctes
 
 
 class _Sql:
@@ -118,20 +118,31 @@ def simulate_sql(
     end: datetime,
     ranges: Sequence[tuple[int, int]],
     clock: LocalTime,
+    segments: Mapping[int, Compiled | None] | None = None,
 ) -> Compiled:
     """One row: by_rule (json [{tag, rule_id, points, entries, affiliates}]), by_week (json [{tag,
     week, points}]) and totals (json [[tag, points, affiliates]]: how many affiliates earned each
     per-tag total, for the distribution) of the events that occurred in [start, end) of the
     affiliates in the id ranges (first, last). Each range is a UNION ALL branch of its own (sort,
     limits, grouping), so PostgreSQL can run them in parallel workers (Parallel Append).
-    `clock`: local_time's for the period."""
+    `clock`: local_time's for the period; `segments`: the rules' (rules_sql.segment_members_where's),
+    compiled once for all the ranges."""
     assert rules and ranges, "no rules or no ranges"
     tags = sorted({rule.tag for rule in rules})
     assert all(re.match(r"^[a-z]+$", tag) for tag in tags), tags
     q = _Sql()
     q.add("WITH g AS MATERIALIZED (")
     for index, (first, last) in enumerate(ranges):
-        branch = _range_sql(rules=rules, tags=tags, start=start, end=end, first=first, last=last, clock=clock)
+        branch = _range_sql(
+            rules=rules,
+            tags=tags,
+            start=start,
+            end=end,
+            first=first,
+            last=last,
+            clock=clock,
+            segments=segments,
+        )
         q.add(" UNION ALL " if index else "", ())
         q.add(f"({branch.sql})", branch.params)
     q.add(")\n")
@@ -166,6 +177,7 @@ def _range_sql(
     first: int,
     last: int,
     clock: LocalTime,
+    segments: Mapping[int, Compiled | None] | None,
 ) -> Compiled:
     """One range's rows of g: per affiliate (by_week 0) and per week (by_week 1), each rule's
     points p<i> and entries c<i>, and each tag's total t_<tag>."""
@@ -198,6 +210,10 @@ def _range_sql(
             last,
         ],
     )
+    # The members of the segments rules name, among ev's affiliates (rules_sql's, as the engine's).
+    members = segment_ctes(rules=rules, segments=segments)
+    if members.sql:
+        q.add(f"{members.sql},\n", members.params)
     # The sort every limit's window shares: affiliate, [local month], [local day], time, id.
     periods = {rule.limit_period for rule in rules if rule.limit_period}
     keys = ["aff"]

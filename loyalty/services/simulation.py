@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from crm.models import Affiliate
 from loyalty.models import RuleSet, RuleSetStatus, Simulation, SimulationStatus
-from loyalty.rules_sql import RuleSpec, rule_spec
+from loyalty.rules_sql import RuleSpec, rule_spec, segment_members_where
 from loyalty.services.earning import programme_get, udn_time_zone
 from loyalty.simulation_sql import local_time, simulate_sql
 
@@ -86,11 +86,18 @@ def simulate(
     low, high = low or 0, high or 0
     step = max(1, (high - low + chunks) // chunks)
     clock = local_time(tz=tz, start=start, end=end)
+    segment_ids = {rule.segment_id for rule in rules if rule.segment_id}
+    segments = segment_members_where(segment_ids=segment_ids) if segment_ids else None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         for index, first in enumerate(range(low, high + 1, step)):
             compiled = simulate_sql(
-                rules=rules, start=start, end=end, ranges=[(first, first + step - 1)], clock=clock
+                rules=rules,
+                start=start,
+                end=end,
+                ranges=[(first, first + step - 1)],
+                clock=clock,
+                segments=segments,
             )
             cursor.execute(compiled.sql, compiled.params)
             rule_rows, week_rows, total_rows = (
