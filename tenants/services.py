@@ -24,6 +24,7 @@ from django_tenants.utils import get_public_schema_name, schema_exists
 from tenants.models import UDN, Domain, Membership, User, slug_validator
 from tenants.schemas import current_schema, use_public_schema
 from tenants.throttle import Limit, throttle_hit, throttle_reset, throttle_wait_seconds
+from tenants.urlhelpers import local_path
 
 TICK_TASK = "tenants.udn_tick"
 HANDOFF_SALT = "tenants.handoff"
@@ -240,7 +241,7 @@ def handoff_token_create(*, user: User, target: UDN, binding: str, next_path: st
         "h": user.get_session_auth_hash(),
         "b": binding,
         "n": secrets.token_urlsafe(12),
-        "next": next_path if next_path.startswith("/") and not next_path.startswith("//") else "/",
+        "next": local_path(next_path),
     }
     return signing.dumps(payload, salt=HANDOFF_SALT, compress=True)
 

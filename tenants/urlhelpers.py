@@ -25,6 +25,15 @@ def shared_space_netloc(request: HttpRequest) -> str:
     return settings.BASE_DOMAIN if port in ("", default_port) else f"{settings.BASE_DOMAIN}:{port}"
 
 
+def local_path(target: str, fallback: str = "/") -> str:
+    """`target` when it is a path on whatever host serves it (no scheme, no host, nothing a browser
+    reads as another site: `//host`, `/\\host`, a tab after the slash), else `fallback`. For addresses chosen
+    where no request is at hand (the sign-in hand-off's next); `next_url` is the one for requests."""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return target
+    return fallback
+
+
 def next_url(request: HttpRequest, fallback: str, *, field: str = "next") -> str:
     """Where the request asks to go next (`field` in the POST, else the query string) when that is
     an address on this host (a path, or this host under this request's scheme); otherwise

@@ -348,3 +348,22 @@ def test_a_refused_request_is_logged_as_one_warning_line_without_a_traceback(mar
 
     assert response.status_code == 403
     assert stream.getvalue() == "Forbidden (Permission denied): /affiliates/\n"
+
+
+def test_a_handoff_goes_on_only_to_a_path_on_the_udns_host(marketer, udn_a, client_for):
+    # The hand-off's next is chosen by the server, but it is checked like any next: a path on the
+    # target host goes through; what a browser reads as another site (//, /\, a tab after the slash,
+    # a scheme) becomes the UDN's home.
+    for next_path, expected in [
+        ("/affiliates/?q=ana", "/affiliates/?q=ana"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("/\t/evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+    ]:
+        browser = client_for(udn_a)
+        token = handoff_token_create(
+            user=marketer, target=udn_a, binding=bound_browser(browser), next_path=next_path
+        )
+        assert browser.get(f"/accounts/handoff/?token={token}").url == expected, next_path
