@@ -168,6 +168,10 @@ def cmd_manage(ns: argparse.Namespace) -> int:
 
 def cmd_bench(ns: argparse.Namespace) -> int:
     env = service_env(debug=False)
+    # Production's settings, whatever the shell exports: DEBUG or DJANGO_TEST left set for `manage`
+    # or mypy would time debug-mode or test settings (unhashed static files, test hashers...).
+    env.pop("DEBUG", None)
+    env.pop("DJANGO_TEST", None)
     # A database of its own for each run (two runs at once never share one), so figures never depend
     # on what `up` or another run left behind; dropped when the run ends, however it ends.
     bench_url = services.fresh_database(env["DATABASE_URL"], suffix=f"_bench_{os.getpid()}")
