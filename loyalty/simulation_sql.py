@@ -8,7 +8,7 @@ row with each rule's match and points as columns (earn_sql's own _rule_condition
 limit is a running count of its rule's matches over ONE sort of the events by affiliate and time
 (every limit's window shares it), a multiplier reads the points its row's other rules took, and
 one grouping gives the per-affiliate and the per-week sums. A plain SELECT (no temporary table, no
-data-modifying CTE): PostgreSQL may scan, evaluate and sort in parallel workers.
+data-modifying CTE), so ranges can run on several connections at once (the simulator's lanes).
 
 Same figures as summing earn_sql's `final` without a ledger (tested, and against what the engine
 writes), including which events a limit takes: (occurred_at, id) order in the rule's period."""
@@ -116,36 +116,24 @@ def simulate_sql(
     rules: Sequence[RuleSpec],
     start: datetime,
     end: datetime,
-    ranges: Sequence[tuple[int, int]],
+    first: int,
+    last: int,
     clock: LocalTime,
     segments: Mapping[int, Compiled | None] | None = None,
 ) -> Compiled:
     """One row: by_rule (json [{tag, rule_id, points, entries, affiliates}]), by_week (json [{tag,
     week, points}]) and totals (json [[tag, points, affiliates]]: how many affiliates earned each
     per-tag total, for the distribution) of the events that occurred in [start, end) of the
-    affiliates in the id ranges (first, last). Each range is a UNION ALL branch of its own (sort,
-    limits, grouping), so PostgreSQL can run them in parallel workers (Parallel Append).
-    `clock`: local_time's for the period; `segments`: the rules' (rules_sql.segment_members_where's),
-    compiled once for all the ranges."""
-    assert rules and ranges, "no rules or no ranges"
+    affiliates first..last. `clock`: local_time's for the period; `segments`: the rules'
+    (rules_sql.segment_members_where's), compiled once for all the ranges."""
+    assert rules, "no rules"
     tags = sorted({rule.tag for rule in rules})
     assert all(re.match(r"^[a-z]+$", tag) for tag in tags), tags
     q = _Sql()
-    q.add("WITH g AS MATERIALIZED (")
-    for index, (first, last) in enumerate(ranges):
-        branch = _range_sql(
-            rules=rules,
-            tags=tags,
-            start=start,
-            end=end,
-            first=first,
-            last=last,
-            clock=clock,
-            segments=segments,
-        )
-        q.add(" UNION ALL " if index else "", ())
-        q.add(f"({branch.sql})", branch.params)
-    q.add(")\n")
+    grouped = _range_sql(
+        rules=rules, tags=tags, start=start, end=end, first=first, last=last, clock=clock, segments=segments
+    )
+    q.add(f"WITH g AS MATERIALIZED ({grouped.sql})\n", grouped.params)
     by_rule = ", ".join(
         f"json_build_object('tag', %s, 'rule_id', {int(rule.id)}, 'points', coalesce(sum(p{i}), 0), "
         f"'entries', coalesce(sum(c{i}), 0), 'affiliates', count(*) FILTER (WHERE c{i} > 0))"
@@ -158,8 +146,7 @@ def simulate_sql(
     q.add(
         f"SELECT (SELECT array_to_json(ARRAY[{by_rule}]) FROM g WHERE by_week = 0), "
         f"(SELECT coalesce(json_agg(x.j), '[]') FROM (SELECT unnest(ARRAY[{by_week}]) AS j FROM "
-        f"(SELECT wk, {', '.join(f'sum(t_{tag}) AS t_{tag}' for tag in tags)} FROM g WHERE by_week = 1 "
-        "GROUP BY wk) w) x), "
+        "g WHERE by_week = 1) x), "
         "(SELECT coalesce(json_agg(json_build_array(h.tag, h.total, h.n)), '[]') FROM (SELECT t.tag, t.total, "
         f"count(*) AS n FROM g CROSS JOIN LATERAL (VALUES {totals}) t(tag, total) "
         "WHERE g.by_week = 0 AND t.total > 0 GROUP BY 1, 2) h)",
@@ -179,7 +166,7 @@ def _range_sql(
     clock: LocalTime,
     segments: Mapping[int, Compiled | None] | None,
 ) -> Compiled:
-    """One range's rows of g: per affiliate (by_week 0) and per week (by_week 1), each rule's
+    """The range's rows of g: per affiliate (by_week 0) and per week (by_week 1), each rule's
     points p<i> and entries c<i>, and each tag's total t_<tag>."""
     q = _Sql()
     join_affiliate = needs_affiliate(rules)
@@ -211,9 +198,9 @@ def _range_sql(
         ],
     )
     # The members of the segments rules name, among ev's affiliates (rules_sql's, as the engine's).
-    members = segment_ctes(rules=rules, segments=segments)
-    if members.sql:
-        q.add(f"{members.sql},\n", members.params)
+    in_segments = segment_ctes(rules=rules, segments=segments)
+    if in_segments.sql:
+        q.add(f"{in_segments.sql},\n", in_segments.params)
     # The sort every limit's window shares: affiliate, [local month], [local day], time, id.
     periods = {rule.limit_period for rule in rules if rule.limit_period}
     keys = ["aff"]
@@ -267,10 +254,11 @@ def _range_sql(
     # it to those base rows) and points, (factor - 1) x what they took.
     v = _Columns("v")
     candidate: dict[int, str] = {}
+    base = [i for i, rule in enumerate(rules) if rule.points_kind != "multiplier"]
     for j, rule in enumerate(rules):
         if rule.points_kind != "multiplier":
             continue
-        members = [i for i in points if rules[i].tag == rule.tag and rules[i].event_type == rule.event_type]
+        members = [i for i in base if rules[i].tag == rule.tag and rules[i].event_type == rule.event_type]
         took = " OR ".join(taken(i) for i in members) or "false"
         total = " + ".join(f"CASE WHEN {taken(i)} THEN {points[i]} ELSE 0 END" for i in members) or "0"
         candidate[j] = v.add(f"({match[j]} AND ({took}))")

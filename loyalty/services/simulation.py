@@ -3,13 +3,17 @@ live rules, WITHOUT writing to the ledger: points by rule, by week, and the dist
 affiliates' totals. loyalty.simulation_sql's statement sums what the engine's (earn_sql) would
 issue, with the same conditions and points (tested against the engine's ledger), one row an event
 instead of one a matching (event, rule). The affiliates are cut into id ranges (limits are per
-affiliate, so the ranges are independent) for the progress bar."""
+affiliate, so the ranges are independent): the progress bar's steps, run on a few connections at
+once."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+import queue
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,11 +31,18 @@ from loyalty.simulation_sql import local_time, simulate_sql
 logger = logging.getLogger(__name__)
 
 SIMULATE_TASK = "loyalty.simulate"
-# Affiliate-id ranges a simulation is cut into: the progress bar's steps.
-CHUNKS = 10
+# Affiliate-id ranges a simulation is cut into: the progress bar's steps (a multiple of
+# CONNECTIONS, so that the lanes finish together).
+CHUNKS = 12
 # A range's events are sorted once in memory (a background job's statement; spilling to disk
 # would double its time).
 WORK_MEM = "256MB"
+# Ranges run on up to this many connections at once: PostgreSQL runs a range's statement in one
+# process (its windows and grouping have no parallel plan), so the ranges are what spreads a
+# simulation over the server's cores, as the leader and max_parallel_workers_per_gather (2)
+# spread a parallel summing pass. One when the caller holds a transaction (a test): only its
+# connection sees its rows.
+CONNECTIONS = 3
 
 
 def period_bounds(*, start: date, end: date, tz: str) -> tuple[datetime, datetime]:
@@ -71,6 +82,7 @@ def simulate(
     end: datetime,
     tz: str,
     chunks: int = CHUNKS,
+    connections: int = CONNECTIONS,
     progress: Any = None,
 ) -> dict[str, Any]:
     """The figures (see the module); `progress(percent)` is called after each range."""
@@ -88,38 +100,42 @@ def simulate(
     clock = local_time(tz=tz, start=start, end=end)
     segment_ids = {rule.segment_id for rule in rules if rule.segment_id}
     segments = segment_members_where(segment_ids=segment_ids) if segment_ids else None
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        for index, first in enumerate(range(low, high + 1, step)):
-            compiled = simulate_sql(
-                rules=rules,
-                start=start,
-                end=end,
-                ranges=[(first, first + step - 1)],
-                clock=clock,
-                segments=segments,
+
+    def run(cursor: Any, bounds: tuple[int, int]) -> list[Any]:
+        compiled = simulate_sql(
+            rules=rules,
+            start=start,
+            end=end,
+            first=bounds[0],
+            last=bounds[1],
+            clock=clock,
+            segments=segments,
+        )
+        cursor.execute(compiled.sql, compiled.params)
+        return [json.loads(value) if isinstance(value, str) else value or [] for value in cursor.fetchone()]
+
+    ranges = [(first, first + step - 1) for first in range(low, high + 1, step)]
+    lanes = 1 if connection.in_atomic_block else min(connections, len(ranges))
+    for done, (rule_rows, week_rows, total_rows) in enumerate(
+        ranges_run(ranges=ranges, run=run, lanes=lanes)
+    ):
+        for row in rule_rows:
+            if not int(row["entries"]):
+                continue
+            slot = by_rule.setdefault(
+                (row["tag"], row["rule_id"]), {"points": 0, "entries": 0, "affiliates": 0}
             )
-            cursor.execute(compiled.sql, compiled.params)
-            rule_rows, week_rows, total_rows = (
-                json.loads(value) if isinstance(value, str) else value or [] for value in cursor.fetchone()
-            )
-            for row in rule_rows:
-                if not int(row["entries"]):
-                    continue
-                slot = by_rule.setdefault(
-                    (row["tag"], row["rule_id"]), {"points": 0, "entries": 0, "affiliates": 0}
-                )
-                for name in ("points", "entries", "affiliates"):
-                    slot[name] += int(row[name])
-            for row in week_rows:
-                if int(row["points"] or 0):
-                    key = (row["tag"], row["week"])
-                    by_week[key] = by_week.get(key, 0) + int(row["points"])
-            for tag, points, affiliates in total_rows:
-                counts = totals.setdefault(tag, {})
-                counts[int(points)] = counts.get(int(points), 0) + int(affiliates)
-            if progress is not None:
-                progress(min(99, int(100 * (index + 1) / chunks)))
+            for name in ("points", "entries", "affiliates"):
+                slot[name] += int(row[name])
+        for row in week_rows:
+            if int(row["points"] or 0):
+                key = (row["tag"], row["week"])
+                by_week[key] = by_week.get(key, 0) + int(row["points"])
+        for tag, points, affiliates in total_rows:
+            counts = totals.setdefault(tag, {})
+            counts[int(points)] = counts.get(int(points), 0) + int(affiliates)
+        if progress is not None:
+            progress(min(99, int(100 * (done + 1) / len(ranges))))
     return {
         "by_rule": [
             {"tag": tag, "rule_id": rule_id, **values} for (tag, rule_id), values in sorted(by_rule.items())
@@ -129,6 +145,54 @@ def simulate(
         ],
         "distribution": {tag: distribution(counts) for tag, counts in totals.items()},
     }
+
+
+def ranges_run(
+    *, ranges: list[tuple[int, int]], run: Callable[[Any, tuple[int, int]], Any], lanes: int
+) -> Iterator[Any]:
+    """`run(cursor, range)` for each range, on `lanes` connections at once (this one when 1), each
+    in a transaction of its own with the simulator's work_mem; what they return as they finish.
+    A lane's connection is this UDN's and closed when the lane ends; a lane's error is raised."""
+    if lanes <= 1:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            for bounds in ranges:
+                yield run(cursor, bounds)
+        return
+    tenant = connection.tenant  # type: ignore[attr-defined]
+    todo: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+    for bounds in ranges:
+        todo.put(bounds)
+    results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def lane() -> None:
+        try:
+            connection.set_tenant(tenant)  # type: ignore[attr-defined]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                while True:
+                    try:
+                        bounds = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    results.put((None, run(cursor, bounds)))
+        except Exception as error:  # handed to the caller, which raises it
+            results.put((error, None))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        for _ in range(lanes):
+            pool.submit(lane)
+        try:
+            for _ in ranges:
+                error, figures = results.get()
+                if error is not None:
+                    raise error
+                yield figures
+        finally:  # on an error, the lanes take no further range
+            while not todo.empty():
+                todo.get_nowait()
 
 
 def distribution(counts: dict[int, int]) -> dict[str, int]:

@@ -6,21 +6,24 @@ actually issues on the same events; it never writes to the ledger."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
-from loyalty.models import LedgerEntry, Rule, RuleSet, RuleSetStatus, Simulation, SimulationStatus
+from crm.models import Affiliate, Event
+from loyalty.models import LedgerEntry, Programme, Rule, RuleSet, RuleSetStatus, Simulation, SimulationStatus
 from loyalty.rules_sql import Compiled, rule_spec
 from loyalty.services.earning import events_earn, udn_time_zone
 from loyalty.services.programme import draft_get, rule_save
-from loyalty.services.simulation import distribution, period_bounds, simulate, simulation_run
+from loyalty.services.simulation import distribution, period_bounds, ranges_run, simulate, simulation_run
 from loyalty.simulation_sql import local_time
 from loyalty.tests.helpers import affiliate, at, event, live
+from tenants.models import UDN
 
 
 @pytest.fixture
@@ -187,6 +190,8 @@ def _issued() -> dict:
 
 MULTIPLIERS = (
     {"event_type": "cash_in", "points_kind": "multiplier", "points": 3, "plans": ["Ouro"]},
+    # Two multipliers on one kind: each multiplies what the others than multipliers took.
+    {"event_type": "cash_in", "points_kind": "multiplier", "points": 2},
     # A multiplier with a limit of its own: its first entry of the day only.
     {
         "event_type": "cashout",
@@ -309,3 +314,43 @@ def test_distribution_is_postgresql_percentile_disc_and_ntile(db):
             "p99": p99,
             "top1_points": top,
         }, n
+
+
+def test_ranges_run_on_several_connections_with_the_figures_of_one(committed):
+    """Outside a transaction the ranges run on several connections at once (each this UDN's, in
+    a transaction of its own), with the figures the ranges give one after the other on the
+    caller's connection (inside a transaction, whose rows only that connection would see)."""
+    alpha = UDN.objects.get(slug="alpha")
+    with tenant_context(alpha):
+        known = set(Affiliate.objects.values_list("pk", flat=True))
+
+        def clean() -> None:
+            with tenant_context(alpha):
+                made = Affiliate.objects.exclude(pk__in=known)
+                Event.objects.filter(affiliate__in=made).delete()
+                made.delete()
+                Rule.objects.all().delete()
+                RuleSet.objects.all().delete()
+                Programme.objects.all().delete()
+
+        committed.append(clean)
+        rule_set = live(*RULES, *MULTIPLIERS)
+        _random_history(11)
+        # Each of three ranges waits for the other two: three lanes, three connections.
+        meet = threading.Barrier(3, timeout=60)
+
+        def where(cursor, _bounds):
+            meet.wait()
+            cursor.execute("SELECT pg_backend_pid(), current_schema()")
+            return cursor.fetchone()
+
+        lanes = list(ranges_run(ranges=[(1, 1), (2, 2), (3, 3)], run=where, lanes=3))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            mine = cursor.fetchone()[0]
+        assert len({pid for pid, _schema in lanes}) == 3 and mine not in {pid for pid, _schema in lanes}
+        assert {schema for _pid, schema in lanes} == {alpha.schema_name}
+        spread = _simulated(rule_set, start=date(2026, 3, 1), end=date(2026, 4, 30), chunks=5)
+        with transaction.atomic():
+            alone = _simulated(rule_set, start=date(2026, 3, 1), end=date(2026, 4, 30), chunks=5)
+        assert spread == alone and spread["distribution"]["draft"]["points"] > 0
