@@ -102,3 +102,15 @@ def test_scopes_and_webhook_events_read_in_portuguese_and_unknown_ones_stay_as_t
         assert api_scope_label("future:scope") == "future:scope"
     assert set(API_SCOPE_LABELS) == set(ApiScope.values)
     assert set(WEBHOOK_EVENT_LABELS) == set(WebhookEvent.values)
+
+
+def test_the_segment_builder_live_count_uses_the_thousands_separator():
+    """The segment builder's "Quem atende agora" said "20000 afiliados" (no separator)."""
+    from django.template.loader import render_to_string
+
+    with translation.override("pt-br"):
+        html = render_to_string("crm/_segment_preview.html", {"count": 20000, "sample": [], "errors": []})
+        one = render_to_string("crm/_segment_preview.html", {"count": 1, "sample": [], "errors": []})
+    assert "<strong>20.000</strong> afiliados" in html
+    assert 'data-count="20000"' in html
+    assert "<strong>1</strong> afiliado<" in one
