@@ -241,3 +241,21 @@ def test_analysts_see_no_edit_forms_and_their_posts_are_refused(udn_a, analyst, 
         assert (reward.points_price, reward.active, mission.name) == (10, True, "Missão")
         assert Reward.objects.count() == 1 and not BudgetMonth.objects.exists()
         assert not AuditEntry.objects.filter(action__startswith="loyalty.").exists()
+
+
+def test_the_rewards_list_shows_an_open_availability_as_the_rules_list_does(
+    udn_a, marketer, client_for, prog
+):
+    """A reward without dates read "— – —"; one open at an end shows "…" there, like the rules."""
+    client = client_for(udn_a, marketer)
+    assert client.post("/loyalty/rewards/", REWARD).status_code == 302
+    assert (
+        client.post(
+            "/loyalty/rewards/", {**REWARD, "name": "Até o Natal", "available_until": "2026-12-25"}
+        ).status_code
+        == 302
+    )
+    listing = client.get("/loyalty/rewards/").content.decode()
+    assert "— – —" not in listing
+    assert "… – 25/12/2026" in listing
+    assert "<td>—</td>" in listing
