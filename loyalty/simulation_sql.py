@@ -2,7 +2,7 @@
 affiliates' events, summed, in one pass and without writing.
 
 earn_sql makes a row per matching (event, rule), which the engine needs (it inserts them) and the
-simulator did not: on a year of events those rows were 3.6 a event, spilled to disk, sorted for
+simulator did not: on a year of events those rows were 3.6 per event, spilled to disk, sorted for
 the limits, hashed again for the multipliers and twice more for the figures. Here an event is one
 row with each rule's match and points as columns (earn_sql's own _rule_condition and _points), a
 limit is a running count of its rule's matches over ONE sort of the events by affiliate and time
@@ -65,10 +65,11 @@ def local_time(*, tz: str, start: datetime, end: datetime) -> LocalTime:
             """SELECT t, off::text, extract(epoch FROM off) FROM (
                    SELECT t, off, lag(off) OVER (ORDER BY t) AS prev FROM (
                        SELECT t, (t AT TIME ZONE %s) - (t AT TIME ZONE 'UTC') AS off
-                       FROM generate_series(%s::timestamptz, %s::timestamptz + interval '1 hour', interval '1 hour') t
+                       FROM generate_series(%s::timestamptz, greatest(%s::timestamptz, %s::timestamptz)
+                           + interval '1 hour', interval '1 hour') t
                    ) h) c
                WHERE prev IS DISTINCT FROM off ORDER BY t""",
-            [tz, start, end],
+            [tz, start, start, end],
         )
         changes = cursor.fetchall()
         # ...then the second it changed, within the hour before.
