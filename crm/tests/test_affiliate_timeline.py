@@ -230,9 +230,10 @@ def test_the_timeline_pages_events_and_changes_together_with_bounded_queries(
         html = page_of(client, joana)
     assert kinds(html) == ["change", "event"] * 25
     assert "60 registros" in html and 'id="timeline-more"' in html
-    # The session, the person, their memberships (2), the affiliate, the UDN and its domain (menus),
-    # the custom kinds, and the timeline's five: its origin, count, page, events and changes.
-    with django_assert_num_queries(13):
+    # The session, the person, their memberships (2), the affiliate, the UDN (menus; its domains are
+    # no longer read), the custom kinds, and the timeline's five: its origin, count, page, events and
+    # changes.
+    with django_assert_num_queries(12):
         more = client.get(
             f"/affiliates/{joana.pk}/?page=2", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="timeline-more"
         ).content.decode()
