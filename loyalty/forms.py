@@ -11,6 +11,7 @@ from crm.models import EventKind, EventType, Segment, Stage
 from crm.normalize.scalar import NormalizationError, amount_parse
 from crm.templatetags.crm_format import brl
 from loyalty.models import LimitPeriod, Mission, PointsKind, Programme, Reward, Rule
+from loyalty.services.catalogue import REWARD_FIELDS
 
 # A date input the browser shows as dd/mm/aaaa (pt-BR) and sends as ISO: its value must be ISO.
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -169,17 +170,7 @@ class RewardForm(_ParseOnly):
 
     class Meta:
         model = Reward
-        fields = [
-            "name",
-            "kind",
-            "description",
-            "points_price",
-            "cost",
-            "stock",
-            "available_from",
-            "available_until",
-            "active",
-        ]
+        fields = list(REWARD_FIELDS)  # the fields reward_save reads
         widgets = {
             "available_from": DATE_INPUT,
             "available_until": DATE_INPUT,
