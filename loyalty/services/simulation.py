@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import queue
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
@@ -253,6 +254,12 @@ def _costs(result: dict[str, Any], *, start: date, end: date) -> dict[str, Any]:
     return costs
 
 
+def failure_reference(*, simulation_id: int) -> str:
+    """What a failed run shows the user instead of the database's message (which names tables and
+    columns): a code the technical team finds in the log line of the exception."""
+    return f"SIM-{simulation_id}-{uuid.uuid4().hex[:8].upper()}"
+
+
 def simulation_run(*, simulation_id: int) -> str:
     simulation = Simulation.objects.select_related("rule_set").get(pk=simulation_id)
     if simulation.status not in (SimulationStatus.QUEUED, SimulationStatus.RUNNING):
@@ -272,10 +279,11 @@ def simulation_run(*, simulation_id: int) -> str:
         result = simulate(rules=rules, start=start, end=end, tz=tz, progress=progress)
         result["costs"] = _costs(result, start=simulation.period_start, end=simulation.period_end)
         result["rules"] = {str(rule.id): {"tag": rule.tag, "event_type": rule.event_type} for rule in rules}
-    except Exception as error:  # kept on the row for the page; the worker logs it
-        logger.exception("loyalty simulation %s failed", simulation.pk)
+    except Exception:  # logged in full; the row (and the page) keeps only the log's reference
+        reference = failure_reference(simulation_id=simulation.pk)
+        logger.exception("loyalty simulation %s failed (reference %s)", simulation.pk, reference)
         Simulation.objects.filter(pk=simulation.pk).update(
-            status=SimulationStatus.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            status=SimulationStatus.FAILED, error=reference, finished_at=timezone.now()
         )
         return SimulationStatus.FAILED
     Simulation.objects.filter(pk=simulation.pk).update(

@@ -354,3 +354,31 @@ def test_ranges_run_on_several_connections_with_the_figures_of_one(committed):
         with transaction.atomic():
             alone = _simulated(rule_set, start=date(2026, 3, 1), end=date(2026, 4, 30), chunks=5)
         assert spread == alone and spread["distribution"]["draft"]["points"] > 0
+
+
+def test_a_failed_simulation_shows_a_reference_in_portuguese_not_the_database_error(
+    udn_a, marketer, client_for, monkeypatch, caplog
+):
+    import loyalty.services.simulation as simulation_service
+
+    # A statement PostgreSQL refuses (as a rule set naming a missing segment table once did).
+    monkeypatch.setattr(
+        simulation_service, "simulate_sql", lambda **_kwargs: Compiled("SELECT count(*) FROM sg_1", [])
+    )
+    with tenant_context(udn_a):
+        live(*RULES)
+        affiliate()
+        simulation = Simulation.objects.create(
+            rule_set=draft_get(), period_start=date(2026, 3, 1), period_end=date(2026, 3, 31)
+        )
+        with caplog.at_level("ERROR", logger="loyalty.services.simulation"):
+            assert simulation_run(simulation_id=simulation.pk) == SimulationStatus.FAILED
+        simulation.refresh_from_db()
+    assert "sg_1" not in simulation.error and simulation.error.startswith(f"SIM-{simulation.pk}-")
+    # The exception is in the log, under the reference the page shows.
+    (record,) = [r for r in caplog.records if r.name == "loyalty.services.simulation"]
+    assert simulation.error in record.getMessage()
+    assert 'relation "sg_1" does not exist' in str(record.exc_info[1])
+    html = client_for(udn_a, marketer).get(f"/loyalty/simulations/{simulation.pk}/").content.decode()
+    assert "A simulação falhou; a equipe técnica foi avisada. Referência: " + simulation.error in html
+    assert "sg_1" not in html and "does not exist" not in html
