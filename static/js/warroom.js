@@ -87,6 +87,9 @@
       initialView: "dayGridMonth",
       initialDate: el.dataset.initialDate,
       headerToolbar: { left: "prev,next today", center: "title", right: "dayGridMonth,dayGridWeek,listMonth" },
+      // Text arrows: FullCalendar's icon font is a data: URI, which the CSP's font-src refuses.
+      buttonIcons: false,
+      buttonText: { prev: el.dataset.prevLabel, next: el.dataset.nextLabel },
       height: "auto",
       dayMaxEvents: 4,
       eventStartEditable: true,

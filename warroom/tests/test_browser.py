@@ -120,3 +120,18 @@ def test_an_entrys_conflicts_open_in_its_popover_and_the_keyboard_reschedules_it
     page.wait_for_url(f"{base}/warroom/calendar/")
     alone.refresh_from_db()
     assert alone.start_date == first.replace(day=25)
+
+
+def test_the_calendars_arrows_are_labelled_in_portuguese_without_the_icon_font(page, web_server, committed):
+    user = make_user("coord.arrows@shared.test", is_coordinator=True)
+    committed.append(user.delete)
+    base = f"http://localhost:{web_server}"
+    _sign_in(page, base, user.email, "/warroom/calendar/")
+    prev, next_ = page.locator(".fc-prev-button"), page.locator(".fc-next-button")
+    prev.wait_for()
+    # FullCalendar's icons are a font in a data: URI, refused by the CSP: empty squares.
+    assert page.locator(".fc-prev-button .fc-icon, .fc-next-button .fc-icon").count() == 0
+    assert (prev.inner_text(), next_.inner_text()) == ("‹ Anterior", "Próximo ›")
+    title = page.locator(".fc-toolbar-title").inner_text()
+    next_.click()
+    page.wait_for_function("t => document.querySelector('.fc-toolbar-title').textContent !== t", arg=title)
