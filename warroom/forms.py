@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import User
@@ -11,23 +14,33 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class JointCampaignForm(forms.Form):
-    kind = forms.ChoiceField(label=_("kind"), choices=JointKind.choices, initial=JointKind.CROSS_SELL)
-    name = forms.CharField(label=_("name"), max_length=160)
-    promoting_udn = forms.ModelChoiceField(label=_("promoting UDN"), queryset=udn_list())
-    product = forms.CharField(label=_("product"), max_length=160, required=False)
-    sources = forms.ModelMultipleChoiceField(
-        label=_("source UDNs"), queryset=udn_list(), widget=forms.CheckboxSelectMultiple
+    kind = forms.ChoiceField(
+        label=capfirst(_("kind")), choices=JointKind.choices, initial=JointKind.CROSS_SELL
     )
-    channel = forms.ChoiceField(label=_("channel"), choices=CHANNEL_CHOICES)
-    subject = forms.CharField(label=_("subject"), max_length=200, required=False)
-    body = forms.CharField(label=_("message"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    start_date = forms.DateField(label=_("starts on"), widget=DATE_INPUT)
-    end_date = forms.DateField(label=_("ends on"), widget=DATE_INPUT)
-    goal = forms.CharField(label=_("goal"), max_length=200, required=False)
+    name = forms.CharField(label=capfirst(_("name")), max_length=160)
+    promoting_udn = forms.ModelChoiceField(
+        label=capfirst(_("promoting UDN")), queryset=udn_list(), empty_label=_("Choose the promoting UDN")
+    )
+    product = forms.CharField(label=capfirst(_("product")), max_length=160, required=False)
+    sources = forms.ModelMultipleChoiceField(
+        label=capfirst(_("source UDNs")), queryset=udn_list(), widget=forms.CheckboxSelectMultiple
+    )
+    channel = forms.ChoiceField(label=capfirst(_("channel")), choices=CHANNEL_CHOICES)
+    subject = forms.CharField(label=capfirst(_("subject")), max_length=200, required=False)
+    body = forms.CharField(
+        label=capfirst(_("message")), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    start_date = forms.DateField(label=capfirst(_("starts on")), widget=DATE_INPUT)
+    end_date = forms.DateField(label=capfirst(_("ends on")), widget=DATE_INPUT)
+    goal = forms.CharField(label=capfirst(_("goal")), max_length=200, required=False)
     budget = forms.DecimalField(
-        label=_("budget (R$)"), max_digits=12, decimal_places=2, min_value=0, initial=0
+        label=capfirst(_("budget (R$)")), max_digits=12, decimal_places=2, min_value=0, initial=0
     )
     confirm = forms.BooleanField(label=_("Save despite the warnings"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # "Tipo", not "tipo:"
+        super().__init__(*args, **kwargs)
 
     @staticmethod
     def initial_from(campaign: JointCampaign) -> dict[str, object]:

@@ -162,6 +162,20 @@ def status_labels() -> dict[str, str]:
     return {
         **import_string(bridge.STATUS_LABELS)(),
         **{code: str(label) for code, label in JointStatus.choices},
+        # One agreement for the calendar's entries and its filter (a campanha, a jornada): the
+        # apps' own labels mix genders ("Pausado" beside "Cancelada").
+        "draft": pgettext("calendar status", "Draft"),
+        "proposed": pgettext("calendar status", "Proposed"),
+        "approved": pgettext("calendar status", "Approved"),
+        "scheduled": pgettext("calendar status", "Scheduled"),
+        "fanning_out": pgettext("calendar status", "Preparing the audience"),
+        "sending": pgettext("calendar status", "Sending"),
+        "running": pgettext("calendar status", "Running"),
+        "live": pgettext("calendar status", "Live"),
+        "paused": pgettext("calendar status", "Paused"),
+        "cancelled": pgettext("calendar status", "Cancelled"),
+        "done": pgettext("calendar status", "Done"),
+        "archived": pgettext("calendar status", "Archived"),
         "open": pgettext("deadline status", "Open"),
     }
 
