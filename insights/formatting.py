@@ -47,10 +47,33 @@ def duration(seconds: float | int | None) -> str:
     return f"{decimal_br(days, 0 if days == int(days) else 1)} d"
 
 
+#: Column kinds whose values are codes shown by their pt-BR label (origin, milestone, channel).
+LABEL_KINDS = ("origin", "milestone", "channel")
+
+
+def code_label(value: str, kind: str) -> str:
+    """The pt-BR label of an origin, funnel milestone or channel code (the code itself when unknown)."""
+    from crm.channels import CHANNEL_CHOICES
+    from crm.models import Origin
+    from insights import metrics
+    from insights.selectors.dashboards import VOLUME_MILESTONES
+
+    labels: dict[str, Any]
+    if kind == "origin":
+        labels = dict(Origin.choices)
+    elif kind == "channel":
+        labels = dict(CHANNEL_CHOICES)
+    else:
+        labels = {code: m.label for code, m in metrics.MILESTONE_BY_CODE.items()} | dict(VOLUME_MILESTONES)
+    return str(labels.get(value, value))
+
+
 def cell(value: Any, kind: str) -> str:
     """A value of a dashboard table, as a page shows it."""
     if value is None:
         return DASH
+    if kind in LABEL_KINDS and value != "":
+        return code_label(str(value), kind)
     if kind == "int":
         return thousands(int(value))
     if kind == "money":
@@ -85,6 +108,8 @@ def csv_cell(value: Any, kind: str) -> str:
         return decimal_br(float(value) / 3600, 2).replace(".", "")
     if kind in ("date", "week", "month") and isinstance(value, date):
         return value.strftime("%d/%m/%Y")
+    if kind in LABEL_KINDS and value != "":
+        return csv_safe(code_label(str(value), kind))
     return csv_safe(str(value))
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.spreadsheets import attachment_disposition
-from insights.formatting import cell, csv_cell, heat_class
+from insights.formatting import LABEL_KINDS, cell, code_label, csv_cell, heat_class
 from insights.selectors import dashboards
 from insights.selectors.channels import channels_page
 from insights.selectors.overview import overview_page, overview_udns
@@ -136,7 +136,7 @@ def shown(tables: list[dashboards.Table]) -> list[Shown]:
         for row in table.rows:
             cells = []
             for value, kind in zip(row, kinds, strict=False):
-                css = "" if kind == "text" else "num"
+                css = "" if kind == "text" or kind in LABEL_KINDS else "num"
                 if heat and kind == "share":
                     css += " " + heat_class(value)
                 cells.append((cell(value, kind), css))
@@ -163,6 +163,7 @@ def dashboard(request: HttpRequest, page: str = "time") -> HttpResponse:
         )
     query = request.GET.copy()
     query.pop("csv", None)
+    choices = dashboards.filter_choices()
     udns = [
         (other, space_url(request, other, f"/insights/{page}/?{query.urlencode()}"))
         for other in udn_list_for_user(user=request.user)  # type: ignore[arg-type]
@@ -175,7 +176,8 @@ def dashboard(request: HttpRequest, page: str = "time") -> HttpResponse:
             "page_code": page,
             "pages": [(code, PAGE_LABELS[code]) for code in PAGE_ORDER],
             "filters": filters,
-            "choices": dashboards.filter_choices(),
+            "choices": choices,
+            "origin_options": [(code, code_label(code, "origin")) for code in choices["origins"] if code],
             "tables": shown(result.tables),
             "query": query.urlencode(),
             "udns": udns,

@@ -176,6 +176,14 @@ CASHBACK_PARTNERS = [
 ]
 
 LEAD_CAMPAIGNS = ["indique-e-ganhe", "feirao-saude", "google-ads", "instagram"]
+# The utm_source a lead's campaign puts on its lead_created event (insights' attribution reads the
+# events' utm_source/utm_campaign; a lead without a campaign stays "(sem origem)").
+UTM_SOURCE_BY_CAMPAIGN = {
+    "indique-e-ganhe": "indicacao",
+    "feirao-saude": "evento",
+    "google-ads": "google",
+    "instagram": "instagram",
+}
 # The funnel, as the chance of each step given the one before (overall shares in comments).
 P_REGISTRATION = 0.85  # 85 %
 P_FORM = 0.92  # 78 %
@@ -401,7 +409,14 @@ def _build(
         everyone,
         created,
         [
-            f'{{"origin": "{ORIGINS[o][0]}"' + (f', "campaign": "{LEAD_CAMPAIGNS[c]}"' if w else "") + "}"
+            f'{{"origin": "{ORIGINS[o][0]}"'
+            + (
+                f', "campaign": "{LEAD_CAMPAIGNS[c]}", "utm_source": "{UTM_SOURCE_BY_CAMPAIGN[LEAD_CAMPAIGNS[c]]}",'
+                f' "utm_campaign": "{LEAD_CAMPAIGNS[c]}"'
+                if w
+                else ""
+            )
+            + "}"
             for o, c, w in zip(origin, campaign, with_campaign, strict=True)
         ],
         source=[LEAD_SOURCE_BY_ORIGIN[ORIGINS[o][0]] for o in origin],

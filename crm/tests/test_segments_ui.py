@@ -185,6 +185,8 @@ def test_a_marketer_builds_a_segment_and_the_count_follows(page, web_server, com
     page.click("[data-testid=segment-save]")
     page.wait_for_url(re.compile(r".*/segments/\d+/$"))
     assert "3 afiliados, contados em" in page.locator("[data-testid=segment-stored-count]").inner_text()
+    # The saved segment's page counts as it opens ("Quem atende agora"), with no edit.
+    page.locator("[data-testid=segment-live-count][data-count='3']").wait_for(timeout=15_000)
     with tenant_context(alpha):
         stored = Segment.objects.get(name="Recife no navegador")
     assert [c["kind"] for c in stored.definition["root"]["conditions"]] == ["tags", "field"]

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models import Campaign
 from campaigns.selectors.campaigns import Interval, campaign_results
@@ -95,10 +96,10 @@ def channels_page(*, filters: Filters) -> Page:
                 "channels",
                 _("Messages by channel"),
                 [
-                    Column(_("Channel"), "text"),
+                    Column(_("Channel"), "channel"),
                     Column(_("Messages")),
                     Column(_("Sent")),
-                    Column(_("Delivered")),
+                    Column(pgettext_lazy("messages, a column", "Delivered")),
                     Column(_("Read")),
                     Column(_("Clicked")),
                     Column(_("Delivery rate"), "share"),
@@ -133,10 +134,10 @@ def channels_page(*, filters: Filters) -> Page:
                 _("Journeys by channel (enrollments entered in the period)"),
                 [
                     Column(_("Journey"), "text"),
-                    Column(_("Channel"), "text"),
+                    Column(_("Channel"), "channel"),
                     Column(_("Messages")),
                     Column(_("Sent")),
-                    Column(_("Delivered")),
+                    Column(pgettext_lazy("messages, a column", "Delivered")),
                     Column(_("Read")),
                     Column(_("Clicked")),
                     Column(_("Enrollments reached")),

@@ -176,12 +176,12 @@ def duration_tables(*, code: str, title: Any, rows: Grouped, weekly_only: bool =
             Table(
                 f"{code}_by_{dim}",
                 format_title(title, label),
-                [Column(label, "text"), *SUMMARY_COLUMNS],
+                [Column(label, kind), *SUMMARY_COLUMNS],
                 [(key, *metrics.duration_summary(c, s[0]).row()) for key, (c, s) in sorted(by[dim].items())],
                 chart="bar",
                 series=[2],
             )
-            for dim, label in (("origin", _("by origin")), ("plan", _("by plan")))
+            for dim, label, kind in (("origin", _("by origin"), "origin"), ("plan", _("by plan"), "text"))
         ),
     ]
 
@@ -334,7 +334,7 @@ def volume_tables(
             "volume_shares",
             _("Share of the base"),
             [
-                Column(_("Figure"), "text"),
+                Column(_("Figure"), "milestone"),
                 Column(_("Affiliates")),
                 Column(_("Base")),
                 Column(_("Share"), "share"),
@@ -359,7 +359,7 @@ def volume_tables(
             "funnel",
             _("Funnel of those who entered in the period"),
             [
-                Column(_("Step"), "text"),
+                Column(_("Step"), "milestone"),
                 Column(_("Affiliates")),
                 Column(_("From the previous step"), "share"),
                 Column(_("From lead"), "share"),

@@ -100,3 +100,14 @@ def test_campaigns_launched_outside_the_period_are_left_out(space):
         channels_page(filters=Filters(start=date(2026, 4, 1), end=date(2026, 4, 30))).table("uplift").rows
         == []
     )
+
+
+def test_the_channels_page_shows_channel_labels_and_plural_headers(space, marketer, client_for):
+    AffiliateFactory(consent_email=True)
+    launch("Março")
+    html = client_for(space, marketer).get(
+        "/insights/channels/", {"start": "2026-03-01", "end": "2026-03-31"}
+    )
+    text = html.content.decode()
+    assert '<td class="">E-mail</td>' in text and '<td class="">email</td>' not in text
+    assert '<th scope="col">Entregues</th>' in text and '<th scope="col">Entregue</th>' not in text

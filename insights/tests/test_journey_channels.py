@@ -34,6 +34,7 @@ from campaigns.services.journeys import (
 )
 from campaigns.tests.journey_helpers import happen, published
 from crm.tests.factories import AffiliateFactory
+from insights.formatting import code_label
 from insights.selectors.channels import channels_page
 from insights.selectors.dashboards import Filters
 from insights.tests.test_channels import newcombe_with_scipy
@@ -202,4 +203,8 @@ def test_the_channels_page_shows_and_downloads_the_journeys(journey, udn_a, mark
     assert rows[0][:2] == ["Jornada", "Canal"]
     with tenant_context(udn_a):
         expected = raw_channels(journey)
-    assert [(r[0], r[1], int(r[2])) for r in rows[1:]] == [(e[0], e[1], e[2]) for e in expected]
+    # The channel by its pt-BR label ("E-mail", not "email"), as the page shows it.
+    with translation.override("pt-br"):
+        labels = {e[1]: code_label(e[1], "channel") for e in expected}
+    assert labels.get("email", "E-mail") == "E-mail"
+    assert [(r[0], r[1], int(r[2])) for r in rows[1:]] == [(e[0], labels[e[1]], e[2]) for e in expected]

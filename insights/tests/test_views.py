@@ -120,3 +120,28 @@ def test_the_origin_filter_offers_an_origin_as_soon_as_a_refresh_brings_it(base,
         rollups_refresh_days(days=[date(2026, 3, 5)])
     html = client.get("/insights/time/", PERIOD).content.decode()
     assert 'value="whatsapp"' in html and 'value="Prata"' in html
+
+
+def test_the_pages_show_origins_milestones_by_their_pt_br_labels(base, marketer, client_for):
+    client = client_for(base, marketer)
+    time_html = client.get("/insights/time/", PERIOD).content.decode()
+    # The origin filter's option and the by-origin table: "Site" (the label), not the code.
+    assert '<option value="site">Site</option>' in time_html
+    assert '<td class="">Site</td>' in time_html and '<td class="">site</td>' not in time_html
+    volume_html = client.get("/insights/volume/", PERIOD).content.decode()
+    assert "App ativado com cash in" in volume_html and "App baixado" in volume_html
+    assert "activated_cash_in" not in volume_html and "app_downloaded" not in volume_html
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get("/insights/volume/", {**PERIOD, "csv": "funnel"}).content.decode().lstrip("\ufeff")
+            ),
+            delimiter=";",
+        )
+    )
+    assert [row[0] for row in rows[1:]][:3] == ["Lead", "Cadastrado", "App baixado"]
+
+
+def test_the_attribution_page_says_where_sources_come_from(base, marketer, client_for):
+    html = client_for(base, marketer).get("/insights/attribution/", PERIOD).content.decode()
+    assert "(sem origem): nenhum evento com utm_source" in html

@@ -230,6 +230,13 @@
     root.replaceChildren(drawGroup(tree, null, 0));
   };
   draw();
-  // The first count as the page opens (an existing segment, or a form sent back with errors).
-  if (tree.conditions.length) changed();
+  // The first count as the page opens (an existing segment, or a form sent back with errors): once
+  // htmx listens for "segment-changed". This deferred script runs before DOMContentLoaded, when htmx
+  // processes the page (then it fires htmx:load on the body); fired now, the event would be lost and
+  // the count would never come.
+  const firstCount = () => {
+    if (tree.conditions.length) changed();
+  };
+  if (document.readyState === "complete") firstCount();
+  else document.addEventListener("htmx:load", firstCount, { once: true });
 })();
