@@ -470,6 +470,8 @@ def describe(raw: Any, *, values: bool = False) -> str:
     name = (
         raw.get("field") or raw.get("channel") or raw.get("key") or raw.get("type") or raw.get("segment_id")
     )
+    if kind == "field":
+        name = field_label(raw.get("field"))
     return names[kind] % {"name": str(name or "?")[:60], "then": str(raw.get("then") or "?")[:60]}
 
 
@@ -501,8 +503,17 @@ def _describe_listed(raw: dict[str, Any]) -> str | None:
     phrase = phrases.get((str(kind), str(operator)))
     if phrase is None:
         return None
-    name = _("field %(name)s") % {"name": str(raw.get("field") or "?")[:60]}
+    name = _("field %(name)s") % {"name": field_label(raw.get("field"))[:60]}
     return phrase % {"items": items, "name": name}
+
+
+def field_label(name: Any) -> str:
+    """A field's pt-BR label as the builder names it ("cidade", not "city"); an unknown name as is."""
+    if name == "total_cash_in":
+        return str(_("total cash in"))
+    if isinstance(name, str) and name in FIELDS:
+        return str(FIELDS[name].label)
+    return str(name or "?")
 
 
 def _stage_label(code: str) -> str:

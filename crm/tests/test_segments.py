@@ -358,7 +358,7 @@ def test_errors_name_the_condition_in_portuguese(base, udn_a):
         segment_save(name="Com erros", definition=definition, by="t")
     assert invalid.value.errors == [
         "Condição 2.1 (evento nao_existe): tipo de evento desconhecido.",
-        "Condição 2.2 (campo birth_date): informe uma data (dd/mm/aaaa).",
+        "Condição 2.2 (campo data de nascimento): informe uma data (dd/mm/aaaa).",
         "Condição 3 (faixa): faixa desconhecida.",
     ]
     with tenant_context(udn_a), override("pt-br"):
@@ -400,14 +400,14 @@ def test_errors_name_the_condition_in_portuguese(base, udn_a):
         ({"kind": "tier", "operator": "not_in", "value": ["Ouro"]}, "faixa não é nenhuma destas: Ouro"),
         (
             {"kind": "field", "field": "city", "operator": "in", "value": ["Recife", "Olinda"]},
-            "campo city é um destes: Recife, Olinda",
+            "campo cidade é um destes: Recife, Olinda",
         ),
         (
             {"kind": "field", "field": "city", "operator": "not_in", "value": ["Recife"]},
-            "campo city não é nenhum destes: Recife",
+            "campo cidade não é nenhum destes: Recife",
         ),
         # Not a list: the name alone, as in the errors.
-        ({"kind": "field", "field": "city", "operator": "eq", "value": "Recife"}, "campo city"),
+        ({"kind": "field", "field": "city", "operator": "eq", "value": "Recife"}, "campo cidade"),
     ],
 )
 def test_describe_says_whether_a_list_condition_means_any_all_or_none(condition, expected):
