@@ -48,6 +48,12 @@ def trigger_kind_labels() -> dict[str, str]:
     }
 
 
+def event_type_labels() -> dict[str, str]:
+    """Event type code → its label (the standard types, then this UDN's custom kinds)."""
+    labels = {str(code): str(label) for code, label in EventType.choices}
+    return labels | dict(EventKind.objects.values_list("code", "label"))
+
+
 def step_kind(step: dict[str, Any]) -> str:
     """The editor's kind of a stored step."""
     if step.get("type") == "wait" and step.get("until"):
@@ -91,11 +97,14 @@ def draft_steps(*, graph: dict[str, Any]) -> list[dict[str, Any]]:
 
 def draft_triggers(*, graph: dict[str, Any]) -> list[dict[str, Any]]:
     kinds = trigger_kind_labels()
+    events = event_type_labels()
     rows = []
     for n, trigger in enumerate(graph.get("triggers") or []):
         if not isinstance(trigger, dict):
             continue
         what = trigger.get("event") or trigger.get("field") or trigger.get("segment") or ""
+        if trigger.get("event"):
+            what = events.get(str(what), what)
         kind = str(trigger.get("type") or "")
         rows.append(
             {

@@ -24,7 +24,9 @@ from campaigns.models import (
     SuppressionReason,
 )
 from campaigns.selectors.campaigns import Interval, difference_interval
+from campaigns.selectors.journey_editor import edge_label, event_type_labels, step_kind, step_kind_labels
 from crm.channels import BY_CODE as CHANNELS_BY_CODE
+from crm.models import Segment
 
 
 def journey_list() -> QuerySet[Journey]:
@@ -88,8 +90,30 @@ def _placed(item: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def journey_diagram(*, graph: dict[str, Any], counts: dict[str, StepCount]) -> dict[str, Any]:
-    """Nodes and edges for the flow diagram (cytoscape's elements), with each step's counts."""
+def trigger_label(*, trigger: dict[str, Any], events: dict[str, str], segments: dict[int, str]) -> str:
+    """What starts a trigger, for people: the event's label, the segment's name, else as stored."""
+    if trigger.get("event"):
+        return events.get(str(trigger["event"]), str(trigger["event"]))
+    segment = trigger.get("segment")
+    if segment is not None and str(segment).isdigit():
+        return segments.get(int(segment), str(segment))
+    return str(trigger.get("field") or segment or trigger.get("type") or "")
+
+
+def segment_names() -> dict[int, str]:
+    return dict(Segment.objects.values_list("id", "name"))
+
+
+def journey_diagram(*, graph: dict[str, Any], counts: dict[str, StepCount] | None) -> dict[str, Any]:
+    """Nodes and edges for the flow diagram (cytoscape's elements): labels for people (the step's
+    kind, the trigger's event, the exits) and each step's counts (None: a draft, no counts)."""
+    events = event_type_labels()
+    segments = (
+        segment_names()
+        if any(isinstance(t, dict) and t.get("segment") for t in graph.get("triggers", []))
+        else {}
+    )
+    kinds = step_kind_labels()
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
     # A draft may be incomplete (an exit to a step since deleted, a trigger not connected yet):
@@ -98,7 +122,7 @@ def journey_diagram(*, graph: dict[str, Any], counts: dict[str, StepCount]) -> d
     for n, trigger in enumerate(graph.get("triggers", [])):
         if not isinstance(trigger, dict):
             continue
-        label = trigger.get("event") or trigger.get("field") or trigger.get("segment") or trigger.get("type")
+        label = trigger_label(trigger=trigger, events=events, segments=segments)
         nodes.append(
             _placed(
                 trigger,
@@ -123,24 +147,23 @@ def journey_diagram(*, graph: dict[str, Any], counts: dict[str, StepCount]) -> d
                 }
             )
     for step in steps_by_id(graph).values():
-        count = counts.get(step["id"], StepCount())
-        nodes.append(
-            _placed(
-                step,
-                {
-                    "data": {
-                        "id": step["id"],
-                        "label": step["id"],
-                        "kind": step.get("type"),
-                        "waiting": count.waiting,
-                        "passed": count.passed,
-                        "converted": count.converted,
-                        "exited": count.exited,
-                    }
-                },
-            )
-        )
-        for label, target in step_edges(step):
+        kind = step_kind(step)
+        data: dict[str, Any] = {
+            "id": step["id"],
+            "label": step["id"],
+            "kind": step.get("type"),
+            "kind_label": kinds.get(kind, kind),
+        }
+        if counts is not None:
+            count = counts.get(step["id"], StepCount())
+            data |= {
+                "waiting": count.waiting,
+                "passed": count.passed,
+                "converted": count.converted,
+                "exited": count.exited,
+            }
+        nodes.append(_placed(step, {"data": data}))
+        for n, (label, target) in enumerate(step_edges(step)):
             if target in ids:
                 edges.append(
                     {
@@ -148,7 +171,9 @@ def journey_diagram(*, graph: dict[str, Any], counts: dict[str, StepCount]) -> d
                             "id": f"{step['id']}-{label}-{target}",
                             "source": step["id"],
                             "target": target,
-                            "label": label,
+                            "label": edge_label(step, label, n)
+                            if label or step.get("type") == "split"
+                            else "",
                         }
                     }
                 )
@@ -178,7 +203,8 @@ def step_log_display(*, outcome: str, reason: str) -> tuple[str, str]:
 
 def affiliate_enrollments(*, affiliate_id: int) -> list[dict[str, Any]]:
     """The affiliate's enrollments, newest first, each with its journey, version and history
-    (each step with `outcome_label` and `reason_label`, for people)."""
+    (each step with `outcome_label` and `reason_label`, for people) and the label of the event
+    it waits for, if it waits for one (`waiting_for_label`)."""
     enrollments = list(
         Enrollment.objects.filter(affiliate_id=affiliate_id)
         .select_related("journey", "version")
@@ -197,7 +223,15 @@ def affiliate_enrollments(*, affiliate_id: int) -> list[dict[str, Any]]:
                 "reason_label": reason,
             }
         )
-    return [{"enrollment": e, "history": logs.get(e.pk, [])} for e in enrollments]
+    events = event_type_labels() if any(e.waiting_for for e in enrollments) else {}
+    return [
+        {
+            "enrollment": e,
+            "history": logs.get(e.pk, []),
+            "waiting_for_label": events.get(e.waiting_for, e.waiting_for) if e.waiting_for else "",
+        }
+        for e in enrollments
+    ]
 
 
 @dataclass(frozen=True)

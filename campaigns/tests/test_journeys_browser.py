@@ -110,6 +110,19 @@ def test_a_journey_built_with_the_editor_and_published_shows_its_counts_moving(
     page.fill("#j-name", NAME)
     page.click("[data-testid=journey-save]")
 
+    # The draft's diagram: labels in pt-BR, no counts (nothing published), never zoomed below
+    # a readable size (12px text drawn at 10px at least).
+    drawn = page.evaluate(
+        "() => { const cy = window.journeyDiagrams['journey-draft-diagram'];"
+        " return { zoom: cy.zoom(), labels: cy.nodes().map(n => n.data('display')) }; }"
+    )
+    assert drawn["zoom"] >= 10 / 12 - 0.001
+    assert sorted(drawn["labels"]) == [
+        "Gatilho: App baixado",
+        "exit-1 (Saída)",
+        "send-1 (Enviar mensagem)",
+        "wait-1 (Esperar)",
+    ]
     # The diagram: a click on a step opens its form; dragging it saves where it stands.
     x, y = _node_point(page, "exit-1")
     page.mouse.click(x, y)

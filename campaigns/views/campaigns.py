@@ -164,7 +164,11 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if htmx and htmx.target == PROGRESS_TARGET:
         return render(request, "campaigns/_progress.html", context)
     goals = dict(goal_event_choices())
-    context |= {"chain": _chain(campaign), "goal_label": goals.get(campaign.goal_event, campaign.goal_event)}
+    context |= {
+        "chain": _chain(campaign),
+        "goal_label": goals.get(campaign.goal_event, campaign.goal_event),
+        "segment": campaign_segment(pk=campaign.segment_id) if campaign.segment_id is not None else None,
+    }
     return render(request, "campaigns/campaign_detail.html", context)
 
 

@@ -90,15 +90,15 @@ def journey_detail_context(*, request: HttpRequest, journey: Journey) -> dict[st
     if wanted and wanted.isdigit():
         shown = next((v for v in versions if v.number == int(wanted)), shown)
     graph = shown.graph if shown else journey.draft_graph
-    counts = journey_step_counts(journey=journey, version=shown) if shown else {}
+    counts = journey_step_counts(journey=journey, version=shown) if shown else None
     draft = journey.draft_graph if isinstance(journey.draft_graph, dict) else {}
     return {
         "journey": journey,
         "versions": versions,
         "shown": shown,
         "diagram": journey_diagram(graph=graph, counts=counts),
-        "draft_diagram": journey_diagram(graph=draft, counts={}),
-        "counts": counts,
+        "draft_diagram": journey_diagram(graph=draft, counts=None),
+        "counts": counts or {},
         "draft_json": json.dumps(journey.draft_graph, indent=2, ensure_ascii=False),
         "draft_errors": draft_errors(journey=journey),
         "draft_steps": draft_steps(graph=draft),

@@ -9,10 +9,17 @@
   if (typeof cytoscape === "undefined") return;
   window.journeyDiagrams = {};
 
+  // Text is never drawn smaller than MIN_FONT px: the diagram zooms out no further than that
+  // (a long journey scrolls instead of shrinking to unreadable labels).
+  var NODE_FONT = 12, MIN_FONT = 10, MIN_ZOOM = MIN_FONT / NODE_FONT;
+
   function label(d) {
+    // The step's id and its kind's label (the selector's pt-BR), then, for a published version
+    // only (a draft's nodes carry no counts), waiting · passed · converted · exited.
     if (d.kind === "trigger") return d.label;
-    if (d.waiting === undefined) return d.label + " (" + d.kind + ")";
-    return d.label + " (" + d.kind + ")\n" + d.waiting + " · " + d.passed + " · " + d.converted + " · " + d.exited;
+    var text = d.label + " (" + (d.kind_label || d.kind) + ")";
+    if (d.waiting === undefined) return text;
+    return text + "\n" + d.waiting + " · " + d.passed + " · " + d.converted + " · " + d.exited;
   }
 
   function csrfToken() {
@@ -27,13 +34,25 @@
     var loose = cy.nodes().difference(placed);
     if (placed.length === 0) {
       cy.layout({ name: "breadthfirst", directed: true, spacingFactor: 1.1 }).run();
-      return;
-    }
-    if (loose.length) {
+    } else if (loose.length) {
       var box = placed.boundingBox();
       loose.forEach(function (node, i) { node.position({ x: box.x1 + 90 + i * 180, y: box.y2 + 90 }); });
     }
+    fitReadable(cy);
+  }
+
+  function fitReadable(cy) {
+    // Fit the diagram; when that would shrink it below MIN_ZOOM, the box grows taller (up to
+    // 1600px) so it still shows everything at a readable size (what's wider can be panned).
     cy.fit(undefined, 30);
+    if (cy.zoom() > MIN_ZOOM + 0.001) return;
+    var container = cy.container();
+    var needed = Math.ceil(cy.elements().boundingBox().h * MIN_ZOOM + 60);
+    if (needed > container.clientHeight) {
+      container.style.height = Math.min(needed, 1600) + "px";
+      cy.resize();
+      cy.fit(undefined, 30);
+    }
   }
 
   function draw(box) {
@@ -50,15 +69,16 @@
       container: box,
       elements: elements.nodes.concat(elements.edges),
       layout: { name: "preset" },
+      minZoom: MIN_ZOOM,
       autoungrabify: !editable,
       style: [
         { selector: "node", style: { "label": "data(display)", "text-wrap": "wrap", "text-valign": "center",
-          "shape": "round-rectangle", "width": 150, "height": 48, "font-size": 11,
+          "shape": "round-rectangle", "width": 170, "height": 52, "font-size": NODE_FONT,
           "background-color": "#eef2f7", "border-width": 1, "border-color": "#8a99ad" } },
         { selector: "node[kind = 'trigger']", style: { "background-color": "#fdf3dc", "border-color": "#b08d57" } },
         { selector: "node:selected", style: { "border-width": 3, "border-color": "#175cd3" } },
         { selector: "edge", style: { "curve-style": "bezier", "target-arrow-shape": "triangle", "label": "data(label)",
-          "font-size": 10, "width": 1.5 } }
+          "font-size": NODE_FONT, "text-background-color": "#ffffff", "text-background-opacity": 1, "width": 1.5 } }
       ]
     });
     place(cy);
@@ -91,7 +111,7 @@
         fetch(box.dataset.countsUrl, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (counts) {
           cy.nodes().forEach(function (node) {
             var d = node.data();
-            if (d.kind === "trigger") return;
+            if (d.kind === "trigger" || d.waiting === undefined) return;
             var c = counts[d.id] || { waiting: 0, passed: 0, converted: 0, exited: 0 };
             node.data({ waiting: c.waiting, passed: c.passed, converted: c.converted, exited: c.exited });
             node.data("display", label(node.data()));
