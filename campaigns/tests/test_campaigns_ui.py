@@ -235,6 +235,7 @@ def test_results_show_the_funnel_chart_and_table_and_the_conversion(udn_a, marke
     assert 'id="funnel-data"' in html
     assert re.search(r'data-channel="email".*?data-step="delivered">5<', html, re.S)
     assert 'data-testid="conversion-difference"' in html
+    assert '<th class="num">Entregues</th>' in html  # a column of messages: plural, as Enviadas/Lidas
     assert "não significativo" in html  # 1 conversion out of ~30 vs none: the interval contains 0
     assert "Intervalo de confiança de 95%" in html
     assert finders.find("vendor/chartjs/chart.umd.min.js") and finders.find("vendor/chartjs/LICENSE.md")
